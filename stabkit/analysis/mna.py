@@ -1,0 +1,335 @@
+"""Modified nodal analysis with the dependent sources kept separable.
+
+For a circuit with ``n`` unknowns (node voltages, then branch currents of V/E/H sources, inductors and
+lines) the system matrix at complex frequency ``s`` is::
+
+    M(s) = M0(s) + U · diag(a0 + a1·s) · Eᵀ
+    M0(s) = G0 + s·C0 + D(s)
+
+``M0`` is the *passive* circuit: every dependent source (G, E, F, H) and every negative R or C switched
+off (controlled value 0: a VCCS/CCCS opens, a VCVS/CCVS becomes a 0 V short, a negative R or C opens).
+Column ``k`` of ``U`` (n×r) says where active element ``k`` acts, column ``k`` of ``E`` (n×r) what it senses,
+and ``a0 + a1·s`` its gain. ``D(s)`` holds distributed elements (transmission lines), entire functions
+of ``s``. This is the split the NDF needs: ``det M / det M0 = det(I_r + Eᵀ M0⁻¹ U diag(a))``.
+
+Shapes: ``G0, C0`` are ``scipy.sparse`` CSC ``(n, n)``; ``U, E`` CSC ``(n, r)``; ``a0, a1`` ``(r,)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from stabkit.circuit.elements import Element
+from stabkit.circuit.graph import GROUND, Circuit
+from stabkit.errors import CircuitError
+
+ComplexFn = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class ActiveElement:
+    """One column of ``U``/``E``: an element the NDF switches off."""
+
+    name: str
+    kind: str
+    a0: float
+    a1: float = 0.0
+
+
+@dataclass
+class DistributedEntry:
+    """``M[row, col] += fn(s)`` for a frequency-dependent (non-polynomial) entry."""
+
+    row: int
+    col: int
+    fn: ComplexFn
+    element: str
+
+
+@dataclass
+class MNASystem:
+    """The assembled circuit at fixed parameter values. Build it with :func:`assemble`."""
+
+    circuit: Circuit
+    params: dict[str, float]
+    unknowns: list[str]
+    node_index: dict[str, int]
+    branch_index: dict[str, int]
+    G0: sp.csc_matrix
+    C0: sp.csc_matrix
+    U: sp.csc_matrix
+    E: sp.csc_matrix
+    active: list[ActiveElement]
+    distributed: list[DistributedEntry] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.unknowns)
+
+    @property
+    def r(self) -> int:
+        return len(self.active)
+
+    @property
+    def is_lumped(self) -> bool:
+        return not self.distributed
+
+    @property
+    def a0(self) -> np.ndarray:
+        return np.array([a.a0 for a in self.active], dtype=float)
+
+    @property
+    def a1(self) -> np.ndarray:
+        return np.array([a.a1 for a in self.active], dtype=float)
+
+    def weights(self, s: complex | np.ndarray) -> np.ndarray:
+        """Active gains ``a0 + a1·s``: shape ``(r,)`` for scalar ``s``, ``(len(s), r)`` for an array."""
+        s = np.asarray(s, dtype=complex)
+        return self.a0 + np.multiply.outer(s, self.a1)
+
+    @property
+    def G(self) -> sp.csc_matrix:
+        """Full conductance matrix (active elements on)."""
+        return (self.G0 + self.U @ sp.diags(self.a0) @ self.E.T).tocsc()
+
+    @property
+    def C(self) -> sp.csc_matrix:
+        """Full capacitance/inductance matrix (active elements on)."""
+        return (self.C0 + self.U @ sp.diags(self.a1) @ self.E.T).tocsc()
+
+    def distributed_matrix(self, s: complex) -> sp.csc_matrix:
+        if not self.distributed:
+            return sp.csc_matrix((self.n, self.n), dtype=complex)
+        s_arr = np.array([s], dtype=complex)
+        rows = [d.row for d in self.distributed]
+        cols = [d.col for d in self.distributed]
+        vals = [complex(d.fn(s_arr)[0]) for d in self.distributed]
+        return sp.csc_matrix((vals, (rows, cols)), shape=(self.n, self.n), dtype=complex)
+
+    def M0(self, s: complex) -> sp.csc_matrix:
+        """Passive system matrix at ``s`` (rad/s, complex)."""
+        m = self.G0.astype(complex) + s * self.C0
+        if self.distributed:
+            m = m + self.distributed_matrix(s)
+        return m.tocsc()
+
+    def M(self, s: complex) -> sp.csc_matrix:
+        """Full system matrix at ``s``."""
+        w = self.weights(s)
+        return (self.M0(s) + self.U @ sp.diags(w) @ self.E.T).tocsc()
+
+    def incidence(self, n_plus: str, n_minus: str = GROUND) -> np.ndarray:
+        """Vector ``e[n+] − e[n−]`` (ground rows dropped): picks ``v(n+) − v(n−)``."""
+        vec = np.zeros(self.n)
+        for node, sign in ((n_plus, 1.0), (n_minus, -1.0)):
+            key = str(node).lower()
+            key = GROUND if key in ("gnd", "ground") else key
+            if key == GROUND:
+                continue
+            if key not in self.node_index:
+                raise CircuitError(f"no node named {node!r}; nodes: {', '.join(sorted(self.node_index))}")
+            vec[self.node_index[key]] += sign
+        return vec
+
+
+class _Builder:
+    def __init__(self, n: int):
+        self.n = n
+        self.g: list[tuple[int, int, float]] = []
+        self.c: list[tuple[int, int, float]] = []
+        self.u: list[tuple[int, int, float]] = []
+        self.e: list[tuple[int, int, float]] = []
+
+    @staticmethod
+    def _add(store, row, col, val):
+        if row is not None and col is not None and val != 0:
+            store.append((row, col, val))
+
+    def g_add(self, r, c, v):
+        self._add(self.g, r, c, v)
+
+    def c_add(self, r, c, v):
+        self._add(self.c, r, c, v)
+
+    def two_terminal(self, store, a, b, v):
+        """Stamp ``v`` as an admittance between indices a and b (None = ground)."""
+        self._add(store, a, a, v)
+        self._add(store, b, b, v)
+        self._add(store, a, b, -v)
+        self._add(store, b, a, -v)
+
+    def matrix(self, store, shape) -> sp.csc_matrix:
+        if not store:
+            return sp.csc_matrix(shape)
+        r, c, v = zip(*store)
+        return sp.csc_matrix((v, (r, c)), shape=shape)
+
+
+def _needs_branch(e: Element) -> int:
+    if e.kind in ("V", "E", "H", "L"):
+        return 1
+    if e.kind == "T":
+        return 2
+    return 0
+
+
+def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, validate: bool = True) -> MNASystem:
+    """Assemble the MNA system of ``circuit`` with parameter ``params`` overrides (names as in ``.param``).
+
+    Independent sources are switched off (V → short, I → open): stability does not depend on them.
+    Raises :class:`CircuitError` for elements that are nonlinear (linearize them first) and for
+    structural faults (see :meth:`Circuit.validate`).
+    """
+    resolved = circuit.resolve_params(params)
+    if validate:
+        circuit.validate(resolved)
+    for e in circuit:
+        if e.kind in ("D", "Q"):
+            raise CircuitError(f"{e.where()}: {e.describe()} is nonlinear; find its operating point and linearize it "
+                               "first (stabkit oppoints / stabkit.analysis.linearize)")
+    nodes = [nd for nd in circuit.nodes if nd != GROUND]
+    node_index = {nd: i for i, nd in enumerate(nodes)}
+    unknowns = [f"v({nd})" for nd in nodes]
+    branch_index: dict[str, int] = {}
+    for e in circuit:
+        for j in range(_needs_branch(e)):
+            key = e.key if j == 0 else f"{e.key}#2"
+            branch_index[key] = len(unknowns)
+            unknowns.append(f"i({e.name})" if j == 0 else f"i({e.name}, port 2)")
+    n = len(unknowns)
+    b = _Builder(n)
+    active: list[ActiveElement] = []
+    distributed: list[DistributedEntry] = []
+
+    def idx(node: str):
+        return None if node == GROUND else node_index[node]
+
+    def add_active(name, kind, a0, a1, u_entries, e_entries):
+        k = len(active)
+        active.append(ActiveElement(name=name, kind=kind, a0=a0, a1=a1))
+        for r, v in u_entries:
+            if r is not None:
+                b.u.append((r, k, v))
+        for c, v in e_entries:
+            if c is not None:
+                b.e.append((c, k, v))
+
+    for e in circuit:
+        vals = circuit.values(e, resolved)
+        k = e.kind
+        if k in ("R", "C"):
+            p, m = idx(e.nodes[0]), idx(e.nodes[1])
+            value = vals["value"]
+            if k == "R" and value > 0:
+                b.two_terminal(b.g, p, m, 1.0 / value)
+            elif k == "C" and value > 0:
+                b.two_terminal(b.c, p, m, value)
+            else:  # negative R or C: active, switched off (opened) in M0
+                inc = [(p, 1.0), (m, -1.0)]
+                add_active(e.name, k, 1.0 / value if k == "R" else 0.0, value if k == "C" else 0.0, inc, inc)
+        elif k == "L":
+            p, m, br = idx(e.nodes[0]), idx(e.nodes[1]), branch_index[e.key]
+            b.g_add(p, br, 1.0)
+            b.g_add(m, br, -1.0)
+            b.g_add(br, p, 1.0)
+            b.g_add(br, m, -1.0)
+            value = vals["value"]
+            if value > 0:
+                b.c_add(br, br, -value)
+            else:  # negative inductance: active (a 0 V short when switched off)
+                # M += a1·s·u·eᵀ with a1 = L, u = -e_br, e = e_br gives -s·L at (br, br)
+                add_active(e.name, k, 0.0, value, [(br, -1.0)], [(br, 1.0)])
+        elif k == "K":
+            l1, l2 = (circuit.element(r) for r in e.refs)
+            v1, v2 = circuit.values(l1, resolved)["value"], circuit.values(l2, resolved)["value"]
+            if v1 <= 0 or v2 <= 0:
+                raise CircuitError(f"{e.where()}: coupling {e.name} needs positive inductances, got {v1:g} and {v2:g}")
+            mutual = vals["value"] * np.sqrt(v1 * v2)
+            b1, b2 = branch_index[l1.key], branch_index[l2.key]
+            b.c_add(b1, b2, -mutual)
+            b.c_add(b2, b1, -mutual)
+        elif k in ("V", "E", "H"):
+            p, m, br = idx(e.nodes[0]), idx(e.nodes[1]), branch_index[e.key]
+            b.g_add(p, br, 1.0)
+            b.g_add(m, br, -1.0)
+            b.g_add(br, p, 1.0)
+            b.g_add(br, m, -1.0)
+            if k == "E":
+                cp, cm = idx(e.nodes[2]), idx(e.nodes[3])
+                add_active(e.name, k, vals["value"], 0.0, [(br, 1.0)], [(cp, -1.0), (cm, 1.0)])
+            elif k == "H":
+                ctrl = branch_index[e.refs[0].lower()]
+                add_active(e.name, k, vals["value"], 0.0, [(br, 1.0)], [(ctrl, -1.0)])
+        elif k == "I":
+            continue
+        elif k == "G":
+            p, m, cp, cm = (idx(x) for x in e.nodes)
+            add_active(e.name, k, vals["value"], 0.0, [(p, 1.0), (m, -1.0)], [(cp, 1.0), (cm, -1.0)])
+        elif k == "F":
+            p, m = idx(e.nodes[0]), idx(e.nodes[1])
+            ctrl = branch_index[e.refs[0].lower()]
+            add_active(e.name, k, vals["value"], 0.0, [(p, 1.0), (m, -1.0)], [(ctrl, 1.0)])
+        elif k == "T":
+            _stamp_line(e, vals, idx, branch_index, b, distributed)
+        elif k == "N":
+            raise CircuitError(f"{e.where()}: N-port blocks are not supported by this assembler yet")
+        else:  # pragma: no cover - KINDS guards this
+            raise CircuitError(f"{e.where()}: cannot assemble {e.describe()}")
+
+    shape = (n, n)
+    r = len(active)
+    return MNASystem(
+        circuit=circuit, params=resolved, unknowns=unknowns, node_index=node_index, branch_index=branch_index,
+        G0=b.matrix(b.g, shape), C0=b.matrix(b.c, shape),
+        U=b.matrix(b.u, (n, r)), E=b.matrix(b.e, (n, r)), active=active, distributed=distributed,
+    )
+
+
+def line_delay(values: Mapping[str, float], name: str = "line") -> float:
+    """Delay of a lossless line from ``td`` or from ``f`` and ``nl`` (wavelengths at ``f``)."""
+    if values.get("td") is not None:
+        return float(values["td"])
+    if values.get("f") is not None:
+        return float(values.get("nl", 0.25)) / float(values["f"])
+    raise CircuitError(f"{name}: a transmission line needs td= or f= with nl=")
+
+
+def _stamp_line(e, vals, idx, branch_index, b: _Builder, distributed: list) -> None:
+    """Lossless line in ABCD form with two branch currents (finite for every s):
+
+    ``V1 = cosh(sτ)·V2 − Z0·sinh(sτ)·i2`` and ``i1 = sinh(sτ)/Z0·V2 − cosh(sτ)·i2``,
+    ``i1``/``i2`` flowing into ``a+``/``b+``."""
+    ap, am, bp, bm = (idx(x) for x in e.nodes)
+    z0 = vals["z0"]
+    tau = line_delay(vals, e.name)
+    br1, br2 = branch_index[e.key], branch_index[f"{e.key}#2"]
+    for node, sign, br in ((ap, 1.0, br1), (am, -1.0, br1), (bp, 1.0, br2), (bm, -1.0, br2)):
+        b.g_add(node, br, sign)
+    # row br1: V1 - cosh·V2 + Z0·sinh·i2 = 0
+    b.g_add(br1, ap, 1.0)
+    b.g_add(br1, am, -1.0)
+
+    def cosh(s, tau=tau):
+        return np.cosh(s * tau)
+
+    def neg_cosh(s, tau=tau):
+        return -np.cosh(s * tau)
+
+    def z_sinh(s, tau=tau, z0=z0):
+        return z0 * np.sinh(s * tau)
+
+    def neg_sinh_over_z(s, tau=tau, z0=z0):
+        return -np.sinh(s * tau) / z0
+
+    for col, sign in ((bp, 1.0), (bm, -1.0)):
+        if col is not None:
+            distributed.append(DistributedEntry(br1, col, (lambda s, f=neg_cosh, sg=sign: sg * f(s)), e.name))
+            distributed.append(DistributedEntry(br2, col, (lambda s, f=neg_sinh_over_z, sg=sign: sg * f(s)), e.name))
+    distributed.append(DistributedEntry(br1, br2, z_sinh, e.name))
+    # row br2: i1 - sinh/Z0·V2 + cosh·i2 = 0
+    b.g_add(br2, br1, 1.0)
+    distributed.append(DistributedEntry(br2, br2, cosh, e.name))

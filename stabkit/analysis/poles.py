@@ -1,0 +1,182 @@
+"""Exact natural frequencies of a lumped circuit: the finite generalized eigenvalues of ``(G, −C)``.
+
+``det(G + s·C) = 0``. ``C`` is singular in MNA (resistive nodes, voltage-source branches), which puts
+spurious infinite eigenvalues in a plain QZ solution. Instead of sorting eigenvalues with a magic cutoff,
+the pencil is *deflated exactly*:
+
+1. unknowns that no ``C`` entry touches are algebraic: they are eliminated by a Schur complement of
+   ``G`` (exact linear algebra, no threshold);
+2. what remains has a square ``C``; if it is still rank-deficient (capacitor-only cut-sets, series
+   capacitors), a rank-revealing SVD of the *scaled* ``C`` splits off its null space, which is again
+   eliminated by a Schur complement. Repeat until ``C`` is invertible;
+3. the finite eigenvalues are then those of the standard problem ``−C⁻¹G`` (balanced).
+
+The time scale is normalised first (``s = ŝ/τ`` with ``τ`` matching ``‖C‖`` to ``‖G‖``) so the rank
+decision compares numbers of like size. A pencil that is singular for every ``s`` (a floating subcircuit)
+is reported as :class:`CircuitError`, naming the unknowns involved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as la
+
+from stabkit.analysis.mna import MNASystem, assemble
+from stabkit.circuit.graph import Circuit
+from stabkit.errors import CircuitError, DistributedCircuitError
+
+TWO_PI = 2.0 * np.pi
+#: relative rank tolerance for the scaled C matrix (singular values below it count as zero)
+RANK_RTOL = 1e-11
+#: a pole counts as right-half-plane when Re(s) > MARGIN_RTOL·|s| (and as marginal within it)
+MARGIN_RTOL = 1e-9
+
+
+def _schur_eliminate(G: np.ndarray, C: np.ndarray, keep: np.ndarray, drop: np.ndarray, names: list[str]):
+    """Eliminate ``drop`` (where C has no entries) from ``G + sC``: G_kk − G_kd G_dd⁻¹ G_dk."""
+    if drop.size == 0:
+        return G, C
+    Gdd = G[np.ix_(drop, drop)]
+    try:
+        lu = la.lu_factor(Gdd, check_finite=True)
+        cond_ok = np.min(np.abs(np.diag(lu[0]))) > 1e-14 * max(1.0, np.max(np.abs(Gdd)))
+    except (la.LinAlgError, ValueError):
+        cond_ok = False
+    if not cond_ok:
+        involved = [names[i] for i in drop] if names else []
+        raise CircuitError(
+            "the circuit equations are singular for every frequency: the algebraic part "
+            f"({', '.join(involved[:8])}{' …' if len(involved) > 8 else ''}) is undetermined — look for a floating "
+            "subcircuit, a cut-set of current sources or a loop of voltage sources")
+    Gkd = G[np.ix_(keep, drop)]
+    Gdk = G[np.ix_(drop, keep)]
+    Gred = G[np.ix_(keep, keep)] - Gkd @ la.lu_solve(lu, Gdk)
+    return Gred, C[np.ix_(keep, keep)]
+
+
+def finite_eigenvalues(G: np.ndarray, C: np.ndarray, names: list[str] | None = None) -> np.ndarray:
+    """Finite ``s`` with ``det(G + s·C) = 0`` for dense real ``G``, ``C`` (any size, C singular allowed).
+
+    Returns a complex array in rad/s, sorted by real part (descending) then imaginary part.
+    """
+    G = np.asarray(G, dtype=float)
+    C = np.asarray(C, dtype=float)
+    n = G.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=complex)
+    names = list(names) if names else [f"x{i}" for i in range(n)]
+    # 1. time scaling: s = ŝ/τ
+    gnorm = np.max(np.abs(G)) if np.any(G) else 1.0
+    cnorm = np.max(np.abs(C)) if np.any(C) else 0.0
+    if cnorm == 0.0:
+        _schur_eliminate(G, C, np.arange(0), np.arange(n), names)  # raises if singular
+        return np.zeros(0, dtype=complex)
+    tau = cnorm / gnorm
+    Cs = C / tau
+    # diagonal equilibration of G + ŝ·Cs (rows and columns), which leaves eigenvalues unchanged
+    scale_r = 1.0 / np.sqrt(np.maximum(np.max(np.abs(G), axis=1), np.max(np.abs(Cs), axis=1)) + 1e-300)
+    scale_c = 1.0 / np.sqrt(np.maximum(np.max(np.abs(G), axis=0), np.max(np.abs(Cs), axis=0)) + 1e-300)
+    Gw = scale_r[:, None] * G * scale_c[None, :]
+    Cw = scale_r[:, None] * Cs * scale_c[None, :]
+    # 2. structural elimination of unknowns untouched by C (rows and columns both empty)
+    touched = (np.any(Cw != 0, axis=0) | np.any(Cw != 0, axis=1))
+    keep = np.flatnonzero(touched)
+    drop = np.flatnonzero(~touched)
+    Gw, Cw = _schur_eliminate(Gw, Cw, keep, drop, names)
+    names = [names[i] for i in keep]
+    # 3. rank-revealing deflation of what is left
+    for _ in range(Gw.shape[0] + 1):
+        m = Gw.shape[0]
+        if m == 0:
+            return np.zeros(0, dtype=complex)
+        Uc, sig, Vct = la.svd(Cw)
+        rank = int(np.sum(sig > RANK_RTOL * sig[0])) if sig.size and sig[0] > 0 else 0
+        if rank == m:
+            break
+        # rotate: Ucᵀ (G + sC) V = Ucᵀ G V + s·diag(sig, 0)
+        Gt = Uc.T @ Gw @ Vct.T
+        Ct = np.diag(np.where(np.arange(m) < rank, sig, 0.0))
+        keep = np.arange(rank)
+        drop = np.arange(rank, m)
+        Gw, Cw = _schur_eliminate(Gt, Ct, keep, drop, [f"mode {i}" for i in range(m)])
+    ev = la.eigvals(-la.solve(Cw, Gw)) if Gw.shape[0] else np.zeros(0, dtype=complex)
+    ev = ev / tau
+    order = np.lexsort((ev.imag, -ev.real))
+    return ev[order].astype(complex)
+
+
+@dataclass
+class PoleResult:
+    """Natural frequencies of a lumped circuit.
+
+    ``poles`` are complex frequencies ``s`` in rad/s; ``poles_hz`` the same divided by 2π (the contract's
+    ``[re_hz, im_hz]``). ``stable`` means every pole has ``Re(s) < 0``; poles on the jω axis (within a
+    relative margin) are *marginal* and make the circuit not stable but are not counted as RHP.
+    """
+
+    poles: np.ndarray
+    params: dict[str, float] = field(default_factory=dict)
+    title: str = ""
+
+    @property
+    def poles_hz(self) -> np.ndarray:
+        return self.poles / TWO_PI
+
+    @property
+    def rhp_mask(self) -> np.ndarray:
+        """True where a pole has ``Re(s) > 0`` beyond the relative margin."""
+        return self.poles.real > MARGIN_RTOL * np.maximum(np.abs(self.poles), 1e-300)
+
+    @property
+    def rhp(self) -> np.ndarray:
+        """Poles with ``Re(s) > 0`` (beyond a relative margin)."""
+        return self.poles[self.rhp_mask]
+
+    @property
+    def marginal(self) -> np.ndarray:
+        """Poles on the jω axis within the relative margin (including s = 0)."""
+        tol = MARGIN_RTOL * np.maximum(np.abs(self.poles), 1e-300)
+        return self.poles[np.abs(self.poles.real) <= tol]
+
+    @property
+    def rhp_count(self) -> int:
+        return int(self.rhp.size)
+
+    @property
+    def stable(self) -> bool:
+        return self.rhp_count == 0 and self.marginal.size == 0
+
+    def to_dict(self) -> dict:
+        return {
+            "stable": self.stable,
+            "rhp_count": self.rhp_count,
+            "marginal_count": int(self.marginal.size),
+            "poles": [[float(p.real), float(p.imag)] for p in self.poles_hz],
+        }
+
+    def plot(self, ax=None, **kwargs):
+        """Pole map (s/2π in Hz), RHP poles in red."""
+        from stabkit.report.plots import plot_pole_map
+
+        return plot_pole_map(self.poles_hz, ax=ax, title=self.title, **kwargs)
+
+
+def poles(circuit: Circuit | MNASystem, params: Mapping[str, float] | None = None) -> PoleResult:
+    """Exact natural frequencies of a lumped circuit (all independent sources off).
+
+    Raises :class:`DistributedCircuitError` when the circuit has transmission lines or N-port blocks:
+    they have no finite pencil, use :func:`stabkit.ndf` there.
+    """
+    system = circuit if isinstance(circuit, MNASystem) else assemble(circuit, params)
+    if not system.is_lumped:
+        names = sorted({d.element for d in system.distributed})
+        raise DistributedCircuitError(
+            f"the circuit has distributed elements ({', '.join(names)}): it has infinitely many natural "
+            "frequencies and no finite pencil; use the NDF (stabkit ndf) to count its unstable ones")
+    G = system.G.toarray()
+    C = system.C.toarray()
+    ev = finite_eigenvalues(G, C, system.unknowns)
+    return PoleResult(poles=ev, params=dict(system.params), title=system.circuit.title)

@@ -1,0 +1,93 @@
+"""Circuit elements.
+
+An element is a small record: its kind (the SPICE letter), its nodes, its named values (numbers in SI
+units or expression strings evaluated against the circuit's parameters) and, for current-controlled
+sources and couplings, the names of the elements it refers to.
+
+Kinds and their values
+----------------------
+=====  ==========================  ==========================  ====================================
+kind   nodes                       values                      meaning
+=====  ==========================  ==========================  ====================================
+R      n+ n-                       value (Ω)                   resistor (negative is legal: active)
+L      n+ n-                       value (H)                   inductor
+C      n+ n-                       value (F)                   capacitor
+K      —                           value (coupling k)          mutual inductance of ``refs`` (L1, L2)
+G      n+ n- nc+ nc-               value (S)                   VCCS, current ``gm·v(nc+,nc-)`` n+→n-
+E      n+ n- nc+ nc-               value (V/V)                 VCVS
+F      n+ n-                       value (A/A)                 CCCS, controlled by V source ``refs[0]``
+H      n+ n-                       value (Ω)                   CCVS, controlled by V source ``refs[0]``
+V      n+ n-                       dc, ac                      independent voltage (a short for AC)
+I      n+ n-                       dc, ac                      independent current (open for AC)
+T      a+ a- b+ b-                 z0, td  (or f, nl)          lossless transmission line
+D      anode cathode               area                        nonlinear diode, ``model`` names a card
+=====  ==========================  ==========================  ====================================
+
+G, E, F, H are the *active* set that the NDF switches off. So are resistors with a negative value.
+Currents flow from ``n+`` through the element to ``n-`` (SPICE convention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: kind -> (number of nodes, required values, optional values with defaults)
+KINDS: dict[str, tuple[int, tuple[str, ...], dict[str, float]]] = {
+    "R": (2, ("value",), {}),
+    "L": (2, ("value",), {}),
+    "C": (2, ("value",), {}),
+    "K": (0, ("value",), {}),
+    "G": (4, ("value",), {}),
+    "E": (4, ("value",), {}),
+    "F": (2, ("value",), {}),
+    "H": (2, ("value",), {}),
+    "V": (2, (), {"dc": 0.0, "ac": 0.0}),
+    "I": (2, (), {"dc": 0.0, "ac": 0.0}),
+    "T": (4, ("z0",), {"td": None, "f": None, "nl": 0.25}),
+    "D": (2, (), {"area": 1.0}),
+    "Q": (3, (), {"area": 1.0}),
+}
+
+#: dependent sources: the controlled (active) set
+DEPENDENT = frozenset("GEFH")
+#: elements whose branch is defined by a voltage (they add a branch current unknown)
+VOLTAGE_DEFINED = frozenset("VEH")
+
+KIND_NAMES = {
+    "R": "resistor", "L": "inductor", "C": "capacitor", "K": "mutual inductance",
+    "G": "voltage-controlled current source", "E": "voltage-controlled voltage source",
+    "F": "current-controlled current source", "H": "current-controlled voltage source",
+    "V": "voltage source", "I": "current source", "T": "transmission line", "D": "diode",
+    "Q": "bipolar transistor",
+}
+
+
+@dataclass
+class Element:
+    """One circuit element. ``values`` hold floats (SI) or expression strings."""
+
+    name: str
+    kind: str
+    nodes: tuple[str, ...]
+    values: dict[str, float | str] = field(default_factory=dict)
+    refs: tuple[str, ...] = ()
+    model: str | None = None
+    #: where it was defined (file, line) for error messages; None for Python-built circuits
+    origin: tuple[str, int] | None = None
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    @property
+    def is_dependent(self) -> bool:
+        return self.kind in DEPENDENT
+
+    def where(self) -> str:
+        """``file:line`` of the definition, or the element name."""
+        if self.origin:
+            return f"{self.origin[0]}:{self.origin[1]}"
+        return self.name
+
+    def describe(self) -> str:
+        return f"{KIND_NAMES.get(self.kind, self.kind)} {self.name}"

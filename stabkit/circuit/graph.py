@@ -1,0 +1,405 @@
+"""The circuit: a networkx multigraph of nodes and elements, plus parameters and model cards.
+
+``Circuit`` is what the netlist reader and the Python API build and what every analysis reads.
+Nodes are lower-case strings, ground is ``"0"`` (``gnd`` is accepted as an alias). Each element is an
+edge (two-terminal elements) or a few edges (four-terminal ones) keyed by its name; parallel
+elements are allowed. Values may be numbers (SI) or expressions over the circuit's parameters, so a
+sweep only changes the parameter table.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from stabkit.circuit import expr
+from stabkit.circuit.elements import DEPENDENT, KIND_NAMES, KINDS, VOLTAGE_DEFINED, Element
+from stabkit.errors import CircuitError, ParameterError, StabkitWarning
+
+GROUND = "0"
+_GROUND_ALIASES = {"0", "gnd", "ground"}
+
+
+def node_name(node: str | int) -> str:
+    """Canonical node name: lower case, ground aliases mapped to ``"0"``."""
+    text = str(node).strip().lower()
+    return GROUND if text in _GROUND_ALIASES else text
+
+
+@dataclass
+class Model:
+    """A ``.model`` card: name, type (``tunnel``, ``npn``, ``d`` ...) and its parameters."""
+
+    name: str
+    type: str
+    params: dict[str, float | str] = field(default_factory=dict)
+    origin: tuple[str, int] | None = None
+
+
+class Circuit:
+    """A linear(izable) circuit.
+
+    Build it with the ``add_*`` methods (values in SI units, or ``"{expr}"`` strings over parameters)
+    or read it with :meth:`from_netlist`. Analyses take the circuit and optional parameter overrides.
+
+    >>> c = Circuit("RC")
+    >>> c.add_resistor("R1", "in", 0, 1e3)
+    >>> c.add_capacitor("C1", "in", 0, 1e-9)
+    >>> sorted(c.nodes)
+    ['0', 'in']
+    """
+
+    def __init__(self, title: str = ""):
+        self.title = title
+        self.graph = nx.MultiGraph()
+        self.graph.add_node(GROUND)
+        self._elements: dict[str, Element] = {}
+        self.params: dict[str, float | str] = {}
+        self.models: dict[str, Model] = {}
+        self.source: str | None = None  # file it was read from
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def from_netlist(cls, path_or_text: str, **kwargs) -> "Circuit":
+        """Read a SPICE netlist from a file path or from netlist text (see :mod:`stabkit.circuit.netlist`)."""
+        from stabkit.circuit.netlist import read_netlist
+
+        return read_netlist(path_or_text, **kwargs)
+
+    # ------------------------------------------------------------------ access
+    @property
+    def elements(self) -> list[Element]:
+        """Elements in insertion (netlist) order."""
+        return list(self._elements.values())
+
+    def element(self, name: str) -> Element:
+        try:
+            return self._elements[name.lower()]
+        except KeyError:
+            raise CircuitError(f"no element named {name!r} in the circuit") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._elements
+
+    def __iter__(self) -> Iterator[Element]:
+        return iter(self._elements.values())
+
+    def __len__(self) -> int:
+        return len(self._elements)
+
+    @property
+    def nodes(self) -> list[str]:
+        return list(self.graph.nodes)
+
+    @property
+    def dependent_sources(self) -> list[Element]:
+        """The G/E/F/H elements, in netlist order."""
+        return [e for e in self if e.kind in DEPENDENT]
+
+    @property
+    def is_lumped(self) -> bool:
+        return not any(e.kind in ("T", "N") for e in self)
+
+    def __repr__(self) -> str:
+        return (f"Circuit({self.title!r}: {len(self.graph) - 1} nodes + ground, {len(self)} elements, "
+                f"{len(self.dependent_sources)} dependent sources)")
+
+    def summary(self) -> str:
+        kinds: dict[str, int] = {}
+        for e in self:
+            kinds[e.kind] = kinds.get(e.kind, 0) + 1
+        parts = ", ".join(f"{n} {KIND_NAMES.get(k, k)}{'s' if n > 1 else ''}" for k, n in kinds.items())
+        return f"{self.title or 'circuit'}: {len(self.graph) - 1} nodes + ground; {parts}"
+
+    def copy(self) -> "Circuit":
+        return copy.deepcopy(self)
+
+    # ------------------------------------------------------------------ building
+    def add(self, element: Element) -> Element:
+        """Add a prepared :class:`Element` (checks its name, nodes and values)."""
+        kind = element.kind.upper()
+        if kind not in KINDS and kind != "N":
+            raise CircuitError(f"{element.name}: unknown element kind {element.kind!r}")
+        element.kind = kind
+        if element.key in self._elements:
+            raise CircuitError(f"{element.where()}: element {element.name!r} is defined twice")
+        if kind in KINDS:
+            n_nodes, required, optional = KINDS[kind]
+            if n_nodes and len(element.nodes) != n_nodes:
+                raise CircuitError(f"{element.where()}: {element.describe()} needs {n_nodes} nodes, got {len(element.nodes)}")
+            for key in required:
+                if key not in element.values:
+                    raise CircuitError(f"{element.where()}: {element.describe()} needs a value for {key!r}")
+            for key, default in optional.items():
+                if key not in element.values and default is not None:
+                    element.values[key] = default
+        element.nodes = tuple(node_name(n) for n in element.nodes)
+        self._check_static_values(element)
+        self._elements[element.key] = element
+        for a, b in self._conducting_pairs(element):
+            self.graph.add_edge(a, b, key=element.key, element=element.key, kind=kind)
+        for n in element.nodes:
+            self.graph.add_node(n)
+        return element
+
+    def _new(self, kind: str, name: str, nodes: Iterable, refs: Iterable[str] = (), model: str | None = None,
+             **values) -> Element:
+        vals = {k: (v if isinstance(v, str) else float(v)) for k, v in values.items() if v is not None}
+        vals = {k: (v.strip()[1:-1] if isinstance(v, str) and v.strip().startswith("{") else v) for k, v in vals.items()}
+        return self.add(Element(name=name, kind=kind, nodes=tuple(nodes), values=vals, refs=tuple(refs), model=model))
+
+    def add_resistor(self, name: str, n1, n2, value: float | str) -> Element:
+        """Resistor of ``value`` ohms (negative values are legal and count as active)."""
+        return self._new("R", name, (n1, n2), value=value)
+
+    def add_inductor(self, name: str, n1, n2, value: float | str) -> Element:
+        return self._new("L", name, (n1, n2), value=value)
+
+    def add_capacitor(self, name: str, n1, n2, value: float | str) -> Element:
+        return self._new("C", name, (n1, n2), value=value)
+
+    def add_mutual(self, name: str, inductor1: str, inductor2: str, k: float | str) -> Element:
+        """Coupling ``k`` (|k| ≤ 1) between two inductors already in the circuit."""
+        return self._new("K", name, (), refs=(inductor1, inductor2), value=k)
+
+    def add_vccs(self, name: str, n_plus, n_minus, nc_plus, nc_minus, gm: float | str) -> Element:
+        """Current ``gm·(v(nc+) − v(nc−))`` flowing from ``n+`` through the source to ``n−``."""
+        return self._new("G", name, (n_plus, n_minus, nc_plus, nc_minus), value=gm)
+
+    def add_vcvs(self, name: str, n_plus, n_minus, nc_plus, nc_minus, gain: float | str) -> Element:
+        return self._new("E", name, (n_plus, n_minus, nc_plus, nc_minus), value=gain)
+
+    def add_cccs(self, name: str, n_plus, n_minus, vsource: str, gain: float | str) -> Element:
+        """Current ``gain·I(vsource)`` from ``n+`` through the source to ``n−``."""
+        return self._new("F", name, (n_plus, n_minus), refs=(vsource,), value=gain)
+
+    def add_ccvs(self, name: str, n_plus, n_minus, vsource: str, transresistance: float | str) -> Element:
+        return self._new("H", name, (n_plus, n_minus), refs=(vsource,), value=transresistance)
+
+    def add_vsource(self, name: str, n_plus, n_minus, dc: float | str = 0.0, ac: float | str = 0.0) -> Element:
+        return self._new("V", name, (n_plus, n_minus), dc=dc, ac=ac)
+
+    def add_isource(self, name: str, n_plus, n_minus, dc: float | str = 0.0, ac: float | str = 0.0) -> Element:
+        return self._new("I", name, (n_plus, n_minus), dc=dc, ac=ac)
+
+    def add_tline(self, name: str, a_plus, a_minus, b_plus, b_minus, z0: float | str,
+                  td: float | str | None = None, f: float | str | None = None, nl: float | str | None = None) -> Element:
+        """Lossless line: ``Z0`` with delay ``td`` (s), or frequency ``f`` (Hz) at which it is ``nl`` wavelengths long
+        (``nl`` defaults to 0.25)."""
+        if td is None and f is None:
+            raise CircuitError(f"{name}: a transmission line needs td= or f= (with nl=)")
+        return self._new("T", name, (a_plus, a_minus, b_plus, b_minus), z0=z0, td=td, f=f, nl=nl)
+
+    def add_diode(self, name: str, anode, cathode, model: str, area: float | str = 1.0) -> Element:
+        return self._new("D", name, (anode, cathode), model=model, area=area)
+
+    def add_model(self, name: str, type: str, **params) -> Model:
+        model = Model(name=name, type=type.lower(), params={k.lower(): v for k, v in params.items()})
+        self.models[name.lower()] = model
+        return model
+
+    def set_param(self, name: str, value: float | str) -> None:
+        """Define or change a parameter (number or expression string, braces optional)."""
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("{") and value.endswith("}"):
+                value = value[1:-1]
+            expr.parse_expression(value)
+        else:
+            value = float(value)
+        self.params[name.lower()] = value
+
+    def add_instance(self, name: str, subckt: "Subcircuit", nodes: Iterable, params: Mapping[str, float | str] | None = None,
+                     origin: tuple[str, int] | None = None) -> None:
+        """Flatten an instance of ``subckt``: elements become ``NAME.elem``, inner nodes ``NAME.node``,
+        and its parameters ``NAME.param`` (so several instances keep their own values)."""
+        nodes = [node_name(n) for n in nodes]
+        where = f"{origin[0]}:{origin[1]}: " if origin else ""
+        if len(nodes) != len(subckt.ports):
+            raise CircuitError(f"{where}instance {name} of subcircuit {subckt.name} needs {len(subckt.ports)} nodes "
+                               f"({' '.join(subckt.ports)}), got {len(nodes)}")
+        prefix = name.lower()
+        body = subckt.body
+        node_map = {p: n for p, n in zip(subckt.ports, nodes)}
+        node_map[GROUND] = GROUND
+        local = dict(subckt.defaults)
+        local.update(body.params)
+        overrides = {k.lower(): v for k, v in (params or {}).items()}
+        unknown = set(overrides) - set(local)
+        if unknown:
+            raise CircuitError(f"{where}instance {name}: subcircuit {subckt.name} has no parameter "
+                               f"{', '.join(sorted(unknown))} (it has: {', '.join(sorted(local)) or 'none'})")
+        rename = {p: f"{prefix}.{p}" for p in local}
+        for p, v in local.items():
+            if p in overrides:
+                v = overrides[p]
+                if isinstance(v, str):  # instance values are evaluated in the caller's scope
+                    self.params[rename[p]] = v
+                    continue
+            if isinstance(v, str):
+                v = expr.rename(v, rename)
+            self.params[rename[p]] = v
+        element_names = {e.key for e in body}
+        for e in body:
+            new_vals = {k: (expr.rename(v, rename) if isinstance(v, str) else v) for k, v in e.values.items()}
+            new_refs = tuple(f"{prefix}.{r.lower()}" if r.lower() in element_names else r for r in e.refs)
+            new_nodes = tuple(node_map.get(n, f"{prefix}.{n}") for n in e.nodes)
+            self.add(Element(name=f"{name}.{e.name}", kind=e.kind, nodes=new_nodes, values=new_vals,
+                             refs=new_refs, model=e.model, origin=e.origin))
+        for key, model in body.models.items():
+            self.models.setdefault(key, model)
+
+    # ------------------------------------------------------------------ values
+    def param_names(self) -> list[str]:
+        return list(self.params)
+
+    def resolve_params(self, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+        """All parameters as floats, with ``overrides`` applied (names must exist)."""
+        overrides = {k.lower(): float(v) for k, v in (overrides or {}).items()}
+        unknown = [k for k in overrides if k not in self.params]
+        if unknown:
+            raise ParameterError(f"unknown parameter {unknown[0]!r}; the circuit has: "
+                                 f"{', '.join(self.params) or 'no parameters'}")
+        return expr.resolve_all(self.params, overrides)
+
+    def values(self, element: Element, params: Mapping[str, float]) -> dict[str, float]:
+        """The element's values as floats, given resolved parameters."""
+        out: dict[str, float] = {}
+        for key, raw in element.values.items():
+            if isinstance(raw, str):
+                try:
+                    out[key] = expr.evaluate(raw, params)
+                except ParameterError as exc:
+                    raise ParameterError(f"{element.where()}: {element.name}.{key}: {exc}") from None
+            else:
+                out[key] = float(raw)
+        return out
+
+    def with_values(self, overrides: Mapping[str, float] | None = None) -> "Circuit":
+        """A copy in which overrides are applied. Names may be parameters or element names
+        (``R1=50`` sets R1's main value). Unknown names raise :class:`ParameterError`."""
+        c = self.copy()
+        for name, value in (overrides or {}).items():
+            key = name.lower()
+            if key in c.params:
+                c.params[key] = value if isinstance(value, str) else float(value)
+            elif key in c._elements and "value" in c._elements[key].values:
+                c._elements[key].values["value"] = float(value)
+            else:
+                raise ParameterError(f"--set {name}: no parameter or element of that name; parameters: "
+                                     f"{', '.join(c.params) or 'none'}")
+        return c
+
+    def _check_static_values(self, e: Element) -> None:
+        for key, raw in e.values.items():
+            if isinstance(raw, str):
+                expr.parse_expression(raw)
+                continue
+            if not math.isfinite(raw):
+                raise CircuitError(f"{e.where()}: {e.name} {key}={raw} is not a finite number")
+        v = e.values.get("value")
+        if isinstance(v, float):
+            if e.kind in "RLC" and v == 0:
+                raise CircuitError(f"{e.where()}: {e.describe()} has value 0; use a wire (merge the nodes) or a 0 V source")
+            if e.kind in "RLC" and v < 0:
+                warnings.warn(f"{e.where()}: {e.describe()} has a negative value {v:g}: treated as an active element",
+                              StabkitWarning, stacklevel=3)
+            if e.kind == "K" and not (-1 <= v <= 1):
+                raise CircuitError(f"{e.where()}: coupling {e.name} k={v} must satisfy |k| <= 1")
+        if e.kind == "T":
+            for key in ("z0", "td", "f", "nl"):
+                x = e.values.get(key)
+                if isinstance(x, float) and x <= 0:
+                    raise CircuitError(f"{e.where()}: line {e.name} needs {key} > 0, got {x}")
+
+    @staticmethod
+    def _conducting_pairs(e: Element) -> list[tuple[str, str]]:
+        """Node pairs the element connects for the purpose of 'has a path to ground'."""
+        n = e.nodes
+        if e.kind in ("R", "L", "C", "V", "E", "H", "D"):
+            return [(n[0], n[1])]
+        if e.kind == "T":
+            return [(n[0], n[1]), (n[2], n[3]), (n[0], n[2]), (n[1], n[3])]
+        if e.kind == "Q":
+            return [(n[0], n[2]), (n[1], n[2])]
+        if e.kind == "N":
+            return [(a, b) for a, b in zip(n[:-1], n[1:])] + [(n[-1], GROUND)] if n else []
+        return []  # G, F, I: ideal current sources do not give a path; K has no nodes
+
+    # ------------------------------------------------------------------ validation
+    def validate(self, params: Mapping[str, float] | None = None) -> None:
+        """Raise :class:`CircuitError` explaining, from the graph, why the circuit cannot be analysed.
+
+        Checks: references of F/H/K and model cards; nodes without any path to ground; loops made only of
+        voltage-defined branches (V, E, H: their currents are undetermined); loops of voltage sources and
+        inductors (warned: a natural frequency at exactly 0 Hz); values that evaluate to zero.
+        """
+        for e in self:
+            if e.kind in ("F", "H"):
+                ref = e.refs[0].lower() if e.refs else ""
+                if ref not in self._elements or self._elements[ref].kind != "V":
+                    raise CircuitError(f"{e.where()}: {e.describe()} is controlled by {e.refs[0] if e.refs else '?'!r}, "
+                                       "which must be a voltage source (V) in the circuit")
+            if e.kind == "K":
+                for ref in e.refs:
+                    if ref.lower() not in self._elements or self._elements[ref.lower()].kind != "L":
+                        raise CircuitError(f"{e.where()}: coupling {e.name} refers to {ref!r}, which is not an inductor")
+            if e.kind in ("D", "Q") and (e.model or "").lower() not in self.models:
+                raise CircuitError(f"{e.where()}: {e.describe()} uses model {e.model!r}, but no .model card of that name exists")
+        # floating nodes
+        comps = list(nx.connected_components(self.graph))
+        floating = sorted(n for comp in comps if GROUND not in comp for n in comp)
+        if floating:
+            touching = sorted({e.name for e in self if set(e.nodes) & set(floating)})
+            raise CircuitError(
+                f"node{'s' if len(floating) > 1 else ''} {', '.join(floating)} ha{'ve' if len(floating) > 1 else 's'} no path to ground "
+                f"through R, L, C, lines or voltage-defined branches (touched only by: {', '.join(touching) or 'nothing'}); "
+                "connect them or remove the elements")
+        # loops of voltage-defined branches
+        vgraph = nx.MultiGraph()
+        for e in self:
+            if e.kind not in VOLTAGE_DEFINED:
+                continue
+            a, b = e.nodes[0], e.nodes[1]
+            if a == b:
+                raise CircuitError(f"{e.where()}: {e.describe()} has both terminals on node {a}")
+            if a in vgraph and b in vgraph and nx.has_path(vgraph, a, b):
+                path = nx.shortest_path(vgraph, a, b)
+                names = [next(iter(vgraph.get_edge_data(x, y).values()))["name"] for x, y in zip(path, path[1:])]
+                raise CircuitError(f"{e.where()}: {e.name} closes a loop of voltage-defined branches with {', '.join(names)} "
+                                   f"(nodes {' -> '.join(path)}): their currents are undetermined; add a series resistance")
+            vgraph.add_edge(a, b, name=e.name)
+        # loops of voltage sources and inductors: a mode at exactly s = 0
+        lgraph = nx.MultiGraph()
+        for e in self:
+            if e.kind in VOLTAGE_DEFINED or e.kind == "L":
+                a, b = e.nodes[0], e.nodes[1]
+                if e.kind == "L" and (a == b or (a in lgraph and b in lgraph and nx.has_path(lgraph, a, b))):
+                    warnings.warn(f"{e.where()}: {e.name} closes a loop of inductors/voltage sources: the circuit has a "
+                                  "natural frequency at 0 Hz (a circulating DC current); add a series resistance if that "
+                                  "is not intended", StabkitWarning, stacklevel=2)
+                lgraph.add_edge(a, b)
+        resolved = self.resolve_params() if params is None else params
+        for e in self:
+            vals = self.values(e, resolved)
+            if e.kind in "RLC" and vals.get("value") == 0:
+                raise CircuitError(f"{e.where()}: {e.describe()} evaluates to 0")
+
+
+@dataclass
+class Subcircuit:
+    """A ``.subckt`` definition: its port nodes, default parameters and body (a :class:`Circuit`)."""
+
+    name: str
+    ports: list[str]
+    defaults: dict[str, float | str] = field(default_factory=dict)
+    body: Circuit = field(default_factory=Circuit)
+    origin: tuple[str, int] | None = None
+
+    def __post_init__(self):
+        self.ports = [node_name(p) for p in self.ports]

@@ -1,0 +1,74 @@
+"""``stabkit`` command line. Each command lives in ``stabkit/commands/<name>.py`` with a ``register`` function.
+
+Exit codes: 0 ok (and stable where a verdict is asked), 1 a check failed / the circuit is unstable,
+2 bad input (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+
+from stabkit.errors import StabkitError, StabkitWarning
+
+#: command modules, in the order ``--help`` lists them
+COMMANDS = ["poles", "zin"]
+
+DESCRIPTION = """\
+stabkit tells whether a linear(ized) circuit is stable, why not, and for which external loads it stays
+stable. Give it a SPICE netlist (or a *.stab.yaml case file where a command says so).
+
+examples:
+  stabkit poles cases/ntype_amp.cir                      natural frequencies, verdict
+  stabkit poles cases/ntype_amp.cir --set lser=20n --json
+  stabkit zin cases/ideal_nic.cir --port in --freqs 100meg:3g:11
+"""
+
+
+class UsageError(StabkitError, ValueError):
+    """Bad command-line input."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stabkit", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from stabkit import __version__
+
+    parser.add_argument("--version", action="version", version=f"stabkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"stabkit.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", StabkitWarning)
+            code = args.func(args)
+        for w in caught:
+            if issubclass(w.category, StabkitWarning) and not getattr(args, "json", False):
+                print(f"warning: {w.message}", file=sys.stderr)
+        return int(code or 0)
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0) if isinstance(exc.code, int) else 0
+    except StabkitError as exc:
+        print(f"stabkit: error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, KeyboardInterrupt) as exc:
+        print(f"stabkit: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
