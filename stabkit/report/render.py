@@ -1,0 +1,528 @@
+"""Self-contained stability reports (HTML or Markdown) for a netlist or a ``*.stab.yaml`` case.
+
+:func:`build_report` computes what the installed analyses can compute and collects it as a list of blocks
+(headings, paragraphs, tables, figures). :func:`render_html` and :func:`render_markdown` turn the blocks
+into text; :func:`write_report` picks the format from the file suffix. Sections whose analysis is not part
+of this stabkit say so instead of showing anything.
+
+Output is deterministic: the same input gives the same file apart from the one ``Generated:`` line
+(figures are drawn with the Agg renderer, fixed size/DPI/fonts, and PNG metadata without a software or
+date stamp). ``SOURCE_DATE_EPOCH`` (seconds) fixes that line too.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stabkit.errors import StabkitError
+from stabkit.units import format_eng
+
+#: matplotlib settings applied while drawing report figures
+RC = {"svg.hashsalt": "stabkit", "font.family": "DejaVu Sans", "font.size": 9.0, "figure.dpi": 100,
+      "savefig.dpi": 100, "path.simplify": True, "axes.grid": True, "grid.alpha": 0.3}
+FIG_SIZE = (6.4, 4.8)
+#: at most this many poles are listed in the table (all are drawn)
+MAX_POLE_ROWS = 40
+UNITS = {"R": "Ω", "L": "H", "C": "F", "G": "S", "E": "V/V", "F": "A/A", "H": "Ω"}
+VALUE_UNITS = {"z0": "Ω", "td": "s", "f": "Hz", "dc": "", "ac": ""}
+GENERATED_PREFIX = "Generated: "
+
+
+# ----------------------------------------------------------------------------- the document model
+@dataclass
+class Block:
+    kind: str  # h1 h2 p pre table figure verdict note
+    text: str = ""
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    png: bytes = b""
+    slug: str = ""
+    ok: bool | None = None
+
+
+@dataclass
+class Report:
+    """A report as blocks; ``title`` and ``generated`` head it."""
+
+    title: str
+    generated: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def h2(self, text):
+        self.blocks.append(Block("h2", text))
+
+    def p(self, text):
+        self.blocks.append(Block("p", text))
+
+    def note(self, text):
+        self.blocks.append(Block("note", text))
+
+    def pre(self, text):
+        self.blocks.append(Block("pre", text))
+
+    def table(self, header, rows):
+        self.blocks.append(Block("table", header=list(header), rows=[[str(c) for c in r] for r in rows]))
+
+    def figure(self, png: bytes, caption: str, slug: str):
+        self.blocks.append(Block("figure", caption, png=png, slug=slug))
+
+    def verdict(self, ok: bool, text: str):
+        self.blocks.append(Block("verdict", text, ok=ok))
+
+    @property
+    def figures(self) -> list[Block]:
+        return [b for b in self.blocks if b.kind == "figure"]
+
+
+# ----------------------------------------------------------------------------- figures
+def _new_axes(size=FIG_SIZE, polar: bool = False):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=RC["figure.dpi"])
+    ax = fig.add_subplot(projection="polar" if polar else None)
+    return fig, ax
+
+
+def figure_png(draw, size=FIG_SIZE) -> bytes:
+    """Call ``draw(ax)`` on a fresh Agg figure and return deterministic PNG bytes.
+
+    ``draw`` may return a different matplotlib Figure/Axes (a ``.plot()`` that made its own); that one is saved.
+    """
+    import matplotlib
+
+    with matplotlib.rc_context(RC):
+        fig, ax = _new_axes(size)
+        made = draw(ax)
+        target = fig
+        if made is not None:
+            other = made if hasattr(made, "savefig") else getattr(made, "figure", None)
+            if other is not None and other is not fig:
+                target = other
+        target.tight_layout()
+        buf = io.BytesIO()
+        target.savefig(buf, format="png", dpi=RC["savefig.dpi"], metadata={"Software": None})
+        if target is not fig:  # close a pyplot-managed figure
+            import matplotlib.pyplot as plt
+
+            plt.close(target)
+        return buf.getvalue()
+
+
+def _eng_axes(ax, xunit: str | None, yunit: str | None):
+    """Tick labels with engineering prefixes (``200 MHz`` rather than ``2e8``)."""
+    from matplotlib.ticker import EngFormatter
+
+    if xunit is not None:
+        ax.xaxis.set_major_formatter(EngFormatter(unit=xunit))
+    if yunit is not None:
+        ax.yaxis.set_major_formatter(EngFormatter(unit=yunit))
+    return ax
+
+
+def _plot_with_ax(result, ax):
+    """``result.plot(ax=ax)``, or ``result.plot()`` when it does not take an axes."""
+    import inspect
+
+    try:
+        takes_ax = "ax" in inspect.signature(result.plot).parameters
+    except (TypeError, ValueError):
+        takes_ax = False
+    return result.plot(ax=ax) if takes_ax else result.plot()
+
+
+# ----------------------------------------------------------------------------- helpers
+def generated_line(now: _dt.datetime | None = None) -> str:
+    from stabkit import __version__
+
+    if now is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        now = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch
+               else _dt.datetime.now(_dt.timezone.utc))
+    return f"{GENERATED_PREFIX}{now.strftime('%Y-%m-%d %H:%M:%S')} UTC by stabkit {__version__}"
+
+
+def _fmt_value(kind: str, key: str, raw, resolved: float | None) -> str:
+    unit = UNITS.get(kind, "") if key == "value" else VALUE_UNITS.get(key, "")
+    text = format_eng(resolved, unit) if resolved is not None else str(raw)
+    if isinstance(raw, str):
+        text = f"{{{raw}}} = {text}"
+    return text if key == "value" else f"{key}={text}"
+
+
+def element_rows(circuit, params: dict[str, float]) -> list[list[str]]:
+    rows = []
+    from stabkit.circuit.elements import KIND_NAMES
+
+    for e in circuit:
+        try:
+            vals = circuit.values(e, params)
+        except StabkitError:
+            vals = {}
+        values = ", ".join(_fmt_value(e.kind, k, raw, vals.get(k)) for k, raw in e.values.items()
+                           if not (k in ("dc", "ac") and vals.get(k, 0.0) == 0.0))
+        extra = []
+        if e.refs:
+            extra.append("ref " + " ".join(e.refs))
+        if e.model:
+            extra.append("model " + e.model)
+        rows.append([e.name, KIND_NAMES.get(e.kind, e.kind), " ".join(e.nodes), values or "—", "; ".join(extra)])
+    return rows
+
+
+def _pole_rows(pole_result) -> list[list[str]]:
+    rows = []
+    mask = pole_result.rhp_mask
+    for p, rhp in list(zip(pole_result.poles_hz, mask))[:MAX_POLE_ROWS]:
+        zeta = -p.real / abs(p) if abs(p) > 0 else float("nan")
+        rows.append([format_eng(p.real, "Hz"), format_eng(p.imag, "Hz"), format_eng(abs(p), "Hz"),
+                     f"{zeta:.3g}", "RHP (unstable)" if rhp else ""])
+    return rows
+
+
+# ----------------------------------------------------------------------------- build
+def build_report(source: str | os.PathLike, *, params: dict[str, float] | None = None, title: str | None = None,
+                 now: _dt.datetime | None = None) -> Report:
+    """Compute and collect everything for the report of a netlist or a ``*.stab.yaml`` case.
+
+    ``params`` are overrides (on top of a case's ``set``). Bad input raises :class:`StabkitError`
+    (a netlist syntax error names its file and line).
+    """
+    from stabkit.cases import CASE_SUFFIX, CaseRunner, load_case
+
+    source = Path(source)
+    if not source.exists():
+        raise StabkitError(f"no such file: {source}")
+    case = None
+    if source.name.endswith(CASE_SUFFIX):
+        case = load_case(source)
+        if params:
+            case.params = {**case.params, **{k.lower(): float(v) for k, v in params.items()}}
+        runner = CaseRunner(case)
+        circuit = runner.circuit
+    else:
+        from stabkit.circuit.graph import Circuit
+
+        circuit = Circuit.from_netlist(str(source))
+        if params:
+            circuit = circuit.with_values(params)
+        runner = None
+    name = title or (case.title if case and case.title else "") or circuit.title or source.name
+    return _assemble_report(circuit, name, runner, source, now)
+
+
+def report_for_runner(runner, *, now: _dt.datetime | None = None) -> Report:
+    """The report of a case being checked (reuses the :class:`~stabkit.cases.CaseRunner`'s results)."""
+    case = runner.case
+    name = case.title or runner.circuit.title or case.path.name
+    return _assemble_report(runner.circuit, name, runner, case.path, now)
+
+
+def report_for_circuit(circuit, *, title: str | None = None, now: _dt.datetime | None = None) -> Report:
+    """The report of a circuit built in Python (no file behind it)."""
+    return _assemble_report(circuit, title or circuit.title or "circuit", None, None, now)
+
+
+def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Report:
+    case = runner.case if runner is not None else None
+    rep = Report(title=f"Stability report: {name}", generated=generated_line(now))
+    _section_source(rep, source, case, circuit)
+    resolved = circuit.resolve_params()
+    _section_circuit(rep, circuit, resolved)
+    verdict = _section_verdict(rep, runner, circuit)
+    _section_ndf(rep, verdict)
+    _section_poles(rep, verdict, circuit)
+    _section_twoport(rep, circuit)
+    if case is not None:
+        _section_case(rep, runner)
+    return rep
+
+
+def _section_source(rep: Report, source: Path | None, case, circuit) -> None:
+    rep.h2("Input")
+    rows = [["file", source.name if source is not None else "(built in Python)"]]
+    if case is not None:
+        rows.append(["netlist", case.netlist.name])
+        if case.description:
+            rows.append(["description", case.description])
+        if case.params:
+            rows.append(["set", ", ".join(f"{k} = {format_eng(v)}" for k, v in case.params.items())])
+    rows.append(["title line", circuit.title or "—"])
+    rep.table(["", ""], rows)
+
+
+def _section_circuit(rep: Report, circuit, resolved) -> None:
+    rep.h2("Circuit")
+    nodes = [n for n in circuit.nodes if n != "0"]
+    rep.p(f"{circuit.summary()}.")
+    rep.p(f"Nodes ({len(nodes)} + ground): {', '.join(nodes) if nodes else 'none'}.")
+    if resolved:
+        rep.table(["parameter", "value"], [[k, format_eng(v)] for k, v in resolved.items()])
+    rep.table(["element", "kind", "nodes", "value", "refers to"], element_rows(circuit, resolved))
+    try:
+        from stabkit.analysis.mna import assemble
+
+        system = assemble(circuit)
+    except StabkitError as exc:
+        rep.note(f"The circuit cannot be assembled: {exc}")
+        return
+    if system.active:
+        rows = [[a.name, a.kind,
+                 (format_eng(a.a0) if a.a0 else "") + (f" + s·{format_eng(a.a1)}" if a.a1 else "") or "0"]
+                for a in system.active]
+        rep.p(f"Active elements — switched off in the passive reference Δ0 of the NDF, in netlist order "
+              f"({len(system.active)}):")
+        rep.table(["element", "kind", "gain a0 + a1·s (SI)"], rows)
+    else:
+        rep.p("No active elements: the circuit is passive (and cannot be unstable unless it is marginal).")
+
+
+def _section_verdict(rep: Report, runner, circuit):
+    from stabkit.cases import stability_verdict
+
+    rep.h2("Verdict")
+    verdict = runner.verdict if runner is not None else stability_verdict(circuit)
+    how = "NDF (normalized determinant function)" if verdict.method == "ndf" else "exact natural frequencies"
+    rep.verdict(verdict.stable, f"{'STABLE' if verdict.stable else 'UNSTABLE'} — decided by the {how}.")
+    for line in verdict.evidence():
+        rep.p(line)
+    return verdict
+
+
+def _section_ndf(rep: Report, verdict) -> None:
+    from stabkit.cases import ndf_sources, optional_analysis
+
+    rep.h2("NDF and return differences")
+    res = verdict.ndf
+    if res is None:
+        if optional_analysis("ndf", "ndf") is None:
+            rep.note("Not available: this stabkit has no NDF module (stabkit.analysis.ndf).")
+        return
+    rep.p(f"The NDF encircles the origin {res.encirclements} time(s) clockwise for ω from −∞ to +∞ "
+          f"→ {res.encirclements} natural frequenc{'y' if res.encirclements == 1 else 'ies'} in the right half-plane.")
+    f = np.asarray(getattr(res, "freq_hz", []), dtype=float)
+    if f.size:
+        rep.p(f"Frequency grid: {f.size} points from {format_eng(f.min(), 'Hz')} to {format_eng(f.max(), 'Hz')}.")
+    rep.figure(figure_png(lambda ax: _plot_with_ax(res, ax)),
+               f"NDF(jω) polar plot — {res.encirclements} clockwise encirclement(s) of the origin", "ndf")
+    sources = list(getattr(res, "sources", None) or [])
+    pairs = ndf_sources(res)
+    if pairs:
+        rep.p("Return difference F_k = 1 + T_k of each active element, with the earlier ones switched off; "
+              "NDF = Π F_k, so the encirclements add up:")
+        rep.table(["source", "encirclements of F_k"], [[n, k] for n, k in pairs] + [["total", res.encirclements]])
+        from stabkit.report.figures import plot_nyquist
+
+        for src, (sname, k) in zip(sources, pairs):
+            vals = getattr(src, "values", None)
+            if vals is None and isinstance(src, dict):
+                vals = src.get("values")
+            if vals is None or np.size(vals) == 0:
+                continue
+            rep.figure(figure_png(lambda ax, v=vals, s=sname, k=k: plot_nyquist(
+                v, ax, title=f"return difference F of {s}: {k} encirclement(s)", label=f"F_{s}(jω)"), (5.2, 4.2)),
+                f"return difference of {sname} — {k} clockwise encirclement(s)", f"rd-{sname}")
+    for w in getattr(res, "warnings", None) or []:
+        rep.note(f"NDF warning: {w}")
+
+
+def _section_poles(rep: Report, verdict, circuit) -> None:
+    rep.h2("Natural frequencies (pole map)")
+    pr = verdict.poles
+    if pr is None:
+        rep.note("The circuit has distributed elements (transmission lines or N-port blocks): it has infinitely "
+                 "many natural frequencies and no finite pole map; the NDF count above is the verdict.")
+        return
+    rep.p(f"{pr.poles.size} finite natural frequencies s/2π (exact generalized eigenvalues of (G, −C)); "
+          f"{pr.rhp_count} in the right half-plane, {pr.marginal.size} on the jω axis.")
+    if pr.poles.size:
+        rep.figure(figure_png(lambda ax: _eng_axes(pr.plot(ax=ax), "Hz", "Hz")), "natural frequencies s/2π; right-half-plane poles in red",
+                   "poles")
+        rows = _pole_rows(pr)
+        rep.table(["Re s/2π", "Im s/2π", "|s|/2π", "damping ζ", ""], rows)
+        if pr.poles.size > MAX_POLE_ROWS:
+            rep.note(f"{pr.poles.size - MAX_POLE_ROWS} more poles (lower real parts) not listed.")
+
+
+def _section_twoport(rep: Report, circuit) -> None:
+    from stabkit.cases import optional_analysis
+
+    rep.h2("Two-port stability factors (K, μ)")
+    fn = optional_analysis("twoport", "twoport_factors")
+    if fn is None:
+        rep.note("Not available: this stabkit has no two-port analysis (stabkit.analysis.twoport). "
+                 "The NDF verdict above does not need one.")
+        return
+    rep.note("The two-port module is present but the report does not yet know which ports to use.")
+
+
+def _section_case(rep: Report, runner) -> None:
+    from stabkit.cases import spice_number
+
+    case = runner.case
+    rep.h2("Expectations")
+    rows = []
+    outcomes = []
+    for exp in case.expectations:
+        try:
+            o = runner.evaluate(exp)
+        except StabkitError as exc:
+            rows.append([exp.describe(), "not checked", str(exc)])
+            continue
+        outcomes.append(o)
+        rows.append([exp.describe(), "holds" if o.passed else "FAILS", o.reason])
+    rep.table(["expectation", "result", "detail"], rows)
+    admissible = [o for o in outcomes if o.expectation.kind == "admissible"]
+    if not admissible:
+        return
+    rep.h2("Admissible ranges")
+    trows = []
+    strip = []
+    for o in admissible:
+        e = o.expectation
+        found = o.data["intervals"]
+        trows.append([e.param, f"{spice_number(e.lo)} … {spice_number(e.hi)}",
+                      "; ".join(f"{spice_number(a)} … {spice_number(b)}" for a, b in found) or "none",
+                      f"{spice_number(e.contains[0])} … {spice_number(e.contains[1])}",
+                      "holds" if o.passed else "FAILS"])
+        strip.append((e.param, e.lo, e.hi, found, e.contains))
+    rep.table(["parameter", "swept", "stable intervals", "expected to contain", "result"], trows)
+    from stabkit.report.figures import plot_intervals
+
+    rep.figure(figure_png(lambda ax: plot_intervals(strip, ax, title="stability along each sweep"),
+                          (6.4, 1.2 + 0.7 * len(strip))),
+               "stability map along each swept parameter (green stable, red unstable, dashed: expected interval)",
+               "admissible")
+
+
+# ----------------------------------------------------------------------------- render
+CSS = """
+body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:60em;margin:1.5em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em;border-bottom:2px solid #444}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #bbb}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}
+th{background:#f0f0f0}.verdict{font-size:1.2em;font-weight:bold;padding:.4em .8em;display:inline-block}
+.ok{background:#dff0d8;color:#2b542c}.bad{background:#f2dede;color:#a94442}.note{color:#555;font-style:italic}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.85em;color:#444}
+.generated{color:#888;font-size:.8em}
+"""
+
+
+def render_html(rep: Report) -> str:
+    esc = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           f"<title>{esc(rep.title)}</title>", f"<style>{CSS.strip()}</style>", "</head>", "<body>",
+           f"<h1>{esc(rep.title)}</h1>", f'<p class="generated">{esc(rep.generated)}</p>']
+    for b in rep.blocks:
+        if b.kind == "h2":
+            out.append(f"<h2>{esc(b.text)}</h2>")
+        elif b.kind == "p":
+            out.append(f"<p>{esc(b.text)}</p>")
+        elif b.kind == "note":
+            out.append(f'<p class="note">{esc(b.text)}</p>')
+        elif b.kind == "pre":
+            out.append(f"<pre>{esc(b.text)}</pre>")
+        elif b.kind == "verdict":
+            out.append(f'<p class="verdict {"ok" if b.ok else "bad"}">{esc(b.text)}</p>')
+        elif b.kind == "table":
+            out.append("<table>")
+            if any(h for h in b.header):
+                out.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in b.header) + "</tr>")
+            for r in b.rows:
+                out.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>")
+            out.append("</table>")
+        elif b.kind == "figure":
+            data = base64.b64encode(b.png).decode("ascii")
+            out.append(f'<figure><img alt="{esc(b.text)}" src="data:image/png;base64,{data}">'
+                       f"<figcaption>{esc(b.text)}</figcaption></figure>")
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(rep: Report, image_names: dict[int, str] | None = None) -> str:
+    """Markdown text. ``image_names`` maps a figure's index to a relative file name; figures without one are
+    embedded as ``data:`` URIs."""
+    image_names = image_names or {}
+    out = [f"# {rep.title}", "", f"*{rep.generated}*", ""]
+    fig_index = 0
+    for b in rep.blocks:
+        if b.kind == "h2":
+            out += [f"## {b.text}", ""]
+        elif b.kind == "p":
+            out += [b.text, ""]
+        elif b.kind == "note":
+            out += [f"> {b.text}", ""]
+        elif b.kind == "pre":
+            out += ["```", b.text, "```", ""]
+        elif b.kind == "verdict":
+            out += [f"**{b.text}**", ""]
+        elif b.kind == "table":
+            header = b.header if any(b.header) else [" "] * (len(b.rows[0]) if b.rows else 1)
+            out.append("| " + " | ".join(_md_cell(h) or " " for h in header) + " |")
+            out.append("|" + "|".join("---" for _ in header) + "|")
+            out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in b.rows]
+            out.append("")
+        elif b.kind == "figure":
+            target = image_names.get(fig_index)
+            if target is None:
+                target = "data:image/png;base64," + base64.b64encode(b.png).decode("ascii")
+            out += [f"![{b.text}]({target})", "", f"*{b.text}*", ""]
+            fig_index += 1
+    return "\n".join(out)
+
+
+def write_report(rep: Report, path: str | os.PathLike, *, embed_images: bool = False) -> list[Path]:
+    """Write ``rep`` to ``path`` (``.html``/``.htm`` or ``.md``). For Markdown, figures go beside the file as
+    ``<stem>_files/NN-<slug>.png`` unless ``embed_images``. Returns the files written."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    written = [path]
+    if suffix in (".html", ".htm"):
+        text = render_html(rep)
+    elif suffix in (".md", ".markdown"):
+        names: dict[int, str] = {}
+        if not embed_images and rep.figures:
+            folder = path.with_name(f"{path.stem}_files")
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, fig in enumerate(rep.figures):
+                slug = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in fig.slug.lower()) or "figure"
+                fname = f"{i + 1:02d}-{slug}.png"
+                (folder / fname).write_bytes(fig.png)
+                written.append(folder / fname)
+                names[i] = f"{folder.name}/{fname}"
+        text = render_markdown(rep, names)
+    else:
+        raise StabkitError(f"report file {str(path)!r}: expected a .html or .md suffix")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return written
+
+
+def make_report(source: str | os.PathLike, output: str | os.PathLike, *, params: dict[str, float] | None = None,
+                embed_images: bool = False) -> list[Path]:
+    """Build the report of ``source`` (netlist or case file) and write it to ``output``."""
+    out = Path(output)
+    if out.suffix.lower() not in (".html", ".htm", ".md", ".markdown"):
+        raise StabkitError(f"report file {str(out)!r}: expected a .html or .md suffix")
+    return write_report(build_report(source, params=params), out, embed_images=embed_images)
+
+
+def strip_generated(text: str) -> str:
+    """The report text without its ``Generated:`` line (for comparing two runs)."""
+    return "\n".join(line for line in text.splitlines() if GENERATED_PREFIX not in line)
+
+
+__all__ = ["Report", "Block", "build_report", "render_html", "render_markdown", "write_report", "make_report",
+           "figure_png", "strip_generated", "generated_line", "report_for_circuit", "report_for_runner"]
+_ = Any

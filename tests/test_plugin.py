@@ -1,0 +1,115 @@
+"""The pytest plugin, driven with pytester: case files as items, the ``stabkit`` fixture, messages with numbers."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from stab_helpers import NTYPE_NETLIST, have_netlist_reader, ntype_poles_hz, plugin_args
+from stabkit.units import format_eng
+
+needs_reader = pytest.mark.skipif(not have_netlist_reader(), reason="the netlist reader (stabkit.circuit.netlist) is not on this branch yet")
+
+BUILD = '''
+import warnings
+from stabkit import Circuit
+
+def ntype(lser):
+    c = Circuit("N-type amplifier")
+    c.set_param("g", 0.02)
+    c.set_param("lser", lser)
+    c.add_resistor("RS", "a", 0, 20.0)
+    c.add_inductor("LS", "a", "d", "lser")
+    c.add_capacitor("CD", "d", 0, 10e-12)
+    c.add_vccs("GD", "d", 0, "d", 0, "-g")
+    return c
+'''
+
+
+def run(pytester, *args):
+    return pytester.runpytest(*plugin_args(), "-p", "no:cacheprovider", *args)
+
+
+def test_fixture_assert_stable_and_failure_message_names_rhp_poles(pytester):
+    pytester.makepyfile(test_amp=BUILD + textwrap.dedent('''
+        import pytest
+
+        @pytest.mark.stabkit
+        def test_small_l_is_stable(stabkit):
+            v = stabkit.assert_stable(ntype(5e-9))
+            assert v.stable
+
+        @pytest.mark.stabkit
+        def test_large_l_is_stable(stabkit):
+            stabkit.assert_stable(ntype(20e-9))
+
+        def test_unstable_pair(stabkit):
+            stabkit.assert_unstable(ntype(20e-9), rhp_count=2)
+
+        def test_unstable_wrong_count(stabkit):
+            stabkit.assert_unstable(ntype(20e-9), rhp_count=1)
+    '''))
+    result = run(pytester, "--strict-markers", "-m", "stabkit or not stabkit")
+    result.assert_outcomes(passed=2, failed=2)
+    out = result.stdout.str()
+    p = ntype_poles_hz(20e-9)
+    assert "'N-type amplifier' is unstable" in out
+    assert "2 right-half-plane pole(s)" in out
+    assert format_eng(p.real[0], "Hz") in out and format_eng(abs(p.imag[0]), "Hz") in out
+    assert "expected 1" in out
+
+
+def test_marker_is_registered(pytester):
+    result = run(pytester, "--markers")
+    assert "@pytest.mark.stabkit" in result.stdout.str()
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("netlist: a.cir\nexpect: {stable: true}\nwhatever: 1\n", 3, "unknown key 'whatever'"),
+    ("netlist: a.cir\n  bad: indent\nexpect: {stable: true}\n", 2, "invalid YAML"),
+])
+def test_bad_case_file_is_a_collection_error_with_line(pytester, text, line, words):
+    pytester.makefile(".stab.yaml", bad=text)
+    result = run(pytester)
+    assert result.ret != 0
+    out = result.stdout.str()
+    assert f"bad.stab.yaml:{line}:" in out and words in out
+    result.assert_outcomes(errors=1)
+
+
+@needs_reader
+def test_case_items_pass_fail_and_messages(pytester):
+    """One item per expectation; a wrong `stable` names the RHP poles, a wrong range says how to update."""
+    pytester.makefile(".cir", ntype=NTYPE_NETLIST)
+    pytester.makefile(".stab.yaml", good="netlist: ntype.cir\nset: {lser: 5n}\nexpect: {stable: true}\n")
+    pytester.makefile(".stab.yaml", wrong="netlist: ntype.cir\nset: {lser: 20n}\nexpect:\n  stable: true\n")
+    result = run(pytester, "-v")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    p = ntype_poles_hz(20e-9)
+    assert "wrong.stab.yaml:4: wrong: expected stable, found unstable" in out
+    assert format_eng(abs(p.imag[0]), "Hz") in out
+    assert "change" in out and "`stable: false`" in out
+
+
+@needs_reader
+def test_report_option_writes_one_report_per_case(pytester, tmp_path):
+    pytester.makefile(".cir", ntype=NTYPE_NETLIST)
+    pytester.makefile(".stab.yaml", good="netlist: ntype.cir\nset: {lser: 5n}\nexpect: {stable: true}\n")
+    out_dir = tmp_path / "reports"
+    result = run(pytester, f"--stabkit-report={out_dir}")
+    result.assert_outcomes(passed=1)
+    report = out_dir / "good.html"
+    assert report.exists()
+    text = report.read_text()
+    assert "STABLE" in text and "data:image/png;base64," in text
+
+
+@needs_reader
+def test_netlist_syntax_error_in_case_is_reported_with_file_and_line(pytester):
+    pytester.makefile(".cir", broken="broken\nR1 a 0 50\nC1 a 0 oops\n.end\n")
+    pytester.makefile(".stab.yaml", c="netlist: broken.cir\nexpect: {stable: true}\n")
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    assert "broken.cir:3" in result.stdout.str()
