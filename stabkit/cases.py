@@ -38,7 +38,10 @@ TOP_KEYS = {"netlist": "netlist file, relative to the case file",
             "title": "a title for reports",
             "description": "free text for reports",
             "set": "parameter overrides {name: value}",
-            "expect": "what must hold: stable, encirclements, admissible"}
+            "expect": "what must hold: stable, encirclements, admissible",
+            "report": "extra analyses for `stabkit report` (not checked): table, map"}
+REPORT_KEYS = {"table": "{param, from, to, by, values: [...]}: admissible ranges of param per value of by",
+               "map": "{x: {param, from, to, points}, y: {param, from, to, points}}: 2-D stability map"}
 EXPECT_KEYS = {"stable": "true or false", "encirclements": "an integer (NDF clockwise encirclements)",
                "admissible": "a list of {param, from, to, contains: [lo, hi]}"}
 ADMISSIBLE_KEYS = ("param", "from", "to", "contains")
@@ -153,6 +156,10 @@ class Case:
     title: str = ""
     description: str = ""
     netlist_line: int = 1
+    #: ``report.table``: dict(param, lo, hi, by, values) or None
+    table: dict | None = None
+    #: ``report.map``: dict(x=(param, lo, hi, points), y=(param, lo, hi, points)) or None
+    map: dict | None = None
 
     @property
     def name(self) -> str:
@@ -291,8 +298,63 @@ def load_case(path: str | os.PathLike) -> Case:
                             file=file, line=data.line_of("expect"))
     title = data.get("title") or ""
     description = data.get("description") or ""
+    table, smap = _parse_report(data, file)
     return Case(path=path, netlist=netlist, params=params, expectations=expectations, title=str(title),
-                description=str(description), netlist_line=data.line_of("netlist"))
+                description=str(description), netlist_line=data.line_of("netlist"), table=table, map=smap)
+
+
+def _parse_report(data: _Mapping, file: str):
+    rep = data.get("report")
+    if rep is None:
+        return None, None
+    if not isinstance(rep, _Mapping):
+        raise CaseFileError("report: expected a mapping with table and/or map", file=file, line=data.line_of("report"))
+    _unknown_keys(rep, REPORT_KEYS, "report", file)
+    table = smap = None
+    if "table" in rep:
+        t = rep["table"]
+        keys = ("param", "from", "to", "by", "values")
+        if not isinstance(t, _Mapping):
+            raise CaseFileError(f"report.table: expected {{{', '.join(keys)}}}", file=file, line=rep.line_of("table"))
+        _unknown_keys(t, keys, "report.table", file)
+        for k in keys:
+            if k not in t:
+                raise CaseFileError(f"report.table needs {k!r} (keys: {', '.join(keys)})", file=file, line=t.line)
+        if not isinstance(t["values"], list) or not t["values"]:
+            raise CaseFileError("report.table values: expected a list of numbers", file=file, line=t.line_of("values"))
+        lo = _number(t["from"], "report.table from", file, t.line_of("from"))
+        hi = _number(t["to"], "report.table to", file, t.line_of("to"))
+        if not hi > lo:
+            raise CaseFileError("report.table: 'to' must exceed 'from'", file=file, line=t.line_of("to"))
+        table = {"param": str(t["param"]).lower(), "lo": lo, "hi": hi, "by": str(t["by"]).lower(),
+                 "values": [_number(v, "report.table values", file, t.line_of("values")) for v in t["values"]]}
+    if "map" in rep:
+        m = rep["map"]
+        if not isinstance(m, _Mapping):
+            raise CaseFileError("report.map: expected {x: {param, from, to, points}, y: {...}}", file=file,
+                                line=rep.line_of("map"))
+        _unknown_keys(m, ("x", "y"), "report.map", file)
+        smap = {}
+        for axis in ("x", "y"):
+            a = m.get(axis)
+            keys = ("param", "from", "to", "points")
+            if not isinstance(a, _Mapping):
+                raise CaseFileError(f"report.map.{axis}: expected {{param, from, to, points}}", file=file,
+                                    line=m.line_of(axis))
+            _unknown_keys(a, keys, f"report.map.{axis}", file)
+            for k in keys[:3]:
+                if k not in a:
+                    raise CaseFileError(f"report.map.{axis} needs {k!r}", file=file, line=a.line)
+            points = a.get("points", 21)
+            if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 200:
+                raise CaseFileError(f"report.map.{axis}.points: expected an integer from 2 to 200, got {points!r}",
+                                    file=file, line=a.line_of("points"))
+            lo = _number(a["from"], f"report.map.{axis} from", file, a.line_of("from"))
+            hi = _number(a["to"], f"report.map.{axis} to", file, a.line_of("to"))
+            if not hi > lo:
+                raise CaseFileError(f"report.map.{axis}: 'to' must exceed 'from'", file=file, line=a.line_of("to"))
+            smap[axis] = (str(a["param"]).lower(), lo, hi, points)
+    return table, smap
 
 
 # ----------------------------------------------------------------------------- optional analyses
@@ -435,6 +497,8 @@ class CaseRunner:
         self._circuit = None if circuit is None else (circuit.with_values(case.params) if case.params else circuit)
         self._verdict: Verdict | None = None
         self._ranges: dict[tuple[str, float, float], list[tuple[float, float]]] = {}
+        #: the full admissible-range results (with edges) by (param, lo, hi)
+        self.range_results: dict[tuple[str, float, float], Any] = {}
 
         #: StabkitWarnings raised while reading or analysing (a negative resistor ...), as text
         self.warnings: list[str] = []
@@ -476,7 +540,9 @@ class CaseRunner:
             if fn is None:
                 raise StabkitError("this stabkit has no admissible-range analysis (stabkit.analysis.loads); "
                                    f"cannot check {self.case.where()}")
-            self._ranges[key] = interval_list(self._recording(fn, self.circuit, param, lo, hi))
+            result = self._recording(fn, self.circuit, param, lo, hi)
+            self.range_results[key] = result
+            self._ranges[key] = interval_list(result)
         return self._ranges[key]
 
     def evaluate(self, exp: Expectation) -> Outcome:

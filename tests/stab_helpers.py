@@ -60,12 +60,3 @@ def have(module: str) -> bool:
     except ModuleNotFoundError:
         return False
     return True
-
-
-def plugin_args() -> list[str]:
-    """``-p stabkit.pytest_plugin`` unless the installed entry point already loads it (double load is an error)."""
-    from importlib.metadata import entry_points
-
-    if any(ep.value == "stabkit.pytest_plugin" for ep in entry_points(group="pytest11")):
-        return []
-    return ["-p", "stabkit.pytest_plugin"]

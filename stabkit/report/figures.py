@@ -21,24 +21,27 @@ def plot_nyquist(values, ax, title: str = "", label: str = "F(jω)"):
     return ax
 
 
-def plot_intervals(rows, ax, title: str = ""):
-    """1-D stability map: one row per sweep ``(label, lo, hi, intervals, expected)``; stable spans green,
-    the rest of the sweep red, the expected interval outlined. Log axis when the sweep spans > 1 decade."""
-    log = all(lo > 0 and hi / lo > 10 for _, lo, hi, _, _ in rows)
-    for y, (label, lo, hi, intervals, expected) in enumerate(rows):
-        ax.barh(y, hi - lo, left=lo, height=0.5, color="tab:red", alpha=0.35)
+def plot_intervals(rows, axes, title: str = ""):
+    """1-D stability strips, one axes per sweep ``(label, lo, hi, intervals, expected)``: stable spans green,
+    the rest of the sweep red, the expected interval outlined. Log axis where the sweep spans > 1 decade."""
+    from matplotlib.ticker import EngFormatter
+
+    for ax, (label, lo, hi, intervals, expected) in zip(axes, rows):
+        ax.axvspan(lo, hi, color="tab:red", alpha=0.35, lw=0)
         for a, b in intervals:
-            ax.barh(y, b - a, left=a, height=0.5, color="tab:green", alpha=0.85)
+            ax.axvspan(a, b, color="tab:green", alpha=0.85, lw=0)
         if expected is not None:
-            a, b = expected
-            ax.barh(y, b - a, left=a, height=0.7, fill=False, edgecolor="black", lw=1.2, ls="--")
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([r[0] for r in rows])
-    if log:
-        ax.set_xscale("log")
-    ax.set_xlabel("swept value (SI units); green = stable, red = unstable, dashed = expected")
-    ax.set_title(title)
-    return ax
+            ax.axvspan(expected[0], expected[1], ymin=0.15, ymax=0.85, fill=False, edgecolor="black", lw=1.2, ls="--")
+        if lo > 0 and hi / lo > 10:
+            ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+        ax.xaxis.set_major_formatter(EngFormatter())
+        ax.grid(False)
+    if len(axes):
+        axes[0].set_title(title or "stable (green) and unstable (red) values; dashed: expected interval")
+    return axes
 
 
 def plot_map(x, y, stable, ax, xlabel: str, ylabel: str, title: str = ""):

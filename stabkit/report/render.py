@@ -243,6 +243,7 @@ def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Re
     _section_twoport(rep, circuit)
     if case is not None:
         _section_case(rep, runner)
+        _section_sweeps(rep, runner)
     return rep
 
 
@@ -334,6 +335,12 @@ def _section_ndf(rep: Report, verdict) -> None:
         rep.note(f"NDF warning: {w}")
 
 
+def _draw_poles(pole_result, ax):
+    ax = _eng_axes(pole_result.plot(ax=ax), "Hz", "Hz")
+    ax.set_title("natural frequencies s/2π")
+    return ax
+
+
 def _section_poles(rep: Report, verdict, circuit) -> None:
     rep.h2("Natural frequencies (pole map)")
     pr = verdict.poles
@@ -344,7 +351,7 @@ def _section_poles(rep: Report, verdict, circuit) -> None:
     rep.p(f"{pr.poles.size} finite natural frequencies s/2π (exact generalized eigenvalues of (G, −C)); "
           f"{pr.rhp_count} in the right half-plane, {pr.marginal.size} on the jω axis.")
     if pr.poles.size:
-        rep.figure(figure_png(lambda ax: _eng_axes(pr.plot(ax=ax), "Hz", "Hz")), "natural frequencies s/2π; right-half-plane poles in red",
+        rep.figure(figure_png(lambda ax: _draw_poles(pr, ax)), "natural frequencies s/2π; right-half-plane poles in red",
                    "poles")
         rows = _pole_rows(pr)
         rep.table(["Re s/2π", "Im s/2π", "|s|/2π", "damping ζ", ""], rows)
@@ -397,10 +404,113 @@ def _section_case(rep: Report, runner) -> None:
     rep.table(["parameter", "swept", "stable intervals", "expected to contain", "result"], trows)
     from stabkit.report.figures import plot_intervals
 
-    rep.figure(figure_png(lambda ax: plot_intervals(strip, ax, title="stability along each sweep"),
-                          (6.4, 1.2 + 0.7 * len(strip))),
-               "stability map along each swept parameter (green stable, red unstable, dashed: expected interval)",
+    def draw_strips(ax):
+        fig = ax.figure
+        fig.delaxes(ax)
+        axes = fig.subplots(len(strip), 1, squeeze=False)[:, 0]
+        plot_intervals(strip, axes)
+
+    rep.figure(figure_png(draw_strips, (6.4, 0.6 + 0.9 * len(strip))),
+               "stability along each swept parameter (green stable, red unstable, dashed: expected interval)",
                "admissible")
+    for o in admissible:
+        e = o.expectation
+        result = runner.range_results.get((e.param, e.lo, e.hi))
+        if result is None:
+            continue
+        edges = list(getattr(result, "edges", None) or [])
+        if edges:
+            rep.p(f"Edges of the stable set of {e.param} (where natural frequencies cross the jω axis):")
+            rep.table(["edge", "side", "what crosses", "at frequency"],
+                      [[spice_number(ed.value), "stable above" if ed.side == "lower" else "stable below",
+                        ed.crossing or "(NDF: not resolved)",
+                        format_eng(ed.freq_hz, "Hz") if ed.freq_hz is not None else "—"] for ed in edges])
+        if hasattr(result, "plot"):
+            rep.figure(figure_png(lambda ax, r=result: _plot_with_ax(r, ax)),
+                       f"right-half-plane natural frequencies versus {e.param}", f"sweep-{e.param}")
+        for w in getattr(result, "warnings", None) or []:
+            rep.note(f"{e.param} sweep: {w}")
+
+
+def _grid(lo: float, hi: float, points: int) -> np.ndarray:
+    return np.geomspace(lo, hi, points) if lo > 0 and hi / lo >= 10 else np.linspace(lo, hi, points)
+
+
+#: points per axis of the map drawn automatically from the first two admissible sweeps
+AUTO_MAP_POINTS = 15
+
+
+#: below this many stability evaluations a sweep runs in this process (a process pool costs more than it saves)
+SERIAL_BELOW = 600
+
+
+def _serial_if_small(fn, evaluations: int) -> dict:
+    import inspect
+
+    try:
+        takes = "workers" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return {"workers": 1} if takes and evaluations < SERIAL_BELOW else {}
+
+
+def _section_sweeps(rep: Report, runner) -> None:
+    """``report.table`` and ``report.map`` of a case (or an automatic map over its first two swept parameters)."""
+    from stabkit.cases import optional_analysis, spice_number
+    from stabkit.report.progress import is_quiet
+
+    case = runner.case
+    spec = case.map
+    if spec is None:
+        sweeps = []
+        for e in case.expectations:
+            if e.kind == "admissible" and e.param not in [x[0] for x in sweeps]:
+                sweeps.append((e.param, e.lo, e.hi, AUTO_MAP_POINTS))
+        if len(sweeps) >= 2 and runner.circuit.is_lumped:
+            spec = {"x": sweeps[0], "y": sweeps[1]}
+    if case.table is None and spec is None:
+        return
+    table_fn = optional_analysis("loads", "stability_table")
+    map_fn = optional_analysis("loads", "stability_map")
+    if case.table is not None:
+        t = case.table
+        rep.h2(f"Admissible {t['param']} for each {t['by']}")
+        if table_fn is None:
+            rep.note("Not available: this stabkit has no stability tables (stabkit.analysis.loads).")
+        else:
+            extra = _serial_if_small(table_fn, len(t["values"]) * 40)
+            table = runner._recording(lambda: table_fn(runner.circuit, t["param"], t["lo"], t["hi"], t["by"], t["values"],
+                                                       progress=not is_quiet(), **extra))
+            header = [f"{t['param']} \\ {t['by']}"] + [spice_number(v) for v in table.by_values]
+            rows = []
+            for x, srow, nrow in zip(table.probes, table.probe_stable, table.probe_rhp):
+                rows.append([spice_number(x)] + ["stable" if st else (f"unstable ({n} RHP)" if n else "marginal")
+                                                 for st, n in zip(srow, nrow)])
+            rows.append(["admissible"] + ["; ".join(f"{spice_number(a)} … {spice_number(b)}" for a, b in col.intervals)
+                                         or "none" for col in table.columns])
+            rep.table(header, rows)
+            if hasattr(table, "plot"):
+                rep.figure(figure_png(lambda ax: _plot_with_ax(table, ax)),
+                           f"stable {t['param']} intervals for each {t['by']}", "table")
+    if spec is not None:
+        (xp, xlo, xhi, xn), (yp, ylo, yhi, yn) = spec["x"], spec["y"]
+        rep.h2(f"Stability map: {xp} × {yp}")
+        if map_fn is None:
+            rep.note("Not available: this stabkit has no stability maps (stabkit.analysis.loads).")
+            return
+        extra = _serial_if_small(map_fn, xn * yn)
+        smap = runner._recording(lambda: map_fn(runner.circuit, xp, _grid(xlo, xhi, xn), yp, _grid(ylo, yhi, yn),
+                                                progress=not is_quiet(), **extra))
+        stable_frac = float(np.mean(smap.stable))
+        rep.p(f"{xn} × {yn} grid, every point decided ({smap.stable.sum()} stable, {smap.stable.size - smap.stable.sum()} "
+              f"not; {stable_frac:.0%} stable).")
+        if hasattr(smap, "plot"):
+            draw = (lambda ax: _plot_with_ax(smap, ax))
+        else:
+            from stabkit.report.figures import plot_map
+
+            draw = (lambda ax: plot_map(smap.x_values, smap.y_values, smap.stable, ax, xp, yp))
+        rep.figure(figure_png(draw), f"stability map over {xp} and {yp}", "map")
 
 
 # ----------------------------------------------------------------------------- render
