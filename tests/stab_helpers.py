@@ -15,9 +15,9 @@ C_DEV = 10e-12  # F
 L_CRIT = R_SER * C_DEV / G_NEG  # 10 nH: stable below, unstable above
 
 NTYPE_NETLIST = """N-type amplifier
-* -g || C fed by series R + L; stable iff lser < R*C/g = 10n
-.param g=0.02 lser=1n
-RS a 0 20
+* -g || C fed by series R + L; stable iff rs < 1/g = 50 and lser < rs*C/g = rs*0.5n (10n at rs = 20)
+.param g=0.02 lser=1n rs=20
+RS a 0 {rs}
 LS a d {lser}
 CD d 0 10p
 GD d 0 d 0 {-g}

@@ -49,6 +49,11 @@ def test_load_case_parses_suffixed_values_and_expectations(tmp_path):
     ("netlist: a.cir\nexpect:\n  admissible:\n    - {param: l, from: 1n, to: 10n, contains: [0.5n, 2n]}\n", 4, ["must lie inside"]),
     ("netlist: a.cir\nexpect:\n  admissible:\n    - {param: l, from: 1n, to: 10n}\n", 4, ["needs 'contains'"]),
     ("expect: {stable: true}\n", 1, ["missing key 'netlist'"]),
+    ("netlist: a.cir\nexpect: {stable: true}\nreport:\n  plot: 1\n", 4, ["unknown key 'plot'", "table, map"]),
+    ("netlist: a.cir\nexpect: {stable: true}\nreport:\n  map:\n    x: {param: a, from: 1, to: 2, points: 1}\n"
+     "    y: {param: b, from: 1, to: 2}\n", 5, ["points: expected an integer from 2 to 200"]),
+    ("netlist: a.cir\nexpect: {stable: true}\nreport:\n  table: {param: a, from: 1, to: 2, by: b}\n", 4,
+     ["report.table needs 'values'"]),
 ])
 def test_bad_case_files_name_file_and_line(tmp_path, text, line, words):
     path = tmp_path / "bad.stab.yaml"
@@ -59,6 +64,22 @@ def test_bad_case_files_name_file_and_line(tmp_path, text, line, words):
     assert info.value.line == line
     for w in words:
         assert w in str(info.value)
+
+
+def test_report_section_of_a_case_file(tmp_path):
+    case = load_case(write(tmp_path / "r.stab.yaml", """
+        netlist: n.cir
+        expect: {stable: true}
+        report:
+          table: {param: lser, from: 0.1n, to: 100n, by: rs, values: [10, 20]}
+          map:
+            x: {param: lser, from: 1n, to: 20n, points: 4}
+            y: {param: rs, from: 10, to: 30}
+    """))
+    assert case.table == {"param": "lser", "lo": pytest.approx(0.1e-9), "hi": pytest.approx(100e-9), "by": "rs",
+                          "values": [10.0, 20.0]}
+    assert case.map["x"] == ("lser", pytest.approx(1e-9), pytest.approx(20e-9), 4)
+    assert case.map["y"] == ("rs", 10.0, 30.0, 21)
 
 
 @pytest.mark.parametrize("x, text", [(7.52e-9, "7.52n"), (1.5e6, "1.5meg"), (20.0, "20"), (4.7e-12, "4.7p"), (2.2e-6, "2.2u")])

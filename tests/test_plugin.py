@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from stab_helpers import NTYPE_NETLIST, have_netlist_reader, ntype_poles_hz
+from stab_helpers import NTYPE_NETLIST, have, have_netlist_reader, ntype_poles_hz
 from stabkit.units import format_eng
 
 needs_reader = pytest.mark.skipif(not have_netlist_reader(), reason="the netlist reader (stabkit.circuit.netlist) is not on this branch yet")
@@ -117,3 +117,18 @@ def test_netlist_syntax_error_in_case_is_reported_with_file_and_line(pytester):
     result = run(pytester)
     result.assert_outcomes(failed=1)
     assert "broken.cir:3" in result.stdout.str()
+
+
+@needs_reader
+@pytest.mark.skipif(not have("loads"), reason="admissible ranges (stabkit.analysis.loads) are not on this branch yet")
+def test_wrong_admissible_range_names_found_and_expected(pytester):
+    """Stable lser set over [0.1n, 100n] is [0.1n, 10n] (closed form rs·C/g): asking for [1n, 12n] fails."""
+    pytester.makefile(".cir", ntype=NTYPE_NETLIST)
+    pytester.makefile(".stab.yaml", rng="netlist: ntype.cir\nexpect:\n  admissible:\n"
+                                        "    - {param: lser, from: 0.1n, to: 100n, contains: [1n, 12n]}\n")
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "rng.stab.yaml:4:" in out
+    assert "found [100 p, 10 n], expected it to contain [1 n, 12 n]" in out
+    assert "`contains: [100p, 10n]`" in out

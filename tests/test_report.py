@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stab_helpers import L_CRIT, NTYPE_NETLIST, have_netlist_reader, ntype_circuit, ntype_poles_hz
+from stab_helpers import L_CRIT, NTYPE_NETLIST, have, have_netlist_reader, ntype_circuit, ntype_poles_hz
 from stabkit.report.progress import Progress, progress, render_bar, set_quiet
 from stabkit.report.render import (
     report_for_circuit, render_html, render_markdown, strip_generated, write_report,
@@ -105,6 +105,36 @@ def test_cli_report_from_netlist_and_case(tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", str(tmp_path / "ntype.cir"), "-o", str(tmp_path / "x.pdf")]) == 2
     assert "expected a .html or .md" in capsys.readouterr().err
+
+
+@needs_reader
+@pytest.mark.skipif(not have("loads"), reason="admissible ranges (stabkit.analysis.loads) are not on this branch yet")
+def test_case_report_ranges_table_and_map_match_closed_form(tmp_path):
+    """Stable iff lser < rs·C/g = rs·0.5 nH (and rs < 50 Ω): the table's edges and the map's stable count."""
+    from stabkit.report.render import build_report
+    from stabkit.units import parse_value
+
+    (tmp_path / "ntype.cir").write_text(NTYPE_NETLIST)
+    case = tmp_path / "n.stab.yaml"
+    case.write_text(
+        "netlist: ntype.cir\n"
+        "expect:\n  stable: true\n  admissible:\n    - {param: lser, from: 0.1n, to: 100n, contains: [1n, 9n]}\n"
+        "report:\n  table: {param: lser, from: 0.1n, to: 100n, by: rs, values: [10, 20]}\n"
+        "  map:\n    x: {param: lser, from: 1n, to: 20n, points: 4}\n    y: {param: rs, from: 10, to: 30, points: 3}\n")
+    rep = build_report(case)
+    headings = [b.text for b in rep.blocks if b.kind == "h2"]
+    assert {"Expectations", "Admissible ranges", "Admissible lser for each rs", "Stability map: lser × rs"} <= set(headings)
+    table = next(b for b in rep.blocks if b.kind == "table" and b.header and b.header[0].startswith("lser"))
+    last = table.rows[-1]
+    assert last[0] == "admissible"
+    upper = [parse_value(cell.split("…")[1]) for cell in last[1:]]
+    np.testing.assert_allclose(upper, [5e-9, 10e-9], rtol=1e-3)
+    # grid: lser in geomspace(1n, 20n, 4), rs in {10, 20, 30}: stable where lser < rs·0.5n
+    lser = np.geomspace(1e-9, 20e-9, 4)
+    expected_stable = sum(int(np.sum(lser < rs * 0.5e-9)) for rs in (10.0, 20.0, 30.0))
+    grid_text = next(b.text for b in rep.blocks if b.kind == "p" and b.text.startswith("4 × 3 grid"))
+    assert f"({expected_stable} stable, {12 - expected_stable} not" in grid_text
+    assert len(rep.figures) >= 4
 
 
 # ----------------------------------------------------------------------------- progress
