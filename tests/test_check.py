@@ -174,6 +174,8 @@ def test_check_exit_codes_and_reasons(tmp_path, capsys):
     out = capsys.readouterr().out
     fails = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert len(fails) == 1 and f"{bad}:4" in fails[0] and "expected stable, found unstable" in fails[0]
+    assert main(["check", str(good), "--set", "lser=30n"]) == 1  # --set applies on top of the case's set
+    capsys.readouterr()
     assert main(["check", str(tmp_path), "--json"]) == 1
     import json
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from stabkit.commands.common import emit_json
+from stabkit.commands.common import emit_json, parse_sets
 from stabkit.errors import StabkitError
 
 EPILOG = """\
@@ -37,6 +37,8 @@ def register(sub) -> None:
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("cases", nargs="+", metavar="CASE", help="*.stab.yaml files or directories holding them")
     p.add_argument("-v", "--verbose", action="store_true", help="also print passing expectations and the numbers")
+    p.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
+                   help="override a parameter in every case, on top of its own set: (repeatable; 20n, 1k allowed)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(func=run)
 
@@ -49,6 +51,9 @@ def run(args) -> int:
         raise StabkitError(f"no *.stab.yaml case files in {' '.join(args.cases)}")
     # validate every file first: bad input anywhere is exit 2 before anything is computed
     cases = [load_case(p) for p in paths]
+    overrides = parse_sets(args.set)
+    for case in cases:
+        case.params.update(overrides)
     results = []
     failed = 0
     for case in cases:

@@ -75,6 +75,16 @@ class Report:
     def figure(self, png: bytes, caption: str, slug: str):
         self.blocks.append(Block("figure", caption, png=png, slug=slug))
 
+    def draw(self, draw, caption: str, slug: str, size=None) -> None:
+        """Add the figure ``draw(ax)`` makes; if drawing fails (a plotting helper of an analysis module is
+        missing or broken) the report says so in a note instead of failing as a whole."""
+        try:
+            png = figure_png(draw, size or FIG_SIZE)
+        except Exception as exc:  # noqa: BLE001 - a figure must not sink the whole report
+            self.note(f"Figure '{caption}' could not be drawn: {type(exc).__name__}: {exc}")
+            return
+        self.figure(png, caption, slug)
+
     def verdict(self, ok: bool, text: str):
         self.blocks.append(Block("verdict", text, ok=ok))
 
@@ -310,16 +320,24 @@ def _section_ndf(rep: Report, verdict) -> None:
     rep.p(f"The NDF encircles the origin {res.encirclements} time(s) clockwise for ω from −∞ to +∞ "
           f"→ {res.encirclements} natural frequenc{'y' if res.encirclements == 1 else 'ies'} in the right half-plane.")
     f = np.asarray(getattr(res, "freq_hz", []), dtype=float)
-    if f.size:
+    fmin, fmax = getattr(res, "fmin", None), getattr(res, "fmax", None)
+    if fmin is not None and fmax is not None:
+        rep.p(f"Dense sweep from {format_eng(fmin, 'Hz')} to {format_eng(fmax, 'Hz')} (derived from the circuit unless "
+              f"given), {f.size} points on the contour in all.")
+    elif f.size:
         rep.p(f"Frequency grid: {f.size} points from {format_eng(f.min(), 'Hz')} to {format_eng(f.max(), 'Hz')}.")
-    rep.figure(figure_png(lambda ax: _plot_with_ax(res, ax)),
-               f"NDF(jω) polar plot — {res.encirclements} clockwise encirclement(s) of the origin", "ndf")
+    rep.draw(lambda ax: _plot_with_ax(res, ax),
+             f"NDF(jω) polar plot — {res.encirclements} clockwise encirclement(s) of the origin", "ndf")
     sources = list(getattr(res, "sources", None) or [])
     pairs = ndf_sources(res)
     if pairs:
         rep.p("Return difference F_k = 1 + T_k of each active element, with the earlier ones switched off; "
               "NDF = Π F_k, so the encirclements add up:")
         rep.table(["source", "encirclements of F_k"], [[n, k] for n, k in pairs] + [["total", res.encirclements]])
+        if hasattr(res, "plot_sources"):
+            rep.draw(lambda ax: res.plot_sources(ax=ax),
+                     "return differences F_k(jω) of the active elements (encirclements in brackets)", "rd")
+            sources = []  # drawn together above
         from stabkit.report.figures import plot_nyquist
 
         for src, (sname, k) in zip(sources, pairs):
@@ -328,9 +346,9 @@ def _section_ndf(rep: Report, verdict) -> None:
                 vals = src.get("values")
             if vals is None or np.size(vals) == 0:
                 continue
-            rep.figure(figure_png(lambda ax, v=vals, s=sname, k=k: plot_nyquist(
-                v, ax, title=f"return difference F of {s}: {k} encirclement(s)", label=f"F_{s}(jω)"), (5.2, 4.2)),
-                f"return difference of {sname} — {k} clockwise encirclement(s)", f"rd-{sname}")
+            rep.draw(lambda ax, v=vals, s=sname, k=k: plot_nyquist(
+                v, ax, title=f"return difference F of {s}: {k} encirclement(s)", label=f"F_{s}(jω)"),
+                f"return difference of {sname} — {k} clockwise encirclement(s)", f"rd-{sname}", (5.2, 4.2))
     for w in getattr(res, "warnings", None) or []:
         rep.note(f"NDF warning: {w}")
 
@@ -351,8 +369,7 @@ def _section_poles(rep: Report, verdict, circuit) -> None:
     rep.p(f"{pr.poles.size} finite natural frequencies s/2π (exact generalized eigenvalues of (G, −C)); "
           f"{pr.rhp_count} in the right half-plane, {pr.marginal.size} on the jω axis.")
     if pr.poles.size:
-        rep.figure(figure_png(lambda ax: _draw_poles(pr, ax)), "natural frequencies s/2π; right-half-plane poles in red",
-                   "poles")
+        rep.draw(lambda ax: _draw_poles(pr, ax), "natural frequencies s/2π; right-half-plane poles in red", "poles")
         rows = _pole_rows(pr)
         rep.table(["Re s/2π", "Im s/2π", "|s|/2π", "damping ζ", ""], rows)
         if pr.poles.size > MAX_POLE_ROWS:
@@ -410,9 +427,8 @@ def _section_case(rep: Report, runner) -> None:
         axes = fig.subplots(len(strip), 1, squeeze=False)[:, 0]
         plot_intervals(strip, axes)
 
-    rep.figure(figure_png(draw_strips, (6.4, 0.6 + 0.9 * len(strip))),
-               "stability along each swept parameter (green stable, red unstable, dashed: expected interval)",
-               "admissible")
+    rep.draw(draw_strips, "stability along each swept parameter (green stable, red unstable, dashed: expected interval)",
+             "admissible", (6.4, 0.6 + 0.9 * len(strip)))
     for o in admissible:
         e = o.expectation
         result = runner.range_results.get((e.param, e.lo, e.hi))
@@ -426,8 +442,8 @@ def _section_case(rep: Report, runner) -> None:
                         ed.crossing or "(NDF: not resolved)",
                         format_eng(ed.freq_hz, "Hz") if ed.freq_hz is not None else "—"] for ed in edges])
         if hasattr(result, "plot"):
-            rep.figure(figure_png(lambda ax, r=result: _plot_with_ax(r, ax)),
-                       f"right-half-plane natural frequencies versus {e.param}", f"sweep-{e.param}")
+            rep.draw(lambda ax, r=result: _plot_with_ax(r, ax),
+                     f"right-half-plane natural frequencies versus {e.param}", f"sweep-{e.param}")
         for w in getattr(result, "warnings", None) or []:
             rep.note(f"{e.param} sweep: {w}")
 
@@ -490,8 +506,7 @@ def _section_sweeps(rep: Report, runner) -> None:
                                          or "none" for col in table.columns])
             rep.table(header, rows)
             if hasattr(table, "plot"):
-                rep.figure(figure_png(lambda ax: _plot_with_ax(table, ax)),
-                           f"stable {t['param']} intervals for each {t['by']}", "table")
+                rep.draw(lambda ax: _plot_with_ax(table, ax), f"stable {t['param']} intervals for each {t['by']}", "table")
     if spec is not None:
         (xp, xlo, xhi, xn), (yp, ylo, yhi, yn) = spec["x"], spec["y"]
         rep.h2(f"Stability map: {xp} × {yp}")
@@ -510,7 +525,7 @@ def _section_sweeps(rep: Report, runner) -> None:
             from stabkit.report.figures import plot_map
 
             draw = (lambda ax: plot_map(smap.x_values, smap.y_values, smap.stable, ax, xp, yp))
-        rep.figure(figure_png(draw), f"stability map over {xp} and {yp}", "map")
+        rep.draw(draw, f"stability map over {xp} and {yp}", "map")
 
 
 # ----------------------------------------------------------------------------- render
