@@ -899,9 +899,13 @@ class _Builder:
                 continue
             element: Element = item
             try:
-                circuit.add(Element(name=element.name, kind=element.kind, nodes=element.nodes,
-                                    values=dict(element.values), refs=element.refs, model=element.model,
-                                    origin=element.origin))
+                if element.kind == "N":
+                    added = circuit.add_nport(element.name, element.nodes, Path(element.model))
+                    added.origin = element.origin
+                else:
+                    circuit.add(Element(name=element.name, kind=element.kind, nodes=element.nodes,
+                                        values=dict(element.values), refs=element.refs, model=element.model,
+                                        origin=element.origin))
             except (CircuitError, ValueError) as exc:
                 stmt = _Statement("", element.origin[0], element.origin[1], Path("."))
                 raise _as_netlist_error(exc, stmt) from None
