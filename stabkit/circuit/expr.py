@@ -11,6 +11,7 @@ import ast
 import math
 import operator
 import re
+import warnings
 from collections.abc import Mapping
 
 from stabkit.errors import ParameterError
@@ -74,7 +75,9 @@ def parse_expression(text: str) -> ast.Expression:
     if len(src) > 10_000:
         raise ParameterError(f"expression {{{text[:40]}...}} is longer than 10000 characters")
     try:
-        tree = _DottedNames().visit(ast.parse(src, mode="eval"))
+        with warnings.catch_warnings():  # e.g. SyntaxWarning for '1 is 1': the walk below rejects those anyway
+            warnings.simplefilter("ignore")
+            tree = _DottedNames().visit(ast.parse(src, mode="eval"))
     except (SyntaxError, ValueError):  # ValueError: e.g. a NUL character
         raise ParameterError(f"cannot read expression {{{text}}}: expected arithmetic on numbers and parameter names") from None
     except (RecursionError, MemoryError):
@@ -87,6 +90,8 @@ def parse_expression(text: str) -> ast.Expression:
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id.lower() in FUNCTIONS):
             name = node.func.id if isinstance(node.func, ast.Name) else "?"
             raise ParameterError(f"expression {{{text}}} calls unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}")
+        if isinstance(node, (ast.Is, ast.IsNot, ast.In, ast.NotIn)):
+            raise ParameterError(f"expression {{{text}}} uses {type(node).__name__}; compare with < <= > >= == !=")
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
             raise ParameterError(f"expression {{{text}}} contains {node.value!r}; expected numbers")
     return tree
