@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stabkit import Circuit, NetlistError, poles
+from stabkit import Circuit, NetlistError, poles, zin
 from stabkit.circuit.netlist import read_netlist
 from stabkit.errors import StabkitWarning
 
@@ -485,6 +485,13 @@ def test_sparameter_block_line(tmp_path):
     assert c.networks["n1"].nports == 2
     with pytest.raises(NetlistError, match=r"^<netlist>:2: N1: .* has 2 ports but 3 nodes"):
         read_netlist(f"t\nN1 a b c file='{s2p}'\n")
+    # inside a subcircuit, with the file relative to the netlist: the same block, the same impedance
+    (tmp_path / "amp.s2p").write_bytes(s2p.read_bytes())
+    (tmp_path / "amp.cir").write_text("t\nX1 b c blk\nRL c 0 50\n.subckt blk 1 2\nN1 1 2 file=amp.s2p\n.ends\n")
+    hier = read_netlist(tmp_path / "amp.cir")
+    assert hier.element("X1.N1").nodes == ("b", "c")
+    freqs = [0.5e9, 1e9, 2e9]
+    np.testing.assert_allclose(zin(hier, "b", freqs).z, zin(c, "b", freqs).z, rtol=1e-12)
 
 
 # ------------------------------------------------------------------------------------------ fuzzing
