@@ -167,6 +167,21 @@ def test_parameter_errors(lines, line, message):
         read_netlist(_net(*lines, "R9 z 0 1"))
 
 
+@pytest.mark.parametrize("lines, line, message", [
+    # a default of the .subckt line that fails for the value an instance passes: reported at the .subckt line
+    (("X1 a s g=0", ".subckt s p params: g=1 k={1/g}", "R1 p 0 {k}", ".ends"), 3, r"parameter x1\.k: cannot evaluate"),
+    # a .param inside the definition: reported at that .param line
+    (("X1 a s", ".subckt s p params: g=0", ".param q={1/g}", "R1 p 0 {q}", ".ends"), 4, r"parameter x1\.q"),
+    # a value given on the X line: reported at the X line
+    (("X1 a s g={zz}", ".subckt s p params: g=1", "R1 p 0 {g}", ".ends"), 2, r"unknown parameter 'zz'"),
+    # an element expression inside the definition: reported at the element line
+    (("X1 a s", ".subckt s p params: g=1", "R1 p 0 {g*yy}", ".ends"), 4, r"X1\.R1: .* unknown parameter 'yy'"),
+])
+def test_subcircuit_parameter_errors_point_at_the_source_line(lines, line, message):
+    with pytest.raises(NetlistError, match=rf"^<netlist>:{line}: .*{message}"):
+        read_netlist(_net(*lines))
+
+
 # ------------------------------------------------------------------------------------------ subcircuits
 NTYPE_HIER = """N-type device in a subcircuit, fed by series R + L
 .param r=20 l=5n
@@ -381,6 +396,7 @@ ERRORS = [
     ("+ 1k", r"\.ends 1k closes subcircuit sub"),  # it continues the '.ends' line before it
     ("R2 = a b 1", r"'=' without a name before it"),
     ("R2 a b r=", r"r= has no value"),
+    ("R2 a b 50 r=60", r"R2: give the value once"),
 ]
 
 

@@ -637,7 +637,10 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
     if letter in "RLC":
         alias = letter.lower()
         no_keys({alias, "ic", "m"} if letter != "R" else {alias, "m"})
-        if alias in keys and len(positional) == 2:
+        if alias in keys:
+            if len(positional) != 2:
+                raise stmt.error(f"{name}: give the value once, either as the third field or as {alias}=; "
+                                 f"e.g. '{usage}'")
             positional.append(keys[alias])
         need(2, "a value")
         value = _value(stmt, positional[2], f"{name} value", usage)
@@ -830,6 +833,9 @@ class SubcircuitLibrary(Mapping):
     def __repr__(self) -> str:
         return f"SubcircuitLibrary({', '.join(self._builder.definitions)})"
 
+    def __deepcopy__(self, memo) -> "SubcircuitLibrary":
+        return self  # read-only definitions: copies of a circuit share them (Circuit.copy stays cheap)
+
 
 class _Builder:
     def __init__(self, definitions: dict[str, _Definition]):
@@ -894,8 +900,15 @@ class _Builder:
                 except (CircuitError, ValueError) as exc:
                     raise _as_netlist_error(exc, item.stmt) from None
                 if param_origins is not None:
+                    definition = self.definitions[item.subckt]
+                    own = {p.name: p.stmt for p in definition.scope.params}
+                    prefix = item.name.lower() + "."
                     for key in set(circuit.params) - before:
-                        param_origins[key] = item.stmt
+                        local = key[len(prefix):]
+                        if local in item.params or local not in definition.defaults and local not in own:
+                            param_origins[key] = item.stmt  # the value given on the X line (or nested deeper)
+                        else:  # a default of the .subckt line or a .param inside the definition
+                            param_origins[key] = own.get(local, definition.stmt)
                 continue
             element: Element = item
             try:
