@@ -360,10 +360,12 @@ class Circuit:
                 f"node{'s' if len(floating) > 1 else ''} {', '.join(floating)} ha{'ve' if len(floating) > 1 else 's'} no path to ground "
                 f"through R, L, C, lines or voltage-defined branches (touched only by: {', '.join(touching) or 'nothing'}); "
                 "connect them or remove the elements")
-        # loops of voltage-defined branches
+        # loops of independent voltage sources (dependent ones may legally close loops through their gain)
         vgraph = nx.MultiGraph()
         for e in self:
-            if e.kind not in VOLTAGE_DEFINED:
+            if e.kind in VOLTAGE_DEFINED and e.nodes[0] == e.nodes[1]:
+                raise CircuitError(f"{e.where()}: {e.describe()} has both terminals on node {e.nodes[0]}")
+            if e.kind != "V":
                 continue
             a, b = e.nodes[0], e.nodes[1]
             if a == b:
@@ -371,13 +373,13 @@ class Circuit:
             if a in vgraph and b in vgraph and nx.has_path(vgraph, a, b):
                 path = nx.shortest_path(vgraph, a, b)
                 names = [next(iter(vgraph.get_edge_data(x, y).values()))["name"] for x, y in zip(path, path[1:])]
-                raise CircuitError(f"{e.where()}: {e.name} closes a loop of voltage-defined branches with {', '.join(names)} "
+                raise CircuitError(f"{e.where()}: {e.name} closes a loop of voltage sources with {', '.join(names)} "
                                    f"(nodes {' -> '.join(path)}): their currents are undetermined; add a series resistance")
             vgraph.add_edge(a, b, name=e.name)
         # loops of voltage sources and inductors: a mode at exactly s = 0
         lgraph = nx.MultiGraph()
         for e in self:
-            if e.kind in VOLTAGE_DEFINED or e.kind == "L":
+            if e.kind in ("V", "L"):
                 a, b = e.nodes[0], e.nodes[1]
                 if e.kind == "L" and (a == b or (a in lgraph and b in lgraph and nx.has_path(lgraph, a, b))):
                     warnings.warn(f"{e.where()}: {e.name} closes a loop of inductors/voltage sources: the circuit has a "
