@@ -302,33 +302,40 @@ def locate_edge(probe: Callable[[float], Probe], stable_side: Probe, unstable_si
     return a, b, n
 
 
-def classify_crossing(stable_side: Probe, unstable_side: Probe) -> tuple[str | None, float | None, complex | None,
-                                                                          str | None]:
-    """What left the left half-plane between the two probes: ``(crossing, freq_hz, pole_hz, via)``."""
+def _nearest_axis_pole(poles_rad: np.ndarray) -> complex | None:
+    """The pole with ``Re ≥ 0`` (within the margin) nearest the jω axis relative to its size."""
+    mag = np.maximum(np.abs(poles_rad), 1e-300)
+    candidates = poles_rad[poles_rad.real >= -MARGIN_RTOL * mag]
+    if candidates.size == 0:
+        return None
+    return complex(candidates[np.argmin(np.abs(candidates.real) / np.maximum(np.abs(candidates), 1e-300))])
+
+
+def classify_crossing(stable_side: Probe, unstable_side: Probe, far_unstable: Probe | None = None
+                      ) -> tuple[str | None, float | None, complex | None, str | None]:
+    """What left the left half-plane between the two (nearby) probes: ``(crossing, freq_hz, pole_hz, via)``.
+
+    A real pole enters either through s = 0 or through |s| = ∞ (where the pencil's degree drops, as for an
+    ideal NIC at L_ext = |L0|). ``far_unstable`` (a probe further into the unstable side) tells which: a pole
+    that is larger near the edge than far from it came in from infinity.
+    """
     if unstable_side.poles is None:
         return None, None, None, None
-    ev = unstable_side.poles
-    mag = np.maximum(np.abs(ev), 1e-300)
-    candidates = ev[ev.real >= -MARGIN_RTOL * mag]
-    if candidates.size == 0:
+    pick = _nearest_axis_pole(unstable_side.poles)
+    if pick is None:
         return None, None, None, None
-    # the pole nearest the axis (relative to its size) is the one that just crossed
-    pick = candidates[np.argmin(np.abs(candidates.real) / np.maximum(np.abs(candidates), 1e-300))]
     is_real = abs(pick.imag) <= REAL_POLE_RTOL * abs(pick) or abs(pick.imag) <= 1e-12
-    via = "jω axis"
-    if is_real:
-        ref = stable_side.poles
-        scale = float(np.median(np.abs(ref))) if ref is not None and ref.size else float(abs(pick))
-        if ref is not None and unstable_side.poles.size != ref.size:
-            via = "infinity"
-        elif abs(pick) > 1e3 * scale:
-            via = "infinity"
-        else:
-            via = "origin"
-        freq = 0.0
-    else:
-        freq = float(abs(pick.imag) / TWO_PI)
-    return ("real pole" if is_real else "complex pair"), freq, complex(pick / TWO_PI), via
+    if not is_real:
+        return "complex pair", float(abs(pick.imag) / TWO_PI), pick / TWO_PI, "jω axis"
+    via = "origin"
+    if stable_side.poles is not None and unstable_side.poles.size != stable_side.poles.size:
+        via = "infinity"
+    elif far_unstable is not None and far_unstable.poles is not None:
+        real_far = far_unstable.poles[(far_unstable.poles.real > 0) & (np.abs(far_unstable.poles.imag) <=
+                                                                       REAL_POLE_RTOL * np.abs(far_unstable.poles))]
+        if real_far.size:
+            via = "infinity" if abs(pick) > np.max(np.abs(real_far)) else "origin"
+    return "real pole", 0.0, pick / TWO_PI, via
 
 
 def _refine_extrema(probe, samples: list[Probe], log: bool, rtol: float, abs_floor: float,
@@ -446,7 +453,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
             continue  # (an unstable run may change its RHP count: not an edge of the admissible set)
         s, u = (p, q) if p.stable else (q, p)
         a, b, n = locate_edge(counter, s, u, rtol=rtol, abs_floor=abs_floor, log=log)
-        crossing, freq, pole_hz, via = classify_crossing(a, b)
+        crossing, freq, pole_hz, via = classify_crossing(a, b, u)
         value = _from_u(0.5 * (_to_u(a.value, log) + _to_u(b.value, log)), log)
         edges.append(Edge(value=value, side="upper" if p.stable else "lower",
                           bracket=(min(a.value, b.value), max(a.value, b.value)), evaluations=n,
@@ -729,7 +736,7 @@ def pole_locus(circuit: Circuit, param: str, values: Iterable[float], *,
         a = Probe(value=lo_side.value, rhp_count=0, poles=lo_side.poles)
         b = Probe(value=hi_side.value, rhp_count=1, poles=hi_side.poles)
         a, b, n = locate_edge(fewer, a, b, rtol=rtol, abs_floor=abs_floor, log=log)
-        crossing, freq, pole_hz, via = classify_crossing(a, b)
+        crossing, freq, pole_hz, via = classify_crossing(a, b, hi_side)
         value = _from_u(0.5 * (_to_u(a.value, log) + _to_u(b.value, log)), log)
         crossings.append(Edge(value=value, side="upper" if lo_side is p else "lower",
                               bracket=(min(a.value, b.value), max(a.value, b.value)), evaluations=n,
