@@ -49,6 +49,10 @@ BFR840_DIODES = {
 }
 
 
+#: SPICE minimum junction conductance (S), as in the vendor library's .options
+GMIN = 1e-12
+
+
 @dataclass
 class PackagedTransistor:
     """What :func:`add_bfr840` put in the circuit (for the write-up)."""
@@ -102,6 +106,9 @@ def add_bfr840(c: Circuit, name: str, collector: str, base: str, emitter: str, *
             diode_caps[dname] = cj
             c.add_resistor(f"{p}.{dname}.rs", n(a), f"{p}.{dname}.j", rs)
             c.add_capacitor(f"{p}.{dname}.cj", f"{p}.{dname}.j", n(k), cj)
+            # SPICE's GMIN across every junction (the library sets gmin = 1e-12): a reverse-biased diode
+            # conducts essentially nothing, and the node between D4 and D5 would otherwise float at DC
+            c.add_resistor(f"{p}.{dname}.gmin", f"{p}.{dname}.j", n(k), 1.0 / GMIN)
     return PackagedTransistor(intrinsic=hp, diode_capacitances=diode_caps)
 
 
@@ -150,11 +157,13 @@ def opamp_nic(*, gbw: float = 1e9, a0: float = 1e5, l0: float = 100e-9, r_gain: 
     """Op-amp NIC (voltage-inversion type) realising ``Zin ≈ −Z0 = −s·L0`` at port ``in``.
 
     The op-amp is a single-pole macro-model: input stage ``G1`` (1 mS) into ``R1 ∥ C1`` (DC gain
-    ``a0 = gm·R1``, pole ``gbw/a0``), buffered by ``E1`` (unity, optional ``r_out``). Its output drives
-    two equal resistors ``r_gain`` to the inverting input (gain of 2 from + to output) and ``Z0 = L0``
-    from the output back to the non-inverting input, which is the port: ``Zin = Z0·R/(R − R(1+...))`` →
-    ``−Z0`` for an ideal op-amp. External load: ``Lext`` in series with ``r_source``. Parameters:
-    ``lext``, ``gbw``, ``l0``.
+    ``a0 = gm·R1``, pole ``gbw/a0``), buffered by ``E1`` (unity, optional ``r_out``). Its output feeds a
+    divider of two equal resistors ``r_gain`` to the non-inverting input (so ``v(out) = 2·v(in)`` for an
+    ideal op-amp) and ``Z0 = L0`` back to the inverting input, which is the port:
+    ``I = (v − 2v)/Z0`` → ``Zin = −Z0``. With the port at the inverting input the negative feedback
+    (through ``Z0`` into the source impedance) must beat the positive feedback of the divider (1/2), i.e.
+    ``|Z_source| > |Z0|``: the port is open-circuit stable, as the ideal-NIC closed form ``L_ext > L0``
+    says. External load: ``Lext`` in series with ``r_source``. Parameters: ``lext``, ``gbw``, ``l0``.
     """
     c = Circuit(f"op-amp NIC (single-pole, GBW parameter), realising about -{l0 * 1e9:g} nH")
     gm = 1e-3
@@ -164,7 +173,7 @@ def opamp_nic(*, gbw: float = 1e9, a0: float = 1e5, l0: float = 100e-9, r_gain: 
     c.set_param("a0", a0)
     r1 = a0 / gm
     c.set_param("copamp", f"a0/(2*pi*gbw*{r1:g})")
-    c.add_vccs("g1", "0", "x", "in", "inv", gm)  # current gm·(v+ − v−) into node x
+    c.add_vccs("g1", "0", "x", "pos", "in", gm)  # current gm·(v+ − v−) into node x; v− is the port
     c.add_resistor("r1", "x", "0", r1)
     c.add_capacitor("c1", "x", "0", "copamp")
     if r_out:
@@ -172,8 +181,8 @@ def opamp_nic(*, gbw: float = 1e9, a0: float = 1e5, l0: float = 100e-9, r_gain: 
         c.add_resistor("rout", "xo", "out", r_out)
     else:
         c.add_vcvs("e1", "out", "0", "x", "0", 1.0)
-    c.add_resistor("rf", "out", "inv", r_gain)
-    c.add_resistor("rg", "inv", "0", r_gain)
+    c.add_resistor("rf", "out", "pos", r_gain)
+    c.add_resistor("rg", "pos", "0", r_gain)
     c.add_inductor("l0", "out", "in", "l0")
     if c_in:
         c.add_capacitor("cin", "in", "0", c_in)
