@@ -61,6 +61,8 @@ class Circuit:
         self._elements: dict[str, Element] = {}
         self.params: dict[str, float | str] = {}
         self.models: dict[str, Model] = {}
+        #: S-parameter blocks (scikit-rf Networks) by element key
+        self.networks: dict = {}
         self.source: str | None = None  # file it was read from
 
     # ------------------------------------------------------------------ reading
@@ -198,6 +200,26 @@ class Circuit:
     def add_diode(self, name: str, anode, cathode, model: str, area: float | str = 1.0) -> Element:
         return self._new("D", name, (anode, cathode), model=model, area=area)
 
+    def add_nport(self, name: str, nodes: Iterable, network) -> Element:
+        """A measured/simulated N-port (``skrf.Network`` or a Touchstone path) between ``nodes`` and ground.
+
+        Port ``k`` is node ``k`` against ground. It is a black box: it stays in the passive determinant as is,
+        so the NDF verdict assumes the block itself is stable. Defined only on the jω axis, inside its
+        frequency range."""
+        import skrf
+
+        nodes = tuple(nodes)
+        if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
+            try:
+                network = skrf.Network(str(network))
+            except Exception as exc:  # scikit-rf raises many types on bad files
+                raise CircuitError(f"{name}: cannot read Touchstone file {network}: {exc}") from None
+        if network.nports != len(nodes):
+            raise CircuitError(f"{name}: the S-parameter block has {network.nports} ports but {len(nodes)} nodes were given")
+        element = self.add(Element(name=name, kind="N", nodes=nodes, model=name.lower()))
+        self.networks[name.lower()] = network
+        return element
+
     def add_model(self, name: str, type: str, **params) -> Model:
         model = Model(name=name, type=type.lower(), params={k.lower(): v for k, v in params.items()})
         self.models[name.lower()] = model
@@ -328,7 +350,7 @@ class Circuit:
         if e.kind == "Q":
             return [(n[0], n[2]), (n[1], n[2])]
         if e.kind == "N":
-            return [(a, b) for a, b in zip(n[:-1], n[1:])] + [(n[-1], GROUND)] if n else []
+            return [(node, GROUND) for node in n]
         return []  # G, F, I: ideal current sources do not give a path; K has no nodes
 
     # ------------------------------------------------------------------ validation
