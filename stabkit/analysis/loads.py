@@ -357,6 +357,11 @@ def _refine_extrema(probe, samples: list[Probe], log: bool, rtol: float, abs_flo
         sign = 1.0 if unstable_run else -1.0
         if not (sign * mid.margin <= sign * left.margin and sign * mid.margin <= sign * right.margin):
             continue
+        # only dips that could reach zero between the samples: the extremum's distance from zero is not
+        # larger than the margin's change towards it across the neighbouring samples
+        depth = abs(left.margin - mid.margin) + abs(right.margin - mid.margin)
+        if abs(mid.margin) > depth:
+            continue
         a, b = _to_u(left.value, log), _to_u(right.value, log)
         c, d = b - golden * (b - a), a + golden * (b - a)
         pc, pd = probe(_from_u(c, log)), probe(_from_u(d, log))

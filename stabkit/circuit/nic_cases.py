@@ -7,7 +7,7 @@
 - :func:`write_netlist` — writes any R/L/C/G/E/F/H/V circuit as a SPICE netlist, so the cases exist as
   files for the CLI.
 
-Every circuit keeps its knobs as ``.param`` entries (``lext``, ``rc``, ``ln`` …) so sweeps only change
+Every circuit keeps its knobs as ``.param`` entries (``lext``, ``rc``, ``lload`` …) so sweeps only change
 the parameter table.
 """
 
@@ -124,13 +124,14 @@ def linvill_nic(*, ic: float = 3.3e-3, vce: float = 1.6, ln: float = 4.8e-9, rn:
     ``R = 820 Ω`` from each collector to the supply and from each emitter to ground (with ``U = 7 V`` that
     gives ``Ic ≈ 3.3 mA`` at ``Vce ≈ 1.6 V``); base bias through ``r_base`` (an assumption: the paper's base
     network is not in the digest). External load (``with_source``): ``Lext`` in series with a 50 Ω
-    source. Knobs are parameters: ``lext``, ``rc`` (0 is modelled as 1 mΩ), ``ln``, ``rn``.
+    source. Knobs are parameters: ``lext``, ``rc`` (0 is modelled as 1 mΩ), ``lload`` (= Ln), ``rload``
+    (= Rn; 0 is modelled as 1 mΩ). (``ln`` is an expression function, so it cannot name a parameter.)
     """
-    c = Circuit(f"Linvill NIC, BFR840L3RHESD at {ic * 1e3:g} mA, realising about -{ln * 1e9:g} nH")
+    c = Circuit(f"Linvill NIC: two BFR840L3RHESD (hybrid-pi) at {ic * 1e3:g} mA, load Ln + Rn between the emitters")
     c.set_param("lext", lext)
     c.set_param("rc", rc)
-    c.set_param("ln", ln)
-    c.set_param("rn", rn)
+    c.set_param("lload", ln)
+    c.set_param("rload", rn)
     add_bfr840(c, "q1", "c1", "b1", "e1", ic=ic, vce=vce, package=package)
     add_bfr840(c, "q2", "c2", "b2", "e2", ic=ic, vce=vce, package=package)
     c.add_resistor("rc1", "c1", "in", "max(rc, 1m)")
@@ -143,8 +144,8 @@ def linvill_nic(*, ic: float = 3.3e-3, vce: float = 1.6, ln: float = 4.8e-9, rn:
     c.add_resistor("rcol2", "c2", "0", r_bias)
     c.add_resistor("remi1", "e1", "0", r_bias)
     c.add_resistor("remi2", "e2", "0", r_bias)
-    c.add_inductor("ln", "e2", "nl", "ln")
-    c.add_resistor("rn", "nl", "e1", "max(rn, 1m)")
+    c.add_inductor("ln", "e2", "nl", "lload")
+    c.add_resistor("rn", "nl", "e1", "max(rload, 1m)")
     if with_source:
         c.add_inductor("lext", "in", "src", "lext")
         c.add_resistor("rs", "src", "0", r_source)
