@@ -192,3 +192,81 @@ def test_opamp_nic_window_edge_approaches_l0_as_gbw_grows():
         assert poles(c, {"lext": lo * (1 + 3 * RTOL)}).stable
         assert not poles(c, {"lext": lo * (1 - 3 * RTOL)}).stable
     assert edges[0] < edges[1] < 100e-9
+
+
+# ------------------------------------------------------------------------------------------ Linvill NIC
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+LINVILL = {"ln": 3.3652e-9, "rn": 40.0}  # the stabilised design of docs/cases/linvill_nic.md
+RC_VALUES = [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+def _verdict_flips(circuit, grid, fixed):
+    """Independent scan: the pencil's verdict on a fine grid, and the grid intervals where it flips."""
+    stable = np.array([poles(circuit, dict(fixed, lext=x)).stable for x in grid])
+    flips = [(grid[i], grid[i + 1]) for i in np.flatnonzero(stable[1:] != stable[:-1])]
+    return stable, flips
+
+
+def test_linvill_table_matches_fine_pole_scan():
+    """The Table-3-like run (admissible L_ext per Rc) recomputed, each edge checked against a fine grid of
+    direct pole computations (and just either side of the edge)."""
+    from stabkit.circuit.nic_cases import linvill_nic
+
+    c = linvill_nic(ln=LINVILL["ln"], rn=LINVILL["rn"])
+    table = stability_table(c, "lext", 0.5e-9, 60e-9, by="rc", values=RC_VALUES, workers=1, points=31)
+    grid = np.geomspace(0.5e-9, 60e-9, 90)
+    uppers = []
+    for rc, col in zip(RC_VALUES, table.columns):
+        stable, flips = _verdict_flips(c, grid, {"rc": rc})
+        edges = [e.value for e in col.edges]
+        assert len(edges) == len(flips), (rc, col.intervals, flips)
+        for e, (a, b) in zip(edges, flips):
+            assert a <= e <= b
+            assert poles(c, {"rc": rc, "lext": e * (1 - 3 * RTOL)}).stable != \
+                poles(c, {"rc": rc, "lext": e * (1 + 3 * RTOL)}).stable
+        assert stable[0] == (col.intervals and col.intervals[0][0] == 0.5e-9)
+        uppers.append(col.intervals[0][1])
+    # the stabilising collector resistors widen the admissible range (as in the paper's Table 3)
+    assert all(np.diff(uppers) > 0)
+
+
+def test_linvill_as_specified_is_unstable_for_every_lext():
+    """Without the series Rn the NIC has a real RHP pole below 1 MHz (DC blocks in the positive-feedback
+    loop) and one in the GHz range (port capacitance against the negative inductance) for every L_ext."""
+    from stabkit.circuit.nic_cases import linvill_nic
+
+    c = linvill_nic(ln=4.72e-9, rn=0.0)
+    for lext in np.geomspace(1e-9, 60e-9, 9):
+        p = poles(c, {"lext": lext})
+        real_rhp = np.sort(p.rhp[np.abs(p.rhp.imag) < 1e-6 * np.abs(p.rhp)].real) / (2 * np.pi)
+        assert real_rhp.size >= 2
+        assert real_rhp[0] < 1e6 and real_rhp[-1] > 0.5e9
+
+
+def test_linvill_negative_inductance_over_the_band():
+    """L_eq(f) = Im Zin / ω of the stabilised design stays within −5 nH ± 10 % over 0.5–2 GHz."""
+    from stabkit.analysis.ports import zin
+    from stabkit.circuit.nic_cases import linvill_nic
+
+    c = linvill_nic(ln=LINVILL["ln"], rn=LINVILL["rn"], with_source=False)
+    leq = zin(c, "in", np.linspace(0.5e9, 2e9, 16)).inductance
+    np.testing.assert_allclose(leq, -5e-9, rtol=0.10)
+    np.testing.assert_allclose(0.5 * (leq.max() + leq.min()), -5e-9, rtol=1e-3)
+
+
+def test_bfr840_transcription_and_hybrid_pi():
+    """The Gummel–Poon numbers used by the case equal the vendor card's; gm = Ic/(NF·Vt)."""
+    from stabkit.circuit.hybrid_pi import hybrid_pi, read_model_card, thermal_voltage
+    from stabkit.circuit.nic_cases import BFR840_GP
+
+    lib = SHARED / "models" / "BFR840L3RHESD.lib"
+    if not lib.is_file():
+        pytest.skip(f"vendor model absent ({lib}): the transcription cannot be checked")
+    card = read_model_card(lib, "M_BFR840L3RHESD")
+    for key, value in BFR840_GP.items():
+        assert card[key] == pytest.approx(value, rel=1e-12), key
+    hp = hybrid_pi(card, 3.3e-3, 1.6)
+    np.testing.assert_allclose(hp.gm, 3.3e-3 / (card["nf"] * thermal_voltage()), rtol=1e-12)
+    np.testing.assert_allclose(hp.rpi * hp.gm, card["bf"], rtol=1e-12)
+    # intrinsic fT of the SiGe device is tens of GHz (the data sheet quotes 75 GHz at its optimum current)
+    assert 40e9 < hp.ft < 150e9

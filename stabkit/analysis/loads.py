@@ -18,9 +18,9 @@ count (:mod:`stabkit.analysis.ndf`) when that module is available.
 
 Edges are found in two stages: a coarse scan (geometric spacing when the range spans more than a decade,
 so narrow windows are not lost across decades) followed by root-finding on the *stability margin*
-``m(x) = max Re(s)`` (Brent's method, bracket kept) or plain bisection on the verdict when no margin is
-available (NDF path). Local extrema of the sampled margin that approach zero without crossing it are
-refined too (bounded minimisation), which finds stable or unstable windows narrower than the scan step.
+``m(x)`` (Brent's method, bracket kept) or plain bisection on the verdict when no margin is
+available (NDF path); the margin is ``max Re(s)/|s|``. Local extrema of the sampled margin that
+approach zero without crossing it are refined too (bounded minimisation), which finds stable or unstable windows narrower than the scan step.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Probe:
     """The stability verdict at one parameter value.
 
     ``rhp_count`` counts natural frequencies with ``Re(s) > 0``; ``marginal`` those on the jω axis (within
-    a relative margin); ``margin`` is ``max Re(s)`` in rad/s when poles are known (``None`` on the NDF
+    a relative margin); ``margin`` is ``max Re(s)/|s|`` when poles are known (``None`` on the NDF
     path); ``poles`` the natural frequencies in rad/s (``None`` on the NDF path).
     """
 
@@ -71,9 +71,13 @@ class Probe:
 
 
 def _margin_of(poles_rad: np.ndarray) -> float:
+    """Stability margin ``max Re(s)/|s|`` (−1 … 1): negative iff every pole is in the left half-plane.
+
+    Relative, so the slow real poles of bias networks (``Re s`` tiny but ``Re s/|s| = −1``) do not mask
+    the lightly damped pair that is about to cross; continuous through a complex-pair crossing."""
     if poles_rad.size == 0:
-        return -math.inf
-    return float(np.max(poles_rad.real))
+        return -1.0
+    return float(np.max(poles_rad.real / np.maximum(np.abs(poles_rad), 1e-300)))
 
 
 class CircuitProbe:
@@ -269,32 +273,51 @@ def locate_edge(probe: Callable[[float], Probe], stable_side: Probe, unstable_si
                 abs_floor: float, log: bool, max_iter: int = 200) -> tuple[Probe, Probe, int]:
     """Shrink the bracket between a stable and an unstable probe to relative width ``rtol``.
 
-    With margins (pencil path) it uses Brent-style steps on the margin ``max Re(s)`` (secant /
-    inverse quadratic interpolation, falling back to bisection whenever a step does not shrink the
-    bracket enough), otherwise pure bisection on the verdict. The bracket is kept throughout, so the
-    result is always a (stable, unstable) pair at most ``rtol`` apart. Returns the two probes and the
-    number of evaluations spent.
+    With margins (pencil path) Brent's method runs on the margin ``max Re(s)/|s|`` (its sign forced to agree
+    with the verdict), in ``log x`` for geometric sweeps; the tightest pair of evaluated probes with
+    opposite verdicts is then the bracket, bisected further if Brent stopped short of ``rtol``. Without
+    margins (NDF path) it is plain bisection on the verdict. The result is always a (stable, unstable)
+    pair of *evaluated* probes at most ``rtol`` apart, so the edge is proven, not interpolated. Returns
+    the two probes and the number of evaluations spent.
     """
-    a, b = stable_side, unstable_side
+    seen: list[Probe] = [stable_side, unstable_side]
     n = 0
-    use_margin = a.margin is not None and b.margin is not None and math.isfinite(a.margin) \
-        and math.isfinite(b.margin)
+
+    def evaluate(x: float) -> Probe:
+        nonlocal n
+        p = probe(x)
+        n += 1
+        seen.append(p)
+        return p
+
+    use_margin = all(p.margin is not None and math.isfinite(p.margin) for p in (stable_side, unstable_side))
+    if use_margin:
+        from scipy.optimize import brentq
+
+        def signed_margin(u: float) -> float:
+            p = evaluate(_from_u(u, log))
+            m = p.margin if p.margin is not None and math.isfinite(p.margin) else 0.0
+            return min(m, -1e-300) if p.stable else max(m, 1e-300)
+
+        ua, ub = _to_u(stable_side.value, log), _to_u(unstable_side.value, log)
+        scale = 1.0 if log else max(abs(stable_side.value), abs(unstable_side.value), abs_floor)
+        try:
+            brentq(signed_margin, ua, ub, xtol=0.25 * rtol * scale, rtol=4 * np.finfo(float).eps,
+                   maxiter=max_iter)
+        except (ValueError, RuntimeError):
+            pass  # fall back to bisection on whatever was evaluated
+    # the tightest evaluated pair with opposite verdicts, adjacent in x
+    ordered = sorted(seen, key=lambda p: p.value)
+    a, b = stable_side, unstable_side
+    best = abs(b.value - a.value)
+    for p, q in zip(ordered, ordered[1:]):
+        if p.stable != q.stable and abs(q.value - p.value) <= best:
+            best = abs(q.value - p.value)
+            a, b = (p, q) if p.stable else (q, p)
     for _ in range(max_iter):
         if _close(a.value, b.value, rtol, abs_floor):
             break
-        ua, ub = _to_u(a.value, log), _to_u(b.value, log)
-        um = 0.5 * (ua + ub)
-        if use_margin and a.margin is not None and b.margin is not None and math.isfinite(a.margin) \
-                and math.isfinite(b.margin) and b.margin > a.margin:
-            # regula falsi on the margin (a.margin < 0 <= b.margin), Illinois-safeguarded by the width test
-            t = -a.margin / (b.margin - a.margin)
-            t = min(max(t, 0.02), 0.98)
-            u_try = ua + t * (ub - ua)
-            # keep the step inside the central 96 %; alternate with bisection so the width always halves
-            um = u_try if n % 3 != 2 else um
-        x = _from_u(um, log)
-        p = probe(x)
-        n += 1
+        p = evaluate(_from_u(0.5 * (_to_u(a.value, log) + _to_u(b.value, log)), log))
         if p.stable:
             a = p
         else:
