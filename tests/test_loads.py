@@ -315,4 +315,9 @@ def test_netlist_case_matches_python_builder():
 
     from_file = poles(Circuit.from_netlist(str(CASES / "linvill_nic.cir")), {"lext": 4e-9})
     built = poles(linvill_nic(ln=LINVILL["ln"], rn=LINVILL["rn"]), {"lext": 4e-9})
-    np.testing.assert_allclose(np.sort_complex(from_file.poles), np.sort_complex(built.poles), rtol=1e-8)
+    # values are written with 10 significant digits; the slow GMIN poles (tens of rad/s) are ill-conditioned,
+    # so compare relative to the spread of the pole set
+    scale = np.max(np.abs(built.poles))
+    np.testing.assert_allclose(np.sort_complex(from_file.poles), np.sort_complex(built.poles), rtol=1e-6,
+                               atol=1e-12 * scale)
+    assert from_file.rhp_count == built.rhp_count
