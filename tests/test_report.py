@@ -193,3 +193,14 @@ def test_report_renders_in_headless_chromium(tmp_path):
     red = (rgb[..., 0] > 0.7) & (rgb[..., 1] < 0.35) & (rgb[..., 2] < 0.35)
     assert red.sum() > 20
     assert (rgb < 0.5).any(axis=-1).mean() > 0.01
+
+
+def test_pole_zoom_window_frames_the_least_damped_poles():
+    from stabkit.report.render import pole_zoom_window
+
+    near = np.array([-1e6 + 2e8j, -1e6 - 2e8j, -3e6, -5e6, -2e7, -3e7, -4e7, -5e7])
+    far = np.array([-5e14, -1e13])
+    lo, hi, im = pole_zoom_window(np.concatenate([near, far]))
+    assert lo < -5e7 and -5e7 > -1e13 and hi >= 0 and hi < 1e7
+    assert 2e8 < im < 2.5e8
+    assert pole_zoom_window(near) is None  # few poles: the full map shows them

@@ -225,20 +225,20 @@ def build_report(source: str | os.PathLike, *, params: dict[str, float] | None =
         if params:
             circuit = circuit.with_values(params)
         runner = None
-    name = title or (case.title if case and case.title else "") or circuit.title or source.name
+    name = title or (case.title if case and case.title else "") or display_title(circuit.title) or source.name
     return _assemble_report(circuit, name, runner, source, now)
 
 
 def report_for_runner(runner, *, now: _dt.datetime | None = None) -> Report:
     """The report of a case being checked (reuses the :class:`~stabkit.cases.CaseRunner`'s results)."""
     case = runner.case
-    name = case.title or runner.circuit.title or case.path.name
+    name = case.title or display_title(runner.circuit.title) or case.path.name
     return _assemble_report(runner.circuit, name, runner, case.path, now)
 
 
 def report_for_circuit(circuit, *, title: str | None = None, now: _dt.datetime | None = None) -> Report:
     """The report of a circuit built in Python (no file behind it)."""
-    return _assemble_report(circuit, title or circuit.title or "circuit", None, None, now)
+    return _assemble_report(circuit, title or display_title(circuit.title) or "circuit", None, None, now)
 
 
 def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Report:
@@ -246,15 +246,21 @@ def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Re
     rep = Report(title=f"Stability report: {name}", generated=generated_line(now))
     _section_source(rep, source, case, circuit)
     resolved = circuit.resolve_params()
-    _section_circuit(rep, circuit, resolved)
     verdict = _section_verdict(rep, runner, circuit)
+    _section_circuit(rep, circuit, resolved)
     _section_ndf(rep, verdict)
     _section_poles(rep, verdict, circuit)
     _section_twoport(rep, circuit)
     if case is not None:
         _section_case(rep, runner)
         _section_sweeps(rep, runner)
+    _section_elements(rep, circuit, resolved)
     return rep
+
+
+def display_title(title: str) -> str:
+    """A netlist title line as shown in reports (a leading SPICE comment star removed)."""
+    return title.strip().lstrip("*").strip()
 
 
 def _section_source(rep: Report, source: Path | None, case, circuit) -> None:
@@ -266,18 +272,15 @@ def _section_source(rep: Report, source: Path | None, case, circuit) -> None:
             rows.append(["description", case.description])
         if case.params:
             rows.append(["set", ", ".join(f"{k} = {format_eng(v)}" for k, v in case.params.items())])
-    rows.append(["title line", circuit.title or "—"])
+    rows.append(["title line", display_title(circuit.title) or "—"])
     rep.table(["", ""], rows)
+    rep.p(f"{display_title(circuit.summary())}.")
 
 
 def _section_circuit(rep: Report, circuit, resolved) -> None:
     rep.h2("Circuit")
-    nodes = [n for n in circuit.nodes if n != "0"]
-    rep.p(f"{circuit.summary()}.")
-    rep.p(f"Nodes ({len(nodes)} + ground): {', '.join(nodes) if nodes else 'none'}.")
     if resolved:
         rep.table(["parameter", "value"], [[k, format_eng(v)] for k, v in resolved.items()])
-    rep.table(["element", "kind", "nodes", "value", "refers to"], element_rows(circuit, resolved))
     try:
         from stabkit.analysis.mna import assemble
 
@@ -294,6 +297,13 @@ def _section_circuit(rep: Report, circuit, resolved) -> None:
         rep.table(["element", "kind", "gain a0 + a1·s (SI)"], rows)
     else:
         rep.p("No active elements: the circuit is passive (and cannot be unstable unless it is marginal).")
+
+
+def _section_elements(rep: Report, circuit, resolved) -> None:
+    rep.h2("Appendix: nodes and elements")
+    nodes = [n for n in circuit.nodes if n != "0"]
+    rep.p(f"Nodes ({len(nodes)} + ground): {', '.join(nodes) if nodes else 'none'}.")
+    rep.table(["element", "kind", "nodes", "value", "refers to"], element_rows(circuit, resolved))
 
 
 def _section_verdict(rep: Report, runner, circuit):
@@ -353,10 +363,40 @@ def _section_ndf(rep: Report, verdict) -> None:
         rep.note(f"NDF warning: {w}")
 
 
+def pole_zoom_window(poles_hz: np.ndarray, keep: int = 8) -> tuple[float, float, float] | None:
+    """``(re_min, re_max, im_max)`` around the ``keep`` least-damped poles, or ``None`` when the full map already
+    shows them well (their spread is more than 1/100 of the full real-axis spread)."""
+    p = np.asarray(poles_hz, dtype=complex)
+    if p.size <= keep:
+        return None
+    near = p[np.argsort(-p.real)[:keep]]
+    full = float(np.ptp(np.append(p.real, 0.0)))
+    re_lo = float(min(near.real.min(), 0.0))
+    re_hi = float(max(near.real.max(), 0.0))
+    span = max(re_hi - re_lo, 1e-30)
+    if full <= 100 * span:
+        return None
+    im_max = float(np.max(np.abs(near.imag))) if np.any(near.imag) else span
+    return re_lo - 0.1 * span, re_hi + 0.1 * span, 1.1 * im_max
+
+
 def _draw_poles(pole_result, ax):
-    ax = _eng_axes(pole_result.plot(ax=ax), "Hz", "Hz")
-    ax.set_title("natural frequencies s/2π")
-    return ax
+    window = pole_zoom_window(pole_result.poles_hz)
+    if window is None:
+        ax = _eng_axes(pole_result.plot(ax=ax), "Hz", "Hz")
+        ax.set_title("natural frequencies s/2π")
+        return ax
+    fig = ax.figure
+    fig.delaxes(ax)
+    fig.set_size_inches(FIG_SIZE[0] * 1.7, FIG_SIZE[1])
+    left, right = fig.subplots(1, 2)
+    _eng_axes(pole_result.plot(ax=left), "Hz", "Hz").set_title("all natural frequencies s/2π")
+    _eng_axes(pole_result.plot(ax=right), "Hz", "Hz").set_title("zoom: the least damped ones")
+    right.set_xlim(window[0], window[1])
+    right.set_ylim(-window[2], window[2])
+    for axis in (left, right):
+        axis.tick_params(axis="x", labelrotation=30)
+    return left
 
 
 def _section_poles(rep: Report, verdict, circuit) -> None:
