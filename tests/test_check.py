@@ -209,3 +209,19 @@ def test_check_admissible_range_against_closed_form(tmp_path, capsys):
     found = runner.admissible("lser", 0.1e-9, 100e-9)
     assert len(found) == 1
     np.testing.assert_allclose(found[0][1], L_CRIT, rtol=1e-3)
+
+
+@needs_reader
+@pytest.mark.skipif(not have("ndf"), reason="the NDF (stabkit.analysis.ndf) is not on this branch yet")
+def test_encirclements_expectation_counts_rhp_poles(tmp_path, capsys):
+    """The NDF count of the N-type circuit equals its number of RHP poles (2 above the 10 nH limit, 0 below)."""
+    (tmp_path / "ntype.cir").write_text(NTYPE_NETLIST)
+    for lser, n in ((5e-9, 0), (20e-9, 2)):
+        assert int(np.sum(ntype_poles_hz(lser).real > 0)) == n
+        good = write(tmp_path / "e.stab.yaml", f"netlist: ntype.cir\nset: {{lser: {lser!r}}}\nexpect: {{encirclements: {n}}}\n")
+        assert main(["check", str(good)]) == 0
+        bad = write(tmp_path / "e.stab.yaml", f"netlist: ntype.cir\nset: {{lser: {lser!r}}}\nexpect: {{encirclements: {n + 1}}}\n")
+        assert main(["check", str(bad), "-v"]) == 1
+        out = capsys.readouterr().out
+        assert f"expected {n + 1} NDF encirclement(s), found {n}" in out
+        assert "per source: GD: " + str(n) in out

@@ -50,14 +50,18 @@ def test_fixture_assert_stable_and_failure_message_names_rhp_poles(pytester):
         def test_large_l_is_stable(stabkit):
             stabkit.assert_stable(ntype(20e-9))
 
+        def test_report_into_dir(stabkit):
+            path = stabkit.report(ntype(20e-9), "ntype20n")
+            assert path is not None and path.name == "ntype20n.html" and "UNSTABLE" in path.read_text()
+
         def test_unstable_pair(stabkit):
             stabkit.assert_unstable(ntype(20e-9), rhp_count=2)
 
         def test_unstable_wrong_count(stabkit):
             stabkit.assert_unstable(ntype(20e-9), rhp_count=1)
     '''))
-    result = run(pytester, "--strict-markers", "-m", "stabkit or not stabkit")
-    result.assert_outcomes(passed=2, failed=2)
+    result = run(pytester, "--strict-markers", "-m", "stabkit or not stabkit", f"--stabkit-report={pytester.path / 'rep'}")
+    result.assert_outcomes(passed=3, failed=2)
     out = result.stdout.str()
     p = ntype_poles_hz(20e-9)
     assert "'N-type amplifier' is unstable" in out
