@@ -81,7 +81,8 @@ class LoadLine:
         return (self.c - self.b * np.asarray(i, dtype=float)) / self.a
 
     def to_dict(self) -> dict:
-        out = {"a": self.a, "b": self.b, "c": self.c, "r": self.resistance}
+        r = self.resistance
+        out = {"a": self.a, "b": self.b, "c": self.c, "r": r if math.isfinite(r) else None}
         if self.a != 0:
             out["v_oc"] = self.c / self.a
         if self.b != 0:
@@ -151,7 +152,7 @@ def all_roots(fun: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, n: 
     return merged
 
 
-def load_line_points(device: Device, line: LoadLine, n: int = GRID_POINTS, rtol_tangent: float = 1e-9) -> list[CurvePoint]:
+def load_line_points(device: Device, line: LoadLine, n: int = GRID_POINTS, rtol_tangent: float = 1e-12) -> list[CurvePoint]:
     """All intersections of ``line`` with the device curve, sorted by the controlling variable.
 
     A point counts as *tangent* when the residual's extremum is within ``rtol_tangent`` of the residual's
