@@ -11,6 +11,11 @@ the pencil is *deflated exactly*:
    eliminated by a Schur complement. Repeat until ``C`` is invertible;
 3. the finite eigenvalues are then those of the standard problem ``−C⁻¹G`` (balanced).
 
+Higher-index pencils (an ideal NIC ties two inductor currents together) defeat step 1–2, because the
+algebraic block is singular although the pencil is regular. Only then does a tolerance enter: a
+shift-and-invert eigenproblem whose infinite eigenvalues sit at (perturbed) zero; see
+:func:`_shift_invert_finite`.
+
 The time scale is normalised first (``s = ŝ/τ`` with ``τ`` matching ``‖C‖`` to ``‖G‖``) so the rank
 decision compares numbers of like size. A pencil that is singular for every ``s`` (a floating subcircuit)
 is reported as :class:`CircuitError`, naming the unknowns involved.
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+import warnings
 
 import numpy as np
 import scipy.linalg as la
@@ -41,7 +48,9 @@ def _schur_eliminate(G: np.ndarray, C: np.ndarray, keep: np.ndarray, drop: np.nd
         return G, C
     Gdd = G[np.ix_(drop, drop)]
     try:
-        lu = la.lu_factor(Gdd, check_finite=True)
+        with warnings.catch_warnings():  # a singular block is diagnosed below, not warned about
+            warnings.simplefilter("ignore", la.LinAlgWarning)
+            lu = la.lu_factor(Gdd, check_finite=True)
         cond_ok = np.min(np.abs(np.diag(lu[0]))) > 1e-14 * max(1.0, np.max(np.abs(Gdd)))
     except (la.LinAlgError, ValueError):
         cond_ok = False
@@ -55,6 +64,48 @@ def _schur_eliminate(G: np.ndarray, C: np.ndarray, keep: np.ndarray, drop: np.nd
     Gdk = G[np.ix_(drop, keep)]
     Gred = G[np.ix_(keep, keep)] - Gkd @ la.lu_solve(lu, Gdk)
     return Gred, C[np.ix_(keep, keep)]
+
+
+class _HigherIndex(Exception):
+    """The algebraic part cannot be eliminated by a plain Schur complement (index > 1)."""
+
+
+def _eliminate_or_flag(G, C, keep, drop):
+    try:
+        return _schur_eliminate(G, C, keep, drop, [])
+    except CircuitError:
+        raise _HigherIndex from None
+
+
+def _shift_invert_finite(G: np.ndarray, C: np.ndarray, names: list[str]) -> np.ndarray:
+    """Fallback for higher-index pencils: eigenvalues μ of ``(G + σC)⁻¹C`` give ``s = σ − 1/μ``; the
+    infinite eigenvalues sit at μ = 0 (perturbed to about ``√ε·‖A‖`` for index 2), so μ below
+    ``INDEX_RTOL·max|μ|`` are dropped. The shift σ is a fixed irrational point of the scaled plane."""
+    m = G.shape[0]
+    for sigma in (0.7310585786, -1.3247179572, 2.7182818285):
+        Gs = G + sigma * C
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", la.LinAlgWarning)
+            lu, piv = la.lu_factor(Gs)
+        if np.min(np.abs(np.diag(lu))) > 1e-13 * max(1.0, np.max(np.abs(Gs))):
+            break
+    else:
+        raise CircuitError("the circuit equations are singular for every frequency (det(G + sC) ≡ 0): look for a "
+                           f"floating subcircuit, a cut-set of current sources or a loop of voltage sources "
+                           f"(unknowns: {', '.join(names[:8])}{' …' if len(names) > 8 else ''})")
+    A = la.lu_solve((lu, piv), C)
+    mu = la.eigvals(A)
+    if mu.size == 0:
+        return np.zeros(0, dtype=complex)
+    big = np.max(np.abs(mu))
+    if big == 0:
+        return np.zeros(0, dtype=complex)
+    finite = np.abs(mu) > INDEX_RTOL * big
+    return sigma - 1.0 / mu[finite]
+
+
+#: relative size of μ = 1/(σ − s) below which an eigenvalue counts as infinite (higher-index fallback only)
+INDEX_RTOL = 1e-6
 
 
 def finite_eigenvalues(G: np.ndarray, C: np.ndarray, names: list[str] | None = None) -> np.ndarray:
@@ -79,33 +130,35 @@ def finite_eigenvalues(G: np.ndarray, C: np.ndarray, names: list[str] | None = N
     # diagonal equilibration of G + ŝ·Cs (rows and columns), which leaves eigenvalues unchanged
     scale_r = 1.0 / np.sqrt(np.maximum(np.max(np.abs(G), axis=1), np.max(np.abs(Cs), axis=1)) + 1e-300)
     scale_c = 1.0 / np.sqrt(np.maximum(np.max(np.abs(G), axis=0), np.max(np.abs(Cs), axis=0)) + 1e-300)
-    Gw = scale_r[:, None] * G * scale_c[None, :]
-    Cw = scale_r[:, None] * Cs * scale_c[None, :]
-    # 2. structural elimination of unknowns untouched by C (rows and columns both empty)
+    Gw0 = scale_r[:, None] * G * scale_c[None, :]
+    Cw0 = scale_r[:, None] * Cs * scale_c[None, :]
+    try:
+        Gw, Cw = _deflate(Gw0, Cw0)
+        ev = la.eigvals(-la.solve(Cw, Gw)) if Gw.shape[0] else np.zeros(0, dtype=complex)
+    except _HigherIndex:
+        ev = _shift_invert_finite(Gw0, Cw0, names)
+    ev = np.asarray(ev, dtype=complex) / tau
+    order = np.lexsort((ev.imag, -ev.real))
+    return ev[order]
+
+
+def _deflate(Gw: np.ndarray, Cw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact deflation of the infinite eigenvalues (index-1 part): structural, then rank-revealing."""
     touched = (np.any(Cw != 0, axis=0) | np.any(Cw != 0, axis=1))
-    keep = np.flatnonzero(touched)
-    drop = np.flatnonzero(~touched)
-    Gw, Cw = _schur_eliminate(Gw, Cw, keep, drop, names)
-    names = [names[i] for i in keep]
-    # 3. rank-revealing deflation of what is left
+    Gw, Cw = _eliminate_or_flag(Gw, Cw, np.flatnonzero(touched), np.flatnonzero(~touched))
     for _ in range(Gw.shape[0] + 1):
         m = Gw.shape[0]
         if m == 0:
-            return np.zeros(0, dtype=complex)
+            break
         Uc, sig, Vct = la.svd(Cw)
         rank = int(np.sum(sig > RANK_RTOL * sig[0])) if sig.size and sig[0] > 0 else 0
         if rank == m:
             break
-        # rotate: Ucᵀ (G + sC) V = Ucᵀ G V + s·diag(sig, 0)
+        # rotate: Ucᵀ (G + sC) V = Ucᵀ G V + s·diag(sig, 0), then eliminate the null part
         Gt = Uc.T @ Gw @ Vct.T
         Ct = np.diag(np.where(np.arange(m) < rank, sig, 0.0))
-        keep = np.arange(rank)
-        drop = np.arange(rank, m)
-        Gw, Cw = _schur_eliminate(Gt, Ct, keep, drop, [f"mode {i}" for i in range(m)])
-    ev = la.eigvals(-la.solve(Cw, Gw)) if Gw.shape[0] else np.zeros(0, dtype=complex)
-    ev = ev / tau
-    order = np.lexsort((ev.imag, -ev.real))
-    return ev[order].astype(complex)
+        Gw, Cw = _eliminate_or_flag(Gt, Ct, np.arange(rank), np.arange(rank, m))
+    return Gw, Cw
 
 
 @dataclass

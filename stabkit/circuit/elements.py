@@ -21,6 +21,8 @@ V      n+ n-                       dc, ac                      independent volta
 I      n+ n-                       dc, ac                      independent current (open for AC)
 T      a+ a- b+ b-                 z0, td  (or f, nl)          lossless transmission line
 D      anode cathode               area                        nonlinear diode, ``model`` names a card
+N      p1 … pk (to ground)         —                           S-parameter block (Touchstone), ``model``
+                                                               is the key of ``Circuit.networks``
 =====  ==========================  ==========================  ====================================
 
 G, E, F, H are the *active* set that the NDF switches off. So are resistors with a negative value.
@@ -46,6 +48,7 @@ KINDS: dict[str, tuple[int, tuple[str, ...], dict[str, float]]] = {
     "T": (4, ("z0",), {"td": None, "f": None, "nl": 0.25}),
     "D": (2, (), {"area": 1.0}),
     "Q": (3, (), {"area": 1.0}),
+    "N": (0, (), {}),
 }
 
 #: dependent sources: the controlled (active) set
@@ -58,7 +61,7 @@ KIND_NAMES = {
     "G": "voltage-controlled current source", "E": "voltage-controlled voltage source",
     "F": "current-controlled current source", "H": "current-controlled voltage source",
     "V": "voltage source", "I": "current source", "T": "transmission line", "D": "diode",
-    "Q": "bipolar transistor",
+    "Q": "bipolar transistor", "N": "S-parameter block",
 }
 
 

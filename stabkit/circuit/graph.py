@@ -61,6 +61,8 @@ class Circuit:
         self._elements: dict[str, Element] = {}
         self.params: dict[str, float | str] = {}
         self.models: dict[str, Model] = {}
+        #: S-parameter blocks (scikit-rf Networks) by element key
+        self.networks: dict = {}
         self.source: str | None = None  # file it was read from
 
     # ------------------------------------------------------------------ reading
@@ -198,6 +200,26 @@ class Circuit:
     def add_diode(self, name: str, anode, cathode, model: str, area: float | str = 1.0) -> Element:
         return self._new("D", name, (anode, cathode), model=model, area=area)
 
+    def add_nport(self, name: str, nodes: Iterable, network) -> Element:
+        """A measured/simulated N-port (``skrf.Network`` or a Touchstone path) between ``nodes`` and ground.
+
+        Port ``k`` is node ``k`` against ground. It is a black box: it stays in the passive determinant as is,
+        so the NDF verdict assumes the block itself is stable. Defined only on the jω axis, inside its
+        frequency range."""
+        import skrf
+
+        nodes = tuple(nodes)
+        if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
+            try:
+                network = skrf.Network(str(network))
+            except Exception as exc:  # scikit-rf raises many types on bad files
+                raise CircuitError(f"{name}: cannot read Touchstone file {network}: {exc}") from None
+        if network.nports != len(nodes):
+            raise CircuitError(f"{name}: the S-parameter block has {network.nports} ports but {len(nodes)} nodes were given")
+        element = self.add(Element(name=name, kind="N", nodes=nodes, model=name.lower()))
+        self.networks[name.lower()] = network
+        return element
+
     def add_model(self, name: str, type: str, **params) -> Model:
         model = Model(name=name, type=type.lower(), params={k.lower(): v for k, v in params.items()})
         self.models[name.lower()] = model
@@ -328,7 +350,7 @@ class Circuit:
         if e.kind == "Q":
             return [(n[0], n[2]), (n[1], n[2])]
         if e.kind == "N":
-            return [(a, b) for a, b in zip(n[:-1], n[1:])] + [(n[-1], GROUND)] if n else []
+            return [(node, GROUND) for node in n]
         return []  # G, F, I: ideal current sources do not give a path; K has no nodes
 
     # ------------------------------------------------------------------ validation
@@ -360,10 +382,12 @@ class Circuit:
                 f"node{'s' if len(floating) > 1 else ''} {', '.join(floating)} ha{'ve' if len(floating) > 1 else 's'} no path to ground "
                 f"through R, L, C, lines or voltage-defined branches (touched only by: {', '.join(touching) or 'nothing'}); "
                 "connect them or remove the elements")
-        # loops of voltage-defined branches
+        # loops of independent voltage sources (dependent ones may legally close loops through their gain)
         vgraph = nx.MultiGraph()
         for e in self:
-            if e.kind not in VOLTAGE_DEFINED:
+            if e.kind in VOLTAGE_DEFINED and e.nodes[0] == e.nodes[1]:
+                raise CircuitError(f"{e.where()}: {e.describe()} has both terminals on node {e.nodes[0]}")
+            if e.kind != "V":
                 continue
             a, b = e.nodes[0], e.nodes[1]
             if a == b:
@@ -371,13 +395,13 @@ class Circuit:
             if a in vgraph and b in vgraph and nx.has_path(vgraph, a, b):
                 path = nx.shortest_path(vgraph, a, b)
                 names = [next(iter(vgraph.get_edge_data(x, y).values()))["name"] for x, y in zip(path, path[1:])]
-                raise CircuitError(f"{e.where()}: {e.name} closes a loop of voltage-defined branches with {', '.join(names)} "
+                raise CircuitError(f"{e.where()}: {e.name} closes a loop of voltage sources with {', '.join(names)} "
                                    f"(nodes {' -> '.join(path)}): their currents are undetermined; add a series resistance")
             vgraph.add_edge(a, b, name=e.name)
         # loops of voltage sources and inductors: a mode at exactly s = 0
         lgraph = nx.MultiGraph()
         for e in self:
-            if e.kind in VOLTAGE_DEFINED or e.kind == "L":
+            if e.kind in ("V", "L"):
                 a, b = e.nodes[0], e.nodes[1]
                 if e.kind == "L" and (a == b or (a in lgraph and b in lgraph and nx.has_path(lgraph, a, b))):
                     warnings.warn(f"{e.where()}: {e.name} closes a loop of inductors/voltage sources: the circuit has a "
