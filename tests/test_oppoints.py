@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from stabkit import Circuit
+from stabkit import Circuit, ngspice
 from stabkit.analysis.dc import LoadLine, all_roots, load_line_points, operating_points
 from stabkit.circuit.devices import TUNNEL_1N3716, BreakoverDevice
 from stabkit.errors import CircuitError
@@ -25,6 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SUB_1N3716 = SHARED / "models" / "1N3716_tunnel.sub"
 NGSPICE = shutil.which("ngspice")
+#: volts; ngspice runs with reltol 1e-9, vntol 1e-12
+ATOL_NGSPICE = 1e-9
 HAVE_NETLIST_READER = importlib.util.find_spec("stabkit.circuit.netlist") is not None
 
 
@@ -250,14 +250,10 @@ def test_load_line_points_on_a_bare_device():
 
 # ------------------------------------------------------------------------------------------------ ngspice
 
-def run_ngspice_op(netlist: str, tmp_path: Path, nodes: list[str]) -> dict[str, float]:
-    path = tmp_path / "op.cir"
-    control = ".options reltol=1e-7 vntol=1e-10 abstol=1e-15\n.control\nop\nprint " + " ".join(f"v({n})" for n in nodes) + "\n.endc\n.end\n"
-    path.write_text(netlist + control)
-    out = subprocess.run([NGSPICE, "-b", str(path)], capture_output=True, text=True, timeout=60)
-    values = dict(re.findall(r"^v\((\w+)\)\s*=\s*([-+\d.eE]+)", out.stdout, re.M))
-    assert set(values) == set(nodes), out.stdout + out.stderr
-    return {k: float(v) for k, v in values.items()}
+def run_ngspice_op(netlist: str, nodes: list[str]) -> dict[str, float]:
+    """ngspice ``op`` with tight tolerances (its defaults, reltol 1e-3 and vntol 1 µV, are too loose)."""
+    values = ngspice.operating_point(netlist + ".options reltol=1e-9 vntol=1e-12 abstol=1e-15\n")
+    return {n: values[f"v({n})"] if f"v({n})" in values else values[n] for n in nodes}
 
 
 def behavioural_tunnel(card: dict) -> str:
@@ -272,7 +268,7 @@ def behavioural_tunnel(card: dict) -> str:
 @pytest.mark.ngspice
 @pytest.mark.skipif(NGSPICE is None, reason="ngspice is not installed")
 @pytest.mark.parametrize("vs, r", [(0.3, 20.0), (0.58, 100.0), (0.25, 40.0), (2.0, 300.0), (0.9, 150.0)])
-def test_operating_points_agree_with_ngspice_sub(vs, r, tmp_path):
+def test_operating_points_agree_with_ngspice_sub(vs, r):
     """ngspice .op on the vendor subcircuit (../shared/models/1N3716_tunnel.sub), steered by .nodeset to each
     of stabkit's points (ngspice's Newton finds one point per run), lands on every one of them."""
     if not SUB_1N3716.exists():
@@ -281,17 +277,17 @@ def test_operating_points_agree_with_ngspice_sub(vs, r, tmp_path):
     for p in res.points:
         net = (f"tunnel diode op\n.include {SUB_1N3716}\nV1 in 0 dc {vs}\nR1 in m {r}\nL1 m a 1n\nX1 a 0 1N3716\n"
                f".nodeset v(a)={p.v + 1e-3}\n")
-        got = run_ngspice_op(net, tmp_path, ["a", "m"])
-        np.testing.assert_allclose([got["a"], got["m"]], [p.voltages["a"], p.voltages["m"]], atol=2e-6)
+        got = run_ngspice_op(net, ["a", "m"])
+        np.testing.assert_allclose([got["a"], got["m"]], [p.voltages["a"], p.voltages["m"]], atol=ATOL_NGSPICE)
     # without a nodeset ngspice lands on one of ours
     net = f"tunnel diode op\n.include {SUB_1N3716}\nV1 in 0 dc {vs}\nR1 in a {r}\nX1 a 0 1N3716\n"
-    got = run_ngspice_op(net, tmp_path, ["a"])
-    assert min(abs(got["a"] - p.v) for p in res.points) < 2e-6
+    got = run_ngspice_op(net, ["a"])
+    assert min(abs(got["a"] - p.v) for p in res.points) < ATOL_NGSPICE
 
 
 @pytest.mark.ngspice
 @pytest.mark.skipif(NGSPICE is None, reason="ngspice is not installed")
-def test_operating_points_agree_with_ngspice_behavioural(tmp_path):
+def test_operating_points_agree_with_ngspice_behavioural():
     """A different (scaled) card written as B sources: independent of the shared model folder."""
     card = dict(ip=10e-3, vp=0.065, iv=1e-3, vv=0.35, vpp=0.5, vt=0.026, cd=5e-12)
     vs, r = 0.45, 40.0
@@ -300,8 +296,8 @@ def test_operating_points_agree_with_ngspice_behavioural(tmp_path):
     for p in res.points:
         net = f"behavioural tunnel diode\nV1 in 0 dc {vs}\nR1 in a {r}\n" + behavioural_tunnel(card) + \
             f".nodeset v(a)={p.v + 1e-3}\n"
-        got = run_ngspice_op(net, tmp_path, ["a"])
-        np.testing.assert_allclose(got["a"], p.v, atol=2e-6)
+        got = run_ngspice_op(net, ["a"])
+        np.testing.assert_allclose(got["a"], p.v, atol=ATOL_NGSPICE)
 
 
 # ------------------------------------------------------------------------------------------------ CLI
