@@ -231,7 +231,7 @@ class OscillatorConditions:
 
 
 def oscillator_conditions(z_device: Callable[[np.ndarray], np.ndarray], z_load: Callable[[np.ndarray], np.ndarray],
-                          f_lo: float, f_hi: float, n: int = 2001, z0: float = 50.0) -> OscillatorConditions:
+                          f_lo: float, f_hi: float, n: int = 1001, z0: float = 50.0) -> OscillatorConditions:
     """Find every ``f`` in ``[f_lo, f_hi]`` with ``X_N(f) + X_L(f) = 0`` and evaluate start-up there.
 
     ``z_device``/``z_load`` map frequencies (Hz, array) to complex impedances. Roots are searched in
@@ -252,7 +252,7 @@ def oscillator_conditions(z_device: Callable[[np.ndarray], np.ndarray], z_load: 
             continue  # a jump through infinity, not a balance
         g = abs(reflection_coefficient(zn, z0) * reflection_coefficient(zl, z0))
         cands.append(OscillationCandidate(f, zn.real, zl.real, zn.imag, float(g)))
-    fgrid = np.geomspace(f_lo, f_hi, 400)
+    fgrid = np.geomspace(f_lo, f_hi, 201)
     return OscillatorConditions(candidates=cands, z0=z0, freq_hz=fgrid, z_device=z_device(fgrid), z_load=z_load(fgrid))
 
 
@@ -272,8 +272,22 @@ def network_impedance(circuit: Circuit, device_name: str, params: Mapping[str, f
     network = without_devices(circuit, {device_name})
     system = assemble(network, params, validate=False)
     anode, cathode = element.nodes
+    inc = system.incidence(anode, cathode)
+    if not system.is_lumped:
+        def z_distributed(f):
+            return impedance(system, np.atleast_1d(np.asarray(f, dtype=float)), anode, cathode)
 
-    def z(f):
-        return impedance(system, np.atleast_1d(np.asarray(f, dtype=float)), anode, cathode)
+        return z_distributed
+    G = system.G.toarray()
+    C = system.C.toarray()
 
-    return z
+    def z_lumped(f):
+        s = 1j * TWO_PI * np.atleast_1d(np.asarray(f, dtype=float))
+        m = G[None, :, :] + s[:, None, None] * C[None, :, :]
+        try:
+            x = np.linalg.solve(m, np.broadcast_to(inc.astype(complex), (s.size, inc.size))[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # a pole of the network exactly on a grid frequency: solve one by one
+            return impedance(system, np.abs(s) / TWO_PI, anode, cathode)
+        return x @ inc
+
+    return z_lumped
