@@ -317,3 +317,32 @@ def test_cli_oppoints_json(case, n_points, stable):
     for p in data["points"]:
         assert isinstance(p["voltages"], dict) and all(len(z) == 2 for z in p["poles"])
         assert p["stable"] == all(z[0] < 0 for z in p["poles"])
+
+
+@pytest.mark.skipif(not HAVE_NETLIST_READER, reason="the netlist reader (stabkit.circuit.netlist) has not landed yet")
+def test_cli_stype_relaxation_case_has_one_unstable_ndr_point():
+    out = subprocess.run([sys.executable, "-m", "stabkit", "oppoints", str(REPO / "cases" / "stype_relaxation.cir"),
+                          "--json"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 1, out.stderr
+    (p,) = json.loads(out.stdout)["points"]
+    assert p["device"]["type"] == "S" and p["device"]["ndr"] and not p["stable"]
+    # R1 = 20 kΩ > |r| (DC condition met), but ls = 10 nH < |r|·R1·C1: the closed form says unstable
+    assert 20e3 > abs(p["device"]["r"]) and 10e-9 < abs(p["device"]["r"]) * 20e3 * 100e-9
+
+
+@pytest.mark.ngspice
+@pytest.mark.skipif(not HAVE_NETLIST_READER, reason="the netlist reader (stabkit.circuit.netlist) has not landed yet")
+@pytest.mark.skipif(NGSPICE is None, reason="ngspice is not installed")
+def test_cli_bistable_case_agrees_with_ngspice_on_the_vendor_subcircuit():
+    """The case netlist's D element with the tunnel card against ngspice running the 1N3716 .sub itself."""
+    if not SUB_1N3716.exists():
+        pytest.skip(f"{SUB_1N3716} not present (the shared model folder sits beside the repository)")
+    out = subprocess.run([sys.executable, "-m", "stabkit", "oppoints", str(REPO / "cases" / "tunnel_bistable.cir"),
+                          "--json"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    points = json.loads(out.stdout)["points"]
+    assert len(points) == 3
+    for p in points:
+        net = (f"bistable\n.include {SUB_1N3716}\nV1 in 0 dc 0.58\nR1 in m 100\nL1 m a 1n\nX1 a 0 1N3716\n"
+               f".nodeset v(a)={p['voltages']['a'] + 1e-3}\n")
+        got = run_ngspice_op(net, ["a", "m"])
+        np.testing.assert_allclose([got["a"], got["m"]], [p["voltages"]["a"], p["voltages"]["m"]], atol=ATOL_NGSPICE)
