@@ -15,7 +15,7 @@ import pytest
 from scipy.optimize import brentq
 
 from stabkit import Circuit, ngspice
-from stabkit.analysis.dc import LoadLine, all_roots, load_line_points, operating_points
+from stabkit.analysis.dc import LoadLine, all_roots, load_line_points, newton_dc, newton_points, operating_points
 from stabkit.circuit.devices import TUNNEL_1N3716, BreakoverDevice
 from stabkit.errors import CircuitError
 
@@ -159,16 +159,53 @@ def test_all_roots_finds_double_and_close_roots():
     np.testing.assert_allclose([r for r, _ in close], [0.3, 0.3 + 1e-6], atol=1e-12)
 
 
-def test_errors_for_zero_or_two_devices():
-    c = tunnel_circuit(0.3, 20.0)
-    c.add_diode("D2", "in", "a", "td")
-    with pytest.raises(CircuitError, match="2 nonlinear D elements"):
-        operating_points(c)
+def test_error_without_a_device():
     lin = Circuit("linear")
     lin.add_vsource("V1", "a", 0, dc=1.0)
     lin.add_resistor("R1", "a", 0, 1.0)
     with pytest.raises(CircuitError, match="no nonlinear D element"):
         operating_points(lin)
+
+
+@pytest.mark.parametrize("vs, r", [(0.58, 100.0), (0.3, 20.0), (2.0, 300.0)])
+def test_newton_finds_the_load_line_points(vs, r):
+    """The general Newton solver (a second, independent method) converges onto the load-line points."""
+    circuit = tunnel_circuit(vs, r, l_series=1e-9)
+    expected = [p.v for p in operating_points(circuit).points]
+    problem, found = newton_points(circuit)
+    got = sorted(problem.bias(y)["D1"][0] for y in found)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    plain = newton_dc(problem)  # from the zero state, with continuation if needed
+    assert plain.converged and min(abs(problem.bias(plain.y)["D1"][0] - v) for v in expected) < 1e-12
+
+
+@pytest.mark.parametrize("vs, n_expected", [(0.45, 3), (0.7, 3), (0.9, 1)])
+def test_two_tunnel_diodes_in_series(vs, n_expected):
+    """Two devices: Newton with multiple starts. Independent count: with the common current i = i(v1),
+    h(v1) = i(vs − R·i(v1) − v1) − i(v1) changes sign at every solution."""
+    c = Circuit("series pair")
+    c.add_model("td", "tunnel", **TUNNEL_1N3716.card())
+    c.add_vsource("V1", "in", 0, dc=vs)
+    c.add_resistor("R1", "in", "a", 20.0)
+    c.add_diode("D1", "a", "b", "td")
+    c.add_diode("D2", "b", 0, "td")
+    res = operating_points(c)
+    assert res.line is None and res.warnings and "may be missed" in res.warnings[0]
+    v1 = np.arange(-0.1, 1.0, 1e-6)
+    i1 = TUNNEL_1N3716.current(v1)
+    with np.errstate(over="ignore"):
+        h = TUNNEL_1N3716.current(vs - 20.0 * i1 - v1) - i1
+    k = np.flatnonzero(np.sign(h[:-1]) != np.sign(h[1:]))
+    assert k.size == n_expected == len(res.points)
+    np.testing.assert_allclose(sorted(p.voltages["a"] - p.voltages["b"] for p in res.points), np.sort(v1[k]), atol=2e-6)
+    for p in res.points:  # KCL at every node
+        i_1 = TUNNEL_1N3716.current(p.voltages["a"] - p.voltages["b"])
+        np.testing.assert_allclose(i_1, TUNNEL_1N3716.current(p.voltages["b"]), rtol=1e-9)
+        np.testing.assert_allclose(i_1, (vs - p.voltages["a"]) / 20.0, rtol=1e-9)
+    if n_expected == 3:  # one diode high, the other low (either way round) are stable; both in NDR is not
+        assert [p.stable for p in res.points].count(True) == 2
+        unstable = next(p for p in res.points if not p.stable)
+        assert unstable.in_ndr and all(m.negative for _, m in unstable.others.values())
 
 
 # ------------------------------------------------------------------------------------------------ S-type

@@ -15,14 +15,17 @@ One device
     bracketed by expanding outwards. Node voltages follow by superposition.
 
 Several devices
-    Not handled by the load-line method; :func:`operating_points` says so (``CircuitError``).
+    Damped Newton on the full DC equations (:class:`DCProblem`, :func:`newton_dc`: plain Newton, then gmin
+    stepping, then source stepping), started from the zero state and from a grid of starts with each device
+    pinned across its NDR window. Distinct converged solutions are the operating points; the result carries
+    a warning that, unlike the one-device search, completeness is not guaranteed.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -318,6 +321,8 @@ class OperatingPoint:
     small_signal: SmallSignal
     poles: PoleResult
     tangent: bool = False
+    #: further devices (multi-device circuits): name -> ((v, i), small-signal model)
+    others: dict[str, tuple[tuple[float, float], SmallSignal]] = field(default_factory=dict)
 
     @property
     def stable(self) -> bool:
@@ -334,6 +339,8 @@ class OperatingPoint:
             "poles": [[float(p.real), float(p.imag)] for p in self.poles.poles_hz],
             "device": {"name": self.device, "v": self.v, "i": self.i, "ndr": bool(self.in_ndr),
                        "tangent": bool(self.tangent), **self.small_signal.to_dict()},
+            **({"other_devices": [{"name": name, "v": b[0], "i": b[1], **m.to_dict()}
+                                  for name, (b, m) in self.others.items()]} if self.others else {}),
         }
 
 
@@ -344,7 +351,7 @@ class OperatingPoints:
     points: list[OperatingPoint]
     device_name: str
     device: Device
-    line: LoadLine
+    line: LoadLine | None
     params: dict[str, float] = field(default_factory=dict)
     title: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -355,7 +362,8 @@ class OperatingPoints:
 
     def to_dict(self) -> dict:
         return {"points": [p.to_dict() for p in self.points], "device": self.device_name,
-                "type": self.device.control, "load_line": self.line.to_dict(), "warnings": list(self.warnings)}
+                "type": self.device.control,
+                "load_line": self.line.to_dict() if self.line is not None else None, "warnings": list(self.warnings)}
 
     def plot(self, ax=None, ac_resistance: float | None = None):
         """I–V curve, DC load line (and an AC load line of slope ``−1/ac_resistance`` through each point when
@@ -367,10 +375,230 @@ class OperatingPoints:
         if xs:
             lo, hi = min(lo, min(xs)), max(hi, max(xs))
         cv, ci = self.device.curve(np.linspace(lo, hi, 801))
-        return plot_load_lines(cv, ci, self.line.a, self.line.b, self.line.c,
+        a, b, c = (self.line.a, self.line.b, self.line.c) if self.line is not None else (None, None, None)
+        return plot_load_lines(cv, ci, a, b, c,
                                [(p.v, p.i, "marginal" if p.tangent else ("stable" if p.stable else "unstable"))
                                 for p in self.points],
                                ac_resistance=ac_resistance, title=self.title, ax=ax)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# general circuits: damped Newton with gmin and source stepping (any number of D elements)
+
+
+class DCProblem:
+    """The DC equations of a circuit with NDR devices, ``F(y) = 0``.
+
+    ``y`` holds the MNA unknowns of the linear part (node voltages, then V/L/line branch currents) followed
+    by one current per S-type device. N-type devices add ``inc·i(v)`` to the KCL rows (``inc`` picks
+    anode − cathode); an S-type device adds its current unknown ``j`` to the KCL rows and the row
+    ``v(anode) − v(cathode) − v_dev(j) = 0``. ``lam`` scales the independent sources (source stepping) and
+    ``gmin`` puts a conductance from every node to ground (gmin stepping)."""
+
+    def __init__(self, circuit: Circuit, params: Mapping[str, float], devices: Mapping[str, Device]):
+        network = without_devices(circuit)
+        for name in devices:  # nodes that only devices touch (e.g. between two diodes in series)
+            for node in circuit.element(name).nodes:
+                network.graph.add_node(node)
+        system = assemble(network, params, validate=False)
+        self.node_index = dict(system.node_index)
+        self.n = system.n
+        self.a_mat = np.real(system.M(0.0).toarray())
+        self.rhs = _dc_rhs(network, system, params)
+        self.devices: list[tuple[str, Device, np.ndarray, int | None]] = []
+        extra = 0
+        for name, device in devices.items():
+            element = circuit.element(name)
+            for node in element.nodes:
+                if node != GROUND and node not in self.node_index:
+                    raise CircuitError(f"{element.where()}: node {node} of {name} is connected to nothing else")
+            inc = system.incidence(*element.nodes)
+            slot = None
+            if device.control == "S":
+                slot = self.n + extra
+                extra += 1
+            self.devices.append((name, device, inc, slot))
+        self.size = self.n + extra
+        self.node_mask = np.zeros(self.size)
+        self.node_mask[: len(self.node_index)] = 1.0
+
+    def residual(self, y: np.ndarray, lam: float = 1.0, gmin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """``F(y)`` and its Jacobian."""
+        n = self.n
+        f = np.zeros(self.size)
+        jac = np.zeros((self.size, self.size))
+        x = y[:n]
+        f[:n] = self.a_mat @ x - lam * self.rhs
+        jac[:n, :n] = self.a_mat
+        f += gmin * self.node_mask * y
+        jac += gmin * np.diag(self.node_mask)
+        for _, device, inc, slot in self.devices:
+            v = float(inc @ x)
+            if slot is None:
+                f[:n] += inc * float(device.response(v))
+                jac[:n, :n] += float(device.slope(v)) * np.outer(inc, inc)
+            else:
+                j = y[slot]
+                f[:n] += inc * j
+                jac[:n, slot] += inc
+                f[slot] = v - float(device.response(j))
+                jac[slot, :n] = inc
+                jac[slot, slot] = -float(device.slope(j))
+        return f, jac
+
+    def bias(self, y: np.ndarray) -> dict[str, tuple[float, float]]:
+        out = {}
+        for name, device, inc, slot in self.devices:
+            v = float(inc @ y[: self.n])
+            out[name] = (v, float(device.response(v))) if slot is None else (v, float(y[slot]))
+        return out
+
+    def voltages(self, y: np.ndarray) -> dict[str, float]:
+        return {node: float(y[k]) for node, k in self.node_index.items()}
+
+    def step_limits(self, y: np.ndarray, dy: np.ndarray) -> float:
+        """Damping factor: no device's controlling variable moves by more than a tenth of its window."""
+        factor = 1.0
+        for _, device, inc, slot in self.devices:
+            lo, hi = device.window()
+            limit = 0.1 * (hi - lo)
+            change = abs(float(inc @ dy[: self.n])) if slot is None else abs(float(dy[slot]))
+            if change > limit:
+                factor = min(factor, limit / change)
+        return factor
+
+    def pinned_start(self, controls: Sequence[float]) -> np.ndarray | None:
+        """A consistent starting vector with every N-type device's voltage and every S-type device's current
+        pinned at ``controls`` (the linear part solved exactly around them); None when singular."""
+        n = self.n
+        n_types = [(inc, c) for (_, dev, inc, slot), c in zip(self.devices, controls) if slot is None]
+        m = n + len(n_types)
+        mat = np.zeros((m, m))
+        rhs = np.zeros(m)
+        mat[:n, :n] = self.a_mat
+        rhs[:n] = self.rhs.copy()
+        for (_, dev, inc, slot), c in zip(self.devices, controls):
+            if slot is not None:
+                rhs[:n] -= inc * c
+        for k, (inc, c) in enumerate(n_types):
+            mat[:n, n + k] = inc
+            mat[n + k, :n] = inc
+            rhs[n + k] = c
+        lu = _factor(mat)
+        if lu is None:
+            return None
+        sol = la.lu_solve(lu, rhs)
+        y = np.zeros(self.size)
+        y[:n] = sol[:n]
+        for (_, dev, inc, slot), c in zip(self.devices, controls):
+            if slot is not None:
+                y[slot] = c
+        return y
+
+
+def _newton(problem: DCProblem, y0: np.ndarray, lam: float = 1.0, gmin: float = 0.0, max_iter: int = 200
+            ) -> tuple[np.ndarray, bool]:
+    y = y0.copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(max_iter):
+            f, jac = problem.residual(y, lam, gmin)
+            if not np.all(np.isfinite(f)) or not np.all(np.isfinite(jac)):
+                return y, False
+            lu = _factor(jac)
+            if lu is None:
+                return y, False
+            dy = -la.lu_solve(lu, f)
+            factor = problem.step_limits(y, dy)
+            y = y + factor * dy
+            if factor == 1.0 and np.all(np.abs(dy) <= 1e-13 + 1e-11 * np.abs(y)):
+                return y, True
+    return y, False
+
+
+@dataclass
+class NewtonResult:
+    """A DC solution by Newton's method; ``method`` says which continuation got there."""
+
+    converged: bool
+    y: np.ndarray
+    method: str
+
+
+def newton_dc(problem: DCProblem, y0: np.ndarray | None = None) -> NewtonResult:
+    """One DC solution: damped Newton from ``y0`` (zeros by default); if that fails, gmin stepping (1 S down
+    to 0), then source stepping (sources ramped from 0 with adaptive steps), and last Newton from starts with
+    the devices pinned across their NDR windows (near a fold of the curve Newton can cycle and both
+    continuations can stall, since the solution branch they follow ends there)."""
+    start = np.zeros(problem.size) if y0 is None else y0
+    y, ok = _newton(problem, start)
+    if ok:
+        return NewtonResult(True, y, "newton")
+    y = start.copy()
+    for gmin in list(10.0 ** -np.arange(0, 13)) + [0.0]:
+        y, ok = _newton(problem, y, gmin=gmin)
+        if not ok:
+            break
+    if ok:
+        return NewtonResult(True, y, "gmin stepping")
+    y, ok = _newton(problem, np.zeros(problem.size), lam=0.0)
+    lam, step = 0.0, 0.1
+    while ok and lam < 1.0:
+        trial = min(1.0, lam + step)
+        y_new, good = _newton(problem, y, lam=trial)
+        if good:
+            y, lam, step = y_new, trial, min(step * 1.5, 0.5)
+        else:
+            step *= 0.5
+            if step < 1e-6:
+                ok = False
+    if ok and lam >= 1.0:
+        return NewtonResult(True, y, "source stepping")
+    for y0_pinned in _pinned_starts(problem, 7):
+        y, ok = _newton(problem, y0_pinned)
+        if ok:
+            return NewtonResult(True, y, "pinned start")
+    return NewtonResult(False, y, "none converged")
+
+
+def _pinned_starts(problem: DCProblem, per_device: int) -> list[np.ndarray]:
+    import itertools
+
+    grids = []
+    for _, device, _, _ in problem.devices:
+        lo, hi = device.window()
+        span = hi - lo
+        grids.append(np.linspace(lo - 0.5 * span, hi + 0.5 * span, per_device))
+    starts = []
+    for combo in itertools.product(*grids):
+        y0 = problem.pinned_start(combo)
+        if y0 is not None:
+            starts.append(y0)
+    return starts
+
+
+def newton_points(circuit: Circuit, params: Mapping[str, float] | None = None, starts_per_device: int = 7
+                  ) -> tuple[DCProblem, list[np.ndarray]]:
+    """Distinct DC solutions found by :func:`newton_dc` from the zero state and from starts with every
+    device pinned on a grid of ``starts_per_device`` points across its NDR window (all combinations).
+    Unlike the one-device load-line search this cannot promise that no solution is missed."""
+    resolved = circuit.resolve_params(params)
+    devices = circuit_devices(circuit, resolved)
+    problem = DCProblem(circuit, resolved, devices)
+    starts: list[np.ndarray | None] = [None, *_pinned_starts(problem, starts_per_device)]
+    found: list[np.ndarray] = []
+    for y0 in starts:
+        if y0 is None:
+            res = newton_dc(problem)
+        else:
+            y, ok = _newton(problem, y0)
+            res = NewtonResult(ok, y, "newton")
+        if not res.converged:
+            continue
+        scale = 1e-9 * (1.0 + np.max(np.abs(res.y)))
+        if any(np.max(np.abs(res.y - other)) <= scale for other in found):
+            continue
+        found.append(res.y)
+    return problem, found
 
 
 def operating_points(circuit: Circuit, params: Mapping[str, float] | None = None, n_grid: int = GRID_POINTS) -> OperatingPoints:
@@ -379,10 +607,10 @@ def operating_points(circuit: Circuit, params: Mapping[str, float] | None = None
     resolved = circuit.resolve_params(params)
     circuit.validate(resolved)
     devices = circuit_devices(circuit, resolved)
-    if len(devices) != 1:
-        raise CircuitError(f"operating points: the circuit has {len(devices)} nonlinear D elements; the load-line "
-                           "solver needs exactly one" if devices else
-                           "operating points: the circuit has no nonlinear D element (use stabkit poles)")
+    if not devices:
+        raise CircuitError("operating points: the circuit has no nonlinear D element (use stabkit poles)")
+    if len(devices) > 1:
+        return _newton_operating_points(circuit, resolved, devices)
     (name, device), = devices.items()
     net = dc_network(circuit, name, resolved)
     notes: list[str] = []
@@ -398,3 +626,23 @@ def operating_points(circuit: Circuit, params: Mapping[str, float] | None = None
                                      small_signal=small_signal(device, cp.v, cp.i), poles=pr, tangent=cp.tangent))
     return OperatingPoints(points=points, device_name=name, device=device, line=net.line, params=resolved,
                            title=circuit.title, warnings=notes)
+
+
+def _newton_operating_points(circuit: Circuit, resolved: dict[str, float], devices: dict[str, Device]) -> OperatingPoints:
+    problem, found = newton_points(circuit, resolved)
+    if not found:
+        raise CircuitError("operating points: Newton's method (with gmin and source stepping) found no DC solution")
+    first = next(iter(devices))
+    points = []
+    for y in sorted(found, key=lambda z: problem.bias(z)[first][0]):
+        bias = problem.bias(y)
+        lin = linearize(circuit, bias, resolved, devices)
+        v, i = bias[first]
+        points.append(OperatingPoint(voltages=problem.voltages(y), device=first, v=v, i=i,
+                                     small_signal=small_signal(devices[first], v, i), poles=poles(lin, resolved),
+                                     others={name: (b, small_signal(devices[name], *b)) for name, b in bias.items()
+                                             if name != first}))
+    note = (f"{len(devices)} nonlinear devices: operating points found by damped Newton from "
+            f"{7 ** len(devices) + 1} starts; unlike the one-device load-line search, points may be missed")
+    return OperatingPoints(points=points, device_name=first, device=devices[first], line=None, params=resolved,
+                           title=circuit.title, warnings=[note])

@@ -34,7 +34,7 @@ def plot_curve_features(v, i, peaks, valleys, ndr, control: str, ax=None):
     return ax
 
 
-def plot_load_lines(v, i, a: float, b: float, c: float, points, ac_resistance: float | None = None,
+def plot_load_lines(v, i, a: float | None, b: float | None, c: float | None, points, ac_resistance: float | None = None,
                     title: str = "", ax=None):
     """Device curve, the DC load line ``a·v + b·i = c``, optional AC load lines of slope ``−1/ac_resistance``
     through each point, and the operating points ``[(v, i, state), ...]`` coloured by state."""
@@ -42,7 +42,9 @@ def plot_load_lines(v, i, a: float, b: float, c: float, points, ac_resistance: f
     v = np.asarray(v)
     i = np.asarray(i)
     ax.plot(v, 1e3 * i, color="k", lw=1.2, label="device")
-    if b != 0:
+    if a is None:
+        pass  # several devices: no single load line
+    elif b != 0:
         ax.plot(v, 1e3 * (c - a * v) / b, color="tab:blue", lw=1.0, label="DC load line")
     else:
         ax.axvline(c / a, color="tab:blue", lw=1.0, label="DC load line")
