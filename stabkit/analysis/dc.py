@@ -496,7 +496,7 @@ class DCProblem:
         return y
 
 
-def _newton(problem: DCProblem, y0: np.ndarray, lam: float = 1.0, gmin: float = 0.0, max_iter: int = 200
+def _newton(problem: DCProblem, y0: np.ndarray, lam: float = 1.0, gmin: float = 0.0, max_iter: int = 80
             ) -> tuple[np.ndarray, bool]:
     y = y0.copy()
     with np.errstate(over="ignore", invalid="ignore"):
@@ -549,7 +549,7 @@ def newton_dc(problem: DCProblem, y0: np.ndarray | None = None) -> NewtonResult:
             y, lam, step = y_new, trial, min(step * 1.5, 0.5)
         else:
             step *= 0.5
-            if step < 1e-6:
+            if step < 1e-4:
                 ok = False
     if ok and lam >= 1.0:
         return NewtonResult(True, y, "source stepping")
