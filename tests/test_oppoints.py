@@ -6,8 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 from scipy.optimize import brentq
 
 from stabkit import Circuit, ngspice
+from stabkit.cli import main as cli_main
 from stabkit.analysis.dc import LoadLine, all_roots, load_line_points, newton_dc, newton_points, operating_points
 from stabkit.circuit.devices import TUNNEL_1N3716, BreakoverDevice
 from stabkit.errors import CircuitError
@@ -339,17 +338,34 @@ def test_operating_points_agree_with_ngspice_behavioural():
 
 # ------------------------------------------------------------------------------------------------ CLI
 
+def run_cli(capsys, *argv: str) -> tuple[int, dict]:
+    """``stabkit ARGV`` in-process; returns the exit code and the parsed JSON on stdout."""
+    code = cli_main(list(argv))
+    out = capsys.readouterr()
+    assert not out.err or code != 2, out.err
+    return code, json.loads(out.out)
+
+
+@pytest.mark.skipif(not HAVE_NETLIST_READER, reason="the netlist reader (stabkit.circuit.netlist) has not landed yet")
+def test_cli_text_output_set_and_bad_input(capsys):
+    assert cli_main(["oppoints", str(REPO / "cases" / "tunnel_amp.cir")]) == 0
+    text = capsys.readouterr().out
+    assert "NDR" in text and "stable" in text
+    assert cli_main(["oppoints", str(REPO / "cases" / "tunnel_amp.cir"), "--set", "ls=40n"]) == 1
+    assert "UNSTABLE" in capsys.readouterr().out
+    assert cli_main(["oppoints", str(REPO / "cases" / "no_such.cir")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such file" in err
+
 @pytest.mark.skipif(not HAVE_NETLIST_READER, reason="the netlist reader (stabkit.circuit.netlist) has not landed yet")
 @pytest.mark.parametrize("case, n_points, stable", [
     ("tunnel_bistable.cir", 3, [True, False, True]),
     ("tunnel_amp.cir", 1, [True]),
     ("tunnel_osc.cir", 1, [False]),
 ])
-def test_cli_oppoints_json(case, n_points, stable):
-    out = subprocess.run([sys.executable, "-m", "stabkit", "oppoints", str(REPO / "cases" / case), "--json"],
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert out.returncode == (0 if any(stable) else 1), out.stderr
-    data = json.loads(out.stdout)
+def test_cli_oppoints_json(case, n_points, stable, capsys):
+    code, data = run_cli(capsys, "oppoints", str(REPO / "cases" / case), "--json")
+    assert code == (0 if any(stable) else 1)
     assert [p["stable"] for p in data["points"]] == stable and len(data["points"]) == n_points
     for p in data["points"]:
         assert isinstance(p["voltages"], dict) and all(len(z) == 2 for z in p["poles"])
@@ -357,11 +373,10 @@ def test_cli_oppoints_json(case, n_points, stable):
 
 
 @pytest.mark.skipif(not HAVE_NETLIST_READER, reason="the netlist reader (stabkit.circuit.netlist) has not landed yet")
-def test_cli_stype_relaxation_case_has_one_unstable_ndr_point():
-    out = subprocess.run([sys.executable, "-m", "stabkit", "oppoints", str(REPO / "cases" / "stype_relaxation.cir"),
-                          "--json"], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert out.returncode == 1, out.stderr
-    (p,) = json.loads(out.stdout)["points"]
+def test_cli_stype_relaxation_case_has_one_unstable_ndr_point(capsys):
+    code, data = run_cli(capsys, "oppoints", str(REPO / "cases" / "stype_relaxation.cir"), "--json")
+    assert code == 1
+    (p,) = data["points"]
     assert p["device"]["type"] == "S" and p["device"]["ndr"] and not p["stable"]
     # R1 = 20 kΩ > |r| (DC condition met), but ls = 10 nH < |r|·R1·C1: the closed form says unstable
     assert 20e3 > abs(p["device"]["r"]) and 10e-9 < abs(p["device"]["r"]) * 20e3 * 100e-9
@@ -370,13 +385,12 @@ def test_cli_stype_relaxation_case_has_one_unstable_ndr_point():
 @pytest.mark.ngspice
 @pytest.mark.skipif(not HAVE_NETLIST_READER, reason="the netlist reader (stabkit.circuit.netlist) has not landed yet")
 @pytest.mark.skipif(NGSPICE is None, reason="ngspice is not installed")
-def test_cli_bistable_case_agrees_with_ngspice_on_the_vendor_subcircuit():
+def test_cli_bistable_case_agrees_with_ngspice_on_the_vendor_subcircuit(capsys):
     """The case netlist's D element with the tunnel card against ngspice running the 1N3716 .sub itself."""
     if not SUB_1N3716.exists():
         pytest.skip(f"{SUB_1N3716} not present (the shared model folder sits beside the repository)")
-    out = subprocess.run([sys.executable, "-m", "stabkit", "oppoints", str(REPO / "cases" / "tunnel_bistable.cir"),
-                          "--json"], capture_output=True, text=True, cwd=REPO, timeout=120)
-    points = json.loads(out.stdout)["points"]
+    _, data = run_cli(capsys, "oppoints", str(REPO / "cases" / "tunnel_bistable.cir"), "--json")
+    points = data["points"]
     assert len(points) == 3
     for p in points:
         net = (f"bistable\n.include {SUB_1N3716}\nV1 in 0 dc 0.58\nR1 in m 100\nL1 m a 1n\nX1 a 0 1N3716\n"
