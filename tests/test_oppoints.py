@@ -397,3 +397,26 @@ def test_cli_bistable_case_agrees_with_ngspice_on_the_vendor_subcircuit(capsys):
                f".nodeset v(a)={p['voltages']['a'] + 1e-3}\n")
         got = run_ngspice_op(net, ["a", "m"])
         np.testing.assert_allclose([got["a"], got["m"]], [p["voltages"]["a"], p["voltages"]["m"]], atol=ATOL_NGSPICE)
+
+
+@pytest.mark.skipif(not HAVE_NETLIST_READER, reason="the netlist reader (stabkit.circuit.netlist) has not landed yet")
+def test_table_devices_from_a_netlist(tmp_path):
+    """``.model NAME ivtable(file=...)`` / ``vitable(file=...)``: a CSV beside the netlist, PCHIP-interpolated."""
+    v = np.linspace(-0.05, 0.65, 141)
+    (tmp_path / "td.csv").write_text("v,i\n" + "\n".join(f"{a:.12g},{b:.12g}" for a, b in zip(v, TUNNEL_1N3716.current(v))))
+    (tmp_path / "amp.cir").write_text("table tunnel diode\n.model tdt ivtable(file=td.csv cd=25p)\n"
+                                      "V1 in 0 dc 0.58\nR1 in m 100\nL1 m a 1n\nD1 a 0 tdt\n.end\n")
+    res = operating_points(Circuit.from_netlist(str(tmp_path / "amp.cir")))
+    analytic = operating_points(tunnel_circuit(0.58, 100.0, l_series=1e-9))
+    assert [p.stable for p in res.points] == [True, False, True]
+    np.testing.assert_allclose([p.v for p in res.points], [p.v for p in analytic.points], atol=2e-4)
+    cur = np.linspace(-1e-3, 8e-3, 181)
+    (tmp_path / "s.csv").write_text("i,v\n" + "\n".join(f"{a:.12g},{b:.12g}" for a, b in zip(cur, S_DEV.voltage(cur))))
+    (tmp_path / "s.cir").write_text("table S device\n.model st vitable(file=s.csv ls=1u)\n"
+                                    f"V1 in 0 dc {V_Q + 5000 * I_Q}\nR1 in a 5k\nD1 a 0 st\n.end\n")
+    (p,) = operating_points(Circuit.from_netlist(str(tmp_path / "s.cir"))).points
+    np.testing.assert_allclose(p.i, I_Q, rtol=1e-3)
+    assert p.in_ndr and p.stable
+    (tmp_path / "bad.cir").write_text("bad\n.model st vitable(file=missing.csv)\nV1 in 0 dc 1\nR1 in a 5k\nD1 a 0 st\n.end\n")
+    with pytest.raises(CircuitError, match="no such file"):
+        operating_points(Circuit.from_netlist(str(tmp_path / "bad.cir")))

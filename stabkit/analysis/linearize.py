@@ -17,6 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from stabkit.circuit import expr
 from stabkit.circuit.devices import Device, device_from_model
@@ -69,22 +70,27 @@ def small_signal(device: Device, v: float, i: float) -> SmallSignal:
                        cp=float(getattr(device, "cp", 0.0)))
 
 
-def _model_params(circuit: Circuit, element: Element, params: Mapping[str, float]) -> tuple[str, dict[str, float]]:
+def _model_params(circuit: Circuit, element: Element, params: Mapping[str, float]
+                  ) -> tuple[str, dict[str, float | str], str | None]:
     key = (element.model or "").lower()
     if key not in circuit.models:
         raise CircuitError(f"{element.where()}: {element.describe()} uses model {element.model!r}, "
                            "but no .model card of that name exists")
     model = circuit.models[key]
-    values = {}
+    values: dict[str, float | str] = {}
     for name, raw in model.params.items():
-        if isinstance(raw, str):
+        if name == "file":  # a table device's CSV path, kept as text
+            values[name] = str(raw)
+        elif isinstance(raw, str):
             try:
                 values[name] = expr.evaluate(raw, params)
             except ParameterError as exc:
                 raise ParameterError(f"model {model.name}: {name}: {exc}") from None
         else:
             values[name] = float(raw)
-    return model.type, values
+    # a table file is found relative to the top-level netlist's folder (model origins carry only a file name)
+    base_dir = str(Path(circuit.source).parent) if circuit.source else None
+    return model.type, values, base_dir
 
 
 def circuit_devices(circuit: Circuit, params: Mapping[str, float] | None = None) -> dict[str, Device]:
@@ -97,10 +103,10 @@ def circuit_devices(circuit: Circuit, params: Mapping[str, float] | None = None)
                                "operating points are computed for circuits whose nonlinear elements are D elements")
         if e.kind != "D":
             continue
-        mtype, values = _model_params(circuit, e, resolved)
+        mtype, values, base_dir = _model_params(circuit, e, resolved)
         area = circuit.values(e, resolved).get("area", 1.0)
         try:
-            out[e.name] = device_from_model(mtype, values, area=area, name=e.model or "?")
+            out[e.name] = device_from_model(mtype, values, area=area, name=e.model or "?", base_dir=base_dir)
         except CircuitError as exc:
             raise CircuitError(f"{e.where()}: {e.name}: {exc}") from None
     return out

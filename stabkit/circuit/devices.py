@@ -383,20 +383,26 @@ def read_curve_csv(path) -> tuple[np.ndarray, np.ndarray]:
 MODEL_TYPES: dict[str, dict[str, float | None]] = {
     "tunnel": {"ip": None, "vp": None, "iv": None, "vv": None, "vpp": None, "vt": 0.026, "cd": 0.0},
     "stype": {"vpk": None, "ipk": None, "ron": None, "ls": 0.0, "cp": 0.0},
+    "ivtable": {"file": None, "cd": 0.0},
+    "vitable": {"file": None, "ls": 0.0, "cp": 0.0},
 }
 
 
-def device_from_model(model_type: str, params: Mapping[str, float], area: float = 1.0, name: str = "model") -> Device:
+def device_from_model(model_type: str, params: Mapping[str, float | str], area: float = 1.0, name: str = "model",
+                      base_dir: str | Path | None = None) -> Device:
     """Build a device from a ``.model`` card's type and (already evaluated) parameters.
 
     ``tunnel``: :class:`TunnelDiode` (``area`` scales currents and ``cd``); ``stype``:
-    :class:`BreakoverDevice`. Unknown types or parameters raise :class:`CircuitError`."""
+    :class:`BreakoverDevice`; ``ivtable(file= cd=)``: :class:`IVTable`; ``vitable(file= ls= cp=)``:
+    :class:`VITable` (a CSV of ``v,i`` columns, see :func:`read_curve_csv`; a relative ``file`` is taken
+    relative to ``base_dir``, the folder of the top-level netlist). Unknown types or parameters
+    raise :class:`CircuitError`."""
     mtype = model_type.lower()
     if mtype not in MODEL_TYPES:
         raise CircuitError(f"model {name}: type {model_type!r} is not a two-terminal NDR device model "
                            f"(known: {', '.join(MODEL_TYPES)})")
     spec = MODEL_TYPES[mtype]
-    given = {k.lower(): float(v) for k, v in params.items()}
+    given = {k.lower(): (str(v).strip().strip("'\"") if k.lower() == "file" else float(v)) for k, v in params.items()}
     unknown = sorted(set(given) - set(spec))
     if unknown:
         raise CircuitError(f"model {name} ({mtype}): unknown parameter {unknown[0]!r}; expected {', '.join(spec)}")
@@ -412,6 +418,13 @@ def device_from_model(model_type: str, params: Mapping[str, float], area: float 
         return TunnelDiode(area=float(area), **values)
     if area != 1.0:
         raise CircuitError(f"model {name} ({mtype}): area scaling is only defined for tunnel diodes")
+    if mtype in ("ivtable", "vitable"):
+        path = Path(values.pop("file"))
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        if not path.exists():
+            raise CircuitError(f"model {name} ({mtype}): no such file: {path}")
+        return IVTable.from_csv(path, **values) if mtype == "ivtable" else VITable.from_csv(path, **values)
     return BreakoverDevice(**values)
 
 
