@@ -30,6 +30,8 @@ from stabkit.units import format_eng
 RC = {"svg.hashsalt": "stabkit", "font.family": "DejaVu Sans", "font.size": 9.0, "figure.dpi": 100,
       "savefig.dpi": 100, "path.simplify": True, "axes.grid": True, "grid.alpha": 0.3}
 FIG_SIZE = (6.4, 4.8)
+#: figure titles longer than this are shortened
+MAX_TITLE = 60
 #: at most this many poles are listed in the table (all are drawn)
 MAX_POLE_ROWS = 40
 UNITS = {"R": "Ω", "L": "H", "C": "F", "G": "S", "E": "V/V", "F": "A/A", "H": "Ω"}
@@ -117,6 +119,10 @@ def figure_png(draw, size=FIG_SIZE) -> bytes:
             other = made if hasattr(made, "savefig") else getattr(made, "figure", None)
             if other is not None and other is not fig:
                 target = other
+        for axes in target.axes:  # long circuit titles would run off the figure; the caption says it all
+            title = axes.get_title()
+            if len(title) > MAX_TITLE:
+                axes.set_title(title[: MAX_TITLE - 1].rstrip() + "…")
         target.tight_layout()
         buf = io.BytesIO()
         target.savefig(buf, format="png", dpi=RC["savefig.dpi"], metadata={"Software": None})
@@ -246,6 +252,12 @@ def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Re
     rep = Report(title=f"Stability report: {name}", generated=generated_line(now))
     _section_source(rep, source, case, circuit)
     resolved = circuit.resolve_params()
+    if any(e.kind in ("D", "Q") for e in circuit):  # nonlinear: one linearized analysis per DC operating point
+        _section_oppoints(rep, circuit)
+        if case is not None:
+            _section_case(rep, runner)
+        _section_elements(rep, circuit, resolved)
+        return rep
     verdict = _section_verdict(rep, runner, circuit)
     _section_circuit(rep, circuit, resolved)
     _section_ndf(rep, verdict)
@@ -297,6 +309,63 @@ def _section_circuit(rep: Report, circuit, resolved) -> None:
         rep.table(["element", "kind", "gain a0 + a1·s (SI)"], rows)
     else:
         rep.p("No active elements: the circuit is passive (and cannot be unstable unless it is marginal).")
+
+
+def _section_oppoints(rep: Report, circuit) -> None:
+    """DC operating points of a circuit with NDR devices, each linearized and judged."""
+    from stabkit.cases import optional_analysis, stability_verdict
+
+    rep.h2("Verdict")
+    op_fn = optional_analysis("dc", "operating_points")
+    if op_fn is None:
+        rep.note("Not available: the circuit is nonlinear and this stabkit has no operating-point analysis "
+                 "(stabkit.analysis.dc).")
+        return
+    ops = op_fn(circuit)
+    n, k = len(ops.points), ops.stable_count
+    text = (f"{k} of {n} DC operating point(s) stable"
+            + (" — the circuit cannot rest at any of them: it oscillates or switches." if k == 0 else "."))
+    rep.verdict(k > 0, text)
+    rep.p("Each operating point is an intersection of the load line with the device curve; it is stable iff "
+          "the circuit linearized there has no natural frequency in the right half-plane.")
+    for w in ops.warnings:
+        rep.note(f"operating points: {w}")
+    rep.h2("DC operating points")
+    rows = []
+    for idx, p in enumerate(ops.points, start=1):
+        dominant = max(p.poles.poles_hz, key=lambda z: z.real) if p.poles.poles.size else None
+        rows.append([idx, format_eng(p.v, "V"), format_eng(p.i, "A"), format_eng(p.small_signal.resistance, "Ω"),
+                     "NDR" if p.in_ndr else "",
+                     "—" if dominant is None else (f"{format_eng(dominant.real, 'Hz')} ± j{format_eng(abs(dominant.imag), 'Hz')}"
+                                                   if dominant.imag else f"{format_eng(dominant.real, 'Hz')} (real)"),
+                     "marginal (tangent)" if p.tangent else ("stable" if p.stable else "UNSTABLE")])
+    rep.table(["#", f"v({ops.device_name})", f"i({ops.device_name})", "r = dv/di", "", "rightmost pole s/2π",
+               "verdict"], rows)
+    if hasattr(ops, "plot"):
+        rep.draw(lambda ax: _plot_with_ax(ops, ax), "device curve, DC load line and operating points", "oppoints")
+    linearize = optional_analysis("linearize", "linearize")
+    for idx, p in enumerate(ops.points, start=1):
+        rep.h2(f"Operating point {idx}: v = {format_eng(p.v, 'V')}, i = {format_eng(p.i, 'A')}")
+        verdict = None
+        if linearize is not None:
+            bias = {p.device: (p.v, p.i), **{name: b for name, (b, _m) in getattr(p, "others", {}).items()}}
+            try:
+                verdict = stability_verdict(linearize(circuit, bias, ops.params or None))
+            except StabkitError as exc:
+                rep.note(f"linearized analysis failed: {exc}")
+        if verdict is not None:
+            rep.verdict(verdict.stable, f"{'STABLE' if verdict.stable else 'UNSTABLE'} "
+                                        f"(linearized circuit, decided by {verdict.method})")
+            for line in verdict.evidence():
+                rep.p(line)
+        pr = verdict.poles if verdict is not None and verdict.poles is not None else p.poles
+        if pr.poles.size:
+            rep.draw(lambda ax, pr=pr: _draw_poles(pr, ax), f"natural frequencies at operating point {idx}",
+                     f"poles-op{idx}")
+        if verdict is not None and verdict.ndf is not None:
+            res = verdict.ndf
+            rep.draw(lambda ax, res=res: _plot_with_ax(res, ax),
+                     f"NDF at operating point {idx} — {res.encirclements} clockwise encirclement(s)", f"ndf-op{idx}")
 
 
 def _section_elements(rep: Report, circuit, resolved) -> None:
