@@ -204,3 +204,24 @@ def test_pole_zoom_window_frames_the_least_damped_poles():
     assert lo < -5e7 and -5e7 > -1e13 and hi >= 0 and hi < 1e7
     assert 2e8 < im < 2.5e8
     assert pole_zoom_window(near) is None  # few poles: the full map shows them
+
+
+@needs_reader
+@pytest.mark.skipif(not have("dc"), reason="operating points (stabkit.analysis.dc) are not on this branch yet")
+def test_nonlinear_report_judges_each_operating_point():
+    """cases/tunnel_bistable.cir: the load line (R1 = 100 Ω) cuts the N-shaped curve three times. An N-type point
+    fed through R is stable iff R < |r| where r < 0 (DESIGN.md §1), and always where r > 0 (passive slope)."""
+    from stabkit.report.render import build_report
+    from stabkit.units import parse_value
+
+    repo = Path(__file__).resolve().parents[1]
+    rep = build_report(repo / "cases" / "tunnel_bistable.cir")
+    assert verdict_of(rep).text.startswith("2 of 3 DC operating point(s) stable")
+    table = next(b for b in rep.blocks if b.kind == "table" and b.header and b.header[0] == "#")
+    assert len(table.rows) == 3
+    for row in table.rows:
+        r = parse_value(row[3].replace(" ", "").replace("Ω", ""))
+        expected_stable = r > 0 or 100.0 < abs(r)
+        assert row[-1] == ("stable" if expected_stable else "UNSTABLE"), row
+    point_verdicts = [b.ok for b in rep.blocks if b.kind == "verdict"][1:]
+    assert point_verdicts == [row[-1] == "stable" for row in table.rows]
