@@ -24,6 +24,7 @@ how to use it:
   1. is it stable?      stabkit poles NET          exact natural frequencies (lumped circuits)
   2. why not?           stabkit ndf NET            NDF encirclements, per dependent source
   3. for which loads?   stabkit loads NET --sweep P --from A --to B
+     which DC points?   stabkit oppoints NET       NDR devices: every operating point, each judged
   4. write it down      stabkit report NET -o report.html
   5. keep it true       stabkit check cases/       expectations in *.stab.yaml files (also: pytest cases/)
 
