@@ -1004,12 +1004,19 @@ def _check_elements(circuit: Circuit, resolved: Mapping[str, float]) -> None:
                 raise NetlistError(f"{e.name}: {exc}", file, line) from None
             if e.kind in "RLC" and key == "value" and value == 0:
                 raise NetlistError(f"{e.name}: {{{raw}}} evaluates to 0; use a wire or a 0 V source", file, line)
+            if e.kind == "K" and abs(value) > 1:
+                raise NetlistError(f"{e.name}: coupling {{{raw}}} = {value:g}; expected |k| <= 1", file, line)
+            if e.kind == "T" and value <= 0:
+                raise NetlistError(f"{e.name}: {key}={{{raw}}} = {value:g}; expected a positive value", file, line)
         if e.kind in ("F", "H"):
             ref = e.refs[0]
             if ref not in circuit or circuit.element(ref).kind != "V":
                 raise NetlistError(f"{e.name} is controlled by {ref!r}, which must be a voltage source (V) in the "
                                    f"netlist; e.g. '{USAGE[e.kind]}' with 'Vsense a b 0'", file, line)
         if e.kind == "K":
+            if len(set(e.refs)) != 2:
+                raise NetlistError(f"{e.name} couples {e.refs[0]!r} with itself; expected two different inductors, "
+                                   f"e.g. '{USAGE['K']}'", file, line)
             for ref in e.refs:
                 if ref not in circuit or circuit.element(ref).kind != "L":
                     raise NetlistError(f"{e.name} couples {ref!r}, which is not an inductor in the netlist; "
