@@ -737,8 +737,7 @@ def _scale(value: float | str, m: float | str, *, divide: bool) -> float | str:
 def _parse_source(stmt: _Statement, name: str, letter: str):
     usage = USAGE[letter]
     tokens = _tokenize(stmt, split_parens=True)[1:]
-    if len(tokens) < 2 or tokens[0].kind != "word" or tokens[1].kind != "word" \
-            or tokens[0].text == "=" or tokens[1].text == "=":
+    if len(tokens) < 2 or tokens[0].kind != "word" or tokens[1].kind != "word":
         raise stmt.error(f"{name} needs 2 nodes, e.g. '{usage}'")
     nodes = _nodes(stmt, tokens[:2], name, usage)
     values: dict[str, float | str] = {}
