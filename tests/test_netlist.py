@@ -524,6 +524,10 @@ def test_tunnel_subcircuit_with_behavioural_sources():
         pytest.skip(f"{path} is absent: vendor model files are not shipped with stabkit")
     lib = read_netlist(path)
     assert list(lib.subcircuits) == ["1n3716"]
+    # its parameters stay readable, to fill a '.model ... tunnel(...)' card (values as written in the file)
+    np.testing.assert_allclose(
+        [lib.subcircuits.parameters("1N3716")[k] for k in ("vp", "ip", "vv", "vt", "vpp", "iv")],
+        [0.1, 4.7e-3, 0.37, 0.026, 0.525, 370e-6], rtol=1e-15)
     with pytest.raises(NetlistError, match=r"^1N3716_tunnel\.sub:4: Bthermal: behavioural source .*"
                                            r"\.model TD tunnel\(ip= vp="):
         lib.subcircuits["1N3716"]

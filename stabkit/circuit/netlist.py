@@ -832,6 +832,21 @@ class SubcircuitLibrary(Mapping):
     def __repr__(self) -> str:
         return f"SubcircuitLibrary({', '.join(self._builder.definitions)})"
 
+    def parameters(self, name: str) -> dict[str, float]:
+        """The parameters of definition ``name`` at their defaults (``.subckt`` line and ``.param`` cards inside),
+        evaluated, without building its body: this works for definitions whose elements are outside the dialect,
+        e.g. the 1N3716 tunnel diode written with B sources (``{'vp': 0.1, 'ip': 0.0047, ...}``)."""
+        d = self._builder.definitions.get(name.lower())
+        if d is None:
+            raise KeyError(name)
+        table: dict[str, float | str] = dict(d.defaults)
+        for p in d.scope.params:
+            table[p.name] = p.value
+        try:
+            return expr.resolve_all(table)
+        except ParameterError as exc:
+            raise d.stmt.error(f"subcircuit {d.name}: {exc}") from None
+
     def __deepcopy__(self, memo) -> "SubcircuitLibrary":
         return self  # read-only definitions: copies of a circuit share them (Circuit.copy stays cheap)
 
