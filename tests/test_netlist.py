@@ -353,6 +353,16 @@ def test_include_and_lib_sections(tmp_path):
         assert c.source == str(main)
 
 
+def test_model_file_parameters_are_relative_to_the_file_with_the_card(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "dev.inc").write_text(".model t1 ivtable(file=\"iv data.csv\" cd=2p)\n"
+                                              ".model t2 ivtable(file=sub/iv.csv cd={cj})\n")
+    (tmp_path / "top.cir").write_text("t\n.param cj=1p\nD1 a 0 t1\nD2 a 0 t2\nR1 a 0 1\n.include lib/dev.inc\n")
+    c = read_netlist(tmp_path / "top.cir")
+    assert c.models["t1"].params == {"file": str(tmp_path / "lib" / "iv data.csv"), "cd": 2e-12}
+    assert c.models["t2"].params == {"file": str(tmp_path / "lib" / "sub" / "iv.csv"), "cd": "cj"}
+
+
 def test_lib_without_section_includes_the_whole_file(tmp_path):
     (tmp_path / "models.lib").write_text(".model dm D(is=1e-14)\n.lib fast\n.model dm2 D(is=1)\n.endl\n")
     (tmp_path / "t.cir").write_text("t\nD1 a 0 dm\nR1 a 0 1\n.lib models.lib\n")

@@ -584,7 +584,9 @@ def _parse_model(stmt: _Statement) -> _ModelCard:
         raise stmt.error(f".model {name}: {positional[0].text!r} is not name=value; e.g. '{usage}'")
     params: dict[str, float | str] = {}
     for key, tok in pairs:
-        if tok.kind in ("brace", "quote"):
+        if key == "file":  # a data file (ivtable/vitable ...): relative to the file that holds the card
+            params[key] = str(_file_argument(stmt, tok, ".model"))
+        elif tok.kind in ("brace", "quote"):
             params[key] = _expression(stmt, tok.text[1:-1], f"model {name} parameter {key}")
         else:
             number = _number(tok.text)
