@@ -225,3 +225,25 @@ def test_nonlinear_report_judges_each_operating_point():
         assert row[-1] == ("stable" if expected_stable else "UNSTABLE"), row
     point_verdicts = [b.ok for b in rep.blocks if b.kind == "verdict"][1:]
     assert point_verdicts == [row[-1] == "stable" for row in table.rows]
+
+
+def test_report_of_circuit_with_sparameter_block_shows_two_port_factors(models_dir):
+    """K and μ of the block (checked against scikit-rf's K); the verdict needs the NDF for a distributed circuit."""
+    import skrf
+
+    from stabkit import Circuit
+    from stabkit.analysis.twoport import network_factors
+
+    net = skrf.Network(str(models_dir / "sparams" / "BFR840L3RHESD_w_noise_VCE_1.8V_IC_6.0mA.s2p"))
+    c = Circuit("BFR840 between 50 ohm terminations")
+    c.add_nport("N1", ["b", "c"], net)
+    c.add_resistor("RB", "b", 0, 50.0)
+    c.add_resistor("RC", "c", 0, 50.0)
+    rep = report_for_circuit(c)
+    table = next(b for b in rep.blocks if b.kind == "table" and b.header and b.header[0] == "block")
+    f = network_factors(net, "N1")
+    np.testing.assert_allclose(float(table.rows[0][2]), np.min(net.stability), rtol=1e-2)
+    np.testing.assert_allclose(float(table.rows[0][4]), np.min(f.mu), rtol=1e-2)
+    assert any(b.slug == "twoport-N1" for b in rep.figures)
+    if not have("ndf"):
+        assert verdict_of(rep).text.startswith("UNDECIDED")

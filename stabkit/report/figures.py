@@ -56,3 +56,24 @@ def plot_map(x, y, stable, ax, xlabel: str, ylabel: str, title: str = ""):
     ax.set_ylabel(ylabel)
     ax.set_title(title or "stability map (green = stable)")
     return ax
+
+
+def plot_twoport_factors(freq_hz, k, delta_abs, mu, mu_prime, ax=None, title: str = ""):
+    """K, |Δ|, μ, μ' versus frequency (log f), with the stability line at 1."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6.4, 4.0))
+    from matplotlib.ticker import EngFormatter
+
+    f = np.asarray(freq_hz, dtype=float)
+    ax.semilogx(f, np.clip(k, None, 10.0), label="K (clipped at 10)")
+    ax.semilogx(f, delta_abs, label="|Δ|")
+    ax.semilogx(f, mu, label="μ (source)")
+    ax.semilogx(f, mu_prime, ls="--", label="μ' (load)")
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.xaxis.set_major_formatter(EngFormatter(unit="Hz"))
+    ax.set_xlabel("frequency")
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize="small")
+    return ax

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from stabkit.errors import StabkitError
+from stabkit.errors import DistributedCircuitError, StabkitError
 from stabkit.units import format_eng
 
 #: matplotlib settings applied while drawing report figures
@@ -379,7 +379,16 @@ def _section_verdict(rep: Report, runner, circuit):
     from stabkit.cases import stability_verdict
 
     rep.h2("Verdict")
-    verdict = runner.verdict if runner is not None else stability_verdict(circuit)
+    try:
+        verdict = runner.verdict if runner is not None else stability_verdict(circuit)
+    except DistributedCircuitError as exc:
+        rep.verdict(False, f"UNDECIDED — {exc}")
+        return None
+    except StabkitError as exc:
+        if circuit.is_lumped:
+            raise
+        rep.verdict(False, f"UNDECIDED — {exc}")
+        return None
     how = "NDF (normalized determinant function)" if verdict.method == "ndf" else "exact natural frequencies"
     rep.verdict(verdict.stable, f"{'STABLE' if verdict.stable else 'UNSTABLE'} — decided by the {how}.")
     for line in verdict.evidence():
@@ -391,7 +400,7 @@ def _section_ndf(rep: Report, verdict) -> None:
     from stabkit.cases import ndf_sources, optional_analysis
 
     rep.h2("NDF and return differences")
-    res = verdict.ndf
+    res = verdict.ndf if verdict is not None else None
     if res is None:
         if optional_analysis("ndf", "ndf") is None:
             rep.note("Not available: this stabkit has no NDF module (stabkit.analysis.ndf).")
@@ -470,7 +479,7 @@ def _draw_poles(pole_result, ax):
 
 def _section_poles(rep: Report, verdict, circuit) -> None:
     rep.h2("Natural frequencies (pole map)")
-    pr = verdict.poles
+    pr = verdict.poles if verdict is not None else None
     if pr is None:
         rep.note("The circuit has distributed elements (transmission lines or N-port blocks): it has infinitely "
                  "many natural frequencies and no finite pole map; the NDF count above is the verdict.")
@@ -486,15 +495,33 @@ def _section_poles(rep: Report, verdict, circuit) -> None:
 
 
 def _section_twoport(rep: Report, circuit) -> None:
+    """K, |Δ|, μ of every 2-port S-parameter block in the circuit (where the factors apply at all)."""
     from stabkit.cases import optional_analysis
 
     rep.h2("Two-port stability factors (K, μ)")
-    fn = optional_analysis("twoport", "twoport_factors")
-    if fn is None:
-        rep.note("Not available: this stabkit has no two-port analysis (stabkit.analysis.twoport). "
-                 "The NDF verdict above does not need one.")
+    factors_fn = optional_analysis("twoport", "network_factors")
+    networks = getattr(circuit, "networks", {}) or {}
+    blocks = [(e.name, networks[e.model or e.key]) for e in circuit
+              if e.kind == "N" and (e.model or e.key) in networks and networks[e.model or e.key].nports == 2]
+    if not blocks:
+        rep.note("Not applicable: the circuit has no 2-port S-parameter block. K and μ describe a two-port "
+                 "between passive terminations; the NDF and the natural frequencies above decide this circuit.")
         return
-    rep.note("The two-port module is present but the report does not yet know which ports to use.")
+    if factors_fn is None:
+        rep.note("Not available: this stabkit has no two-port analysis (stabkit.analysis.twoport).")
+        return
+    rep.p("For each 2-port S-parameter block, on its own (reference impedance terminations). μ > 1 means "
+          "unconditionally stable for passive terminations *if the block itself is stable* — the NDF above treats "
+          "the block as a black box under that same assumption, and judges the whole circuit.")
+    rows = []
+    for name, net in blocks:
+        f = factors_fn(net, name)
+        bands = f.potentially_unstable_bands()
+        rows.append([name, f"{format_eng(f.freq_hz[0], 'Hz')} … {format_eng(f.freq_hz[-1], 'Hz')}",
+                     f"{np.min(f.k):.3g}", f"{np.max(f.delta_abs):.3g}", f"{np.min(f.mu):.3g}",
+                     "; ".join(f"{format_eng(a, 'Hz')} … {format_eng(b, 'Hz')}" for a, b in bands) or "none"])
+        rep.draw(lambda ax, f=f: _plot_with_ax(f, ax), f"K, |Δ|, μ and μ' of {name}", f"twoport-{name}")
+    rep.table(["block", "frequencies", "min K", "max |Δ|", "min μ", "μ ≤ 1 (potentially unstable) at"], rows)
 
 
 def _section_case(rep: Report, runner) -> None:
