@@ -14,9 +14,9 @@ from stabkit.analysis.dc import operating_points
 from stabkit.analysis.linearize import SmallSignal, linearize
 from stabkit.analysis.mna import assemble
 from stabkit.analysis.negres import (
-    amplifier_voltage_gain, classify_points, device_impedance, network_impedance, oscillator_conditions,
+    ac_load_resistance, amplifier_voltage_gain, classify_points, device_impedance, network_impedance, oscillator_conditions,
     pole_paths, reflection_amplifier_stable, reflection_coefficient, reflection_gain, reflection_gain_matched,
-    sweep_regions,
+    region_map, sweep_regions,
 )
 from stabkit.analysis.ports import zin
 from stabkit.circuit.devices import TUNNEL_1N3716, curve_features
@@ -217,8 +217,37 @@ def test_plots_draw_without_computing(tmp_path):
     curve_features(TUNNEL_1N3716).plot()
     sweep_regions(circuit, "vs", np.linspace(0.5, 0.65, 7)).plot()
     pole_paths(circuit, "r1", [80.0, 100.0, 120.0], {"vs": 0.58}).plot()
+    region_map(circuit, "vs", [0.5, 0.58], "r1", [50.0, 100.0]).plot()
     (p,) = operating_points(tunnel_circuit(20.0, 60e-9)).points
     oscillator_conditions(device_impedance(p.small_signal), network_impedance(tunnel_circuit(20.0, 60e-9), "D1"),
                           1e6, 1e10).plot()
     plt.gcf().savefig(tmp_path / "x.png")
     plt.close("all")
+
+
+def test_region_map_bias_by_load():
+    """Bias × load R: bistable only where R exceeds the steepest |r| (58.9 Ω) and the bias lies between the
+    tangent load lines for that R (independently computed)."""
+    vs_values = np.linspace(0.3, 0.8, 11)
+    r_values = np.array([20.0, 40.0, 80.0, 120.0])
+    m = region_map(tunnel_circuit(100.0, 1e-9), "vs", vs_values, "r1", r_values)
+    for r_value, row in zip(r_values, m.regions):
+        if r_value < 58.9:
+            assert "bistable" not in row
+        else:
+            lo, hi = tangent_biases(r_value)
+            for vs, region in zip(vs_values, row):
+                assert (region == "bistable") is bool(lo < vs < hi), (r_value, vs, region)
+    assert m.to_dict()["regions"] == m.regions
+
+
+def test_ac_load_line_sees_a_bypassed_resistor():
+    """DC load line through R1 = 100 Ω; at signal frequencies an extra 50 Ω through a coupling capacitor
+    also loads the device: R_ac = 100 ∥ 50 Ω."""
+    c = tunnel_circuit(100.0)
+    c.add_capacitor("Cc", "a", "x", 1e-6)
+    c.add_resistor("R2", "x", 0, 50.0)
+    res = operating_points(c, {"vs": 0.58})
+    np.testing.assert_allclose(res.line.resistance, 100.0, rtol=1e-12)
+    np.testing.assert_allclose(ac_load_resistance(c, "D1", 1e9), 100.0 * 50.0 / 150.0, rtol=1e-6)
+    np.testing.assert_allclose(ac_load_resistance(c, "D1", 1.0), 100.0, rtol=1e-3)

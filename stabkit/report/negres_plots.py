@@ -125,3 +125,21 @@ def plot_oscillator_conditions(freq_hz, z_device, z_load, balance_hz, ax=None):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return ax
+
+
+def plot_region_map(x, y, regions, x_param: str, y_param: str, title: str = "", ax=None):
+    """Regions of operation on a grid of two parameters, one colour per region."""
+    from matplotlib.colors import ListedColormap
+
+    ax = _axes(ax)
+    names = [r for r in REGION_COLOURS if any(r in row for row in regions)] or ["other"]
+    code = np.array([[names.index(r) if r in names else 0 for r in row] for row in regions])
+    cmap = ListedColormap([REGION_COLOURS[n] for n in names])
+    ax.pcolormesh(np.asarray(x), np.asarray(y), code, cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5, shading="nearest")
+    for k, name in enumerate(names):
+        ax.plot([], [], "s", color=REGION_COLOURS[name], label=name)
+    ax.set_xlabel(x_param)
+    ax.set_ylabel(y_param)
+    ax.set_title(title or "regions of operation")
+    ax.legend(loc="best", fontsize="small")
+    return ax
