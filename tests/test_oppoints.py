@@ -420,3 +420,30 @@ def test_table_devices_from_a_netlist(tmp_path):
     (tmp_path / "bad.cir").write_text("bad\n.model st vitable(file=missing.csv)\nV1 in 0 dc 1\nR1 in a 5k\nD1 a 0 st\n.end\n")
     with pytest.raises(CircuitError, match="no such file"):
         operating_points(Circuit.from_netlist(str(tmp_path / "bad.cir")))
+
+
+@pytest.mark.parametrize("shift, n_points", [(-1e-9, 1), (1e-9, 3), (1e-6, 3)])
+def test_s_type_voltage_drive_near_the_holding_point(shift, n_points):
+    """R = 0 (ideal voltage drive) on an S curve: the line v = V touches the curve at the valley, which is
+    exactly the edge of the device window. Just above the holding voltage there are three points."""
+    from stabkit.circuit.devices import curve_features
+
+    (v_valley, i_valley), = curve_features(S_DEV).valleys
+    pts = load_line_points(S_DEV, LoadLine.thevenin(v_valley + shift, 0.0))
+    assert len(pts) == n_points
+    cur = np.arange(-1e-3, 0.02, 1e-8)
+    f = S_DEV.voltage(cur) - (v_valley + shift)
+    assert n_points == int(np.count_nonzero(np.sign(f[:-1]) != np.sign(f[1:])))
+
+
+def test_active_network_warns_and_still_finds_the_points():
+    """A load line with negative resistance (an active network, a·b < 0): no monotonicity argument, so a
+    warning; the points found still agree with a grid count over the widened range."""
+    line = LoadLine.thevenin(0.2, -30.0)
+    with pytest.warns(UserWarning, match="not passive"):
+        pts = load_line_points(TUNNEL_1N3716, line)
+    v = np.arange(-1.0, 2.0, 2e-6)
+    with np.errstate(over="ignore"):
+        f = v - 30.0 * TUNNEL_1N3716.current(v) - 0.2
+    k = np.flatnonzero(np.sign(f[:-1]) != np.sign(f[1:]))
+    np.testing.assert_allclose([p.v for p in pts], v[k], atol=2e-6)
