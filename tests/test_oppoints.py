@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -385,17 +386,21 @@ def test_cli_stype_relaxation_case_has_one_unstable_ndr_point(capsys):
 @pytest.mark.ngspice
 @pytest.mark.skipif(not HAVE_NETLIST_READER, reason="the netlist reader (stabkit.circuit.netlist) has not landed yet")
 @pytest.mark.skipif(NGSPICE is None, reason="ngspice is not installed")
-def test_cli_bistable_case_agrees_with_ngspice_on_the_vendor_subcircuit(capsys):
-    """The case netlist's D element with the tunnel card against ngspice running the 1N3716 .sub itself."""
+@pytest.mark.parametrize("case", ["tunnel_bistable.cir", "tunnel_amp.cir", "tunnel_osc.cir"])
+def test_cli_cases_agree_with_ngspice_on_the_same_netlist(case, capsys):
+    """The case netlist itself, run by ngspice with only the tunnel card swapped for the vendor subcircuit
+    (``.include ../shared/models/1N3716_tunnel.sub``, ``X1 a 0 1N3716``), .nodeset to each of our points."""
     if not SUB_1N3716.exists():
         pytest.skip(f"{SUB_1N3716} not present (the shared model folder sits beside the repository)")
-    _, data = run_cli(capsys, "oppoints", str(REPO / "cases" / "tunnel_bistable.cir"), "--json")
-    points = data["points"]
-    assert len(points) == 3
-    for p in points:
-        net = (f"bistable\n.include {SUB_1N3716}\nV1 in 0 dc 0.58\nR1 in m 100\nL1 m a 1n\nX1 a 0 1N3716\n"
-               f".nodeset v(a)={p['voltages']['a'] + 1e-3}\n")
-        got = run_ngspice_op(net, ["a", "m"])
+    path = REPO / "cases" / case
+    _, data = run_cli(capsys, "oppoints", str(path), "--json")
+    text = path.read_text()
+    text = re.sub(r"^\.model td tunnel\(.*\)$", f".include {SUB_1N3716}", text, flags=re.M | re.I)
+    text = re.sub(r"^D1 a 0 td$", "X1 a 0 1N3716", text, flags=re.M | re.I)
+    text = re.sub(r"^\.end\s*$", "", text, flags=re.M | re.I)
+    assert ".include" in text and "X1 a 0 1N3716" in text
+    for p in data["points"]:
+        got = run_ngspice_op(text + f".nodeset v(a)={p['voltages']['a'] + 1e-3}\n", ["a", "m"])
         np.testing.assert_allclose([got["a"], got["m"]], [p["voltages"]["a"], p["voltages"]["m"]], atol=ATOL_NGSPICE)
 
 
