@@ -251,3 +251,26 @@ def test_ac_load_line_sees_a_bypassed_resistor():
     np.testing.assert_allclose(res.line.resistance, 100.0, rtol=1e-12)
     np.testing.assert_allclose(ac_load_resistance(c, "D1", 1e9), 100.0 * 50.0 / 150.0, rtol=1e-6)
     np.testing.assert_allclose(ac_load_resistance(c, "D1", 1.0), 100.0, rtol=1e-3)
+
+
+@pytest.mark.parametrize("l_series", [5e-9, 60e-9])
+def test_linearized_tunnel_circuit_matches_the_core_closed_form_example(l_series):
+    """The operating point's small-signal circuit has the poles of stabkit.examples.ntype_series_rl built
+    independently from the same g, C, R, L (and of the S-type example for a breakover device)."""
+    from stabkit.examples import ntype_series_rl, stype_series_l
+
+    circuit = tunnel_circuit(20.0, l_series)
+    (p,) = operating_points(circuit).points
+    ref = poles(ntype_series_rl(-p.small_signal.g, CD, 20.0, l_series))
+    np.testing.assert_allclose(np.sort_complex(p.poles.poles), np.sort_complex(ref.poles), rtol=1e-9)
+    # S-type: device (series ls) at its steepest point, loaded by R ∥ C from a supply
+    s = Circuit("S")
+    s.add_model("sd", "stype", vpk=10.0, ipk=1e-3, ron=500.0, ls=1e-6)
+    v_q = 1.0 + 10.0 * 2.0 * np.exp(-1.0)  # v(2 mA) = ron·i + vpk·2·e^(−1)
+    s.add_vsource("V1", "in", 0, dc=v_q + 5000.0 * 2e-3)
+    s.add_resistor("R1", "in", "a", 5000.0)
+    s.add_capacitor("C1", "a", 0, 50e-15)
+    s.add_diode("D1", "a", 0, "sd")
+    (q,) = operating_points(s).points
+    ref_s = poles(stype_series_l(-q.small_signal.r, 1e-6, 5000.0, 50e-15))
+    np.testing.assert_allclose(np.sort_complex(q.poles.poles), np.sort_complex(ref_s.poles), rtol=1e-9)
