@@ -101,6 +101,12 @@ def plot_pole_paths(values, rows, param: str, title: str = "", ax=None):
         for p in row:
             z = np.asarray(p["poles_hz"])
             ax.scatter(z.real, z.imag, s=10, color=colour, marker="x" if p["stable"] else "o")
+    # zoom on the dominant (rightmost) poles, which decide stability; far-left poles may fall outside
+    rightmost = [max(np.asarray(p["poles_hz"]).real) for row in rows for p in row if len(p["poles_hz"])]
+    if rightmost:
+        r_lo, r_hi = min(rightmost), max(rightmost)
+        pad = 0.15 * max(r_hi - r_lo, abs(r_lo), abs(r_hi), 1e-30)
+        ax.set_xlim(min(r_lo, 0.0) - pad, max(r_hi, 0.0) + pad)
     ax.axvline(0.0, color="0.5", lw=0.8)
     ax.axhline(0.0, color="0.5", lw=0.8)
     ax.set_xlabel("Re(s)/2π [Hz]")
