@@ -274,3 +274,40 @@ def test_linearized_tunnel_circuit_matches_the_core_closed_form_example(l_series
     (q,) = operating_points(s).points
     ref_s = poles(stype_series_l(-q.small_signal.r, 1e-6, 5000.0, 50e-15))
     np.testing.assert_allclose(np.sort_complex(q.poles.poles), np.sort_complex(ref_s.poles), rtol=1e-9)
+
+
+def two_hump_table(cd: float = 1e-12):
+    """An N-type table with two NDR regions (a multi-peak device): two tunnelling humps 0.5 V apart on a
+    small ohmic slope, with an exponential rise at the top."""
+    from stabkit.circuit.devices import IVTable
+
+    ip, vp = 4.7e-3, 0.1
+
+    def hump(v):
+        return np.where(v > 0, ip * (v / vp) * np.exp(1 - v / vp), ip * v / vp * np.e)
+
+    v = np.linspace(0.0, 1.2, 241)
+    i = hump(v) + np.where(v > 0.5, hump(v - 0.5), 0.0) + 2e-3 * v + 1e-3 * np.exp((v - 1.0) / 0.05)
+    return IVTable(v, i, cd=cd)
+
+
+def test_two_ndr_regions_give_five_points_and_a_multistable_circuit(tmp_path):
+    table = two_hump_table()
+    f = curve_features(table)
+    assert len(f.ndr) == 2 and len(f.pvr) == 2
+    np.testing.assert_allclose([p[0] for p in f.peaks], [0.105, 0.6], atol=5e-3)  # samples every 5 mV
+    path = tmp_path / "two.csv"
+    path.write_text("v,i\n" + "\n".join(f"{a:.12g},{b:.12g}" for a, b in zip(table.x, table.y)))
+    c = Circuit("two-hump device")
+    c.add_model("dt", "ivtable", file=str(path), cd=1e-12)
+    c.add_vsource("V1", "in", 0, dc=2.45)
+    c.add_resistor("R1", "in", "m", 500.0)
+    c.add_inductor("L1", "m", "a", 1e-9)
+    c.add_diode("D1", "a", 0, "dt")
+    res = operating_points(c)
+    # independent count on a fine grid
+    v = np.arange(-0.2, 2.6, 1e-6)
+    fgrid = v + 500.0 * table.current(v) - 2.45
+    assert len(res.points) == 5 == np.count_nonzero(np.sign(fgrid[:-1]) != np.sign(fgrid[1:]))
+    assert [p.stable for p in res.points] == [True, False, True, False, True]
+    assert classify_points(res) == "multistable"
