@@ -452,3 +452,24 @@ def test_active_network_warns_and_still_finds_the_points():
         f = v - 30.0 * TUNNEL_1N3716.current(v) - 0.2
     k = np.flatnonzero(np.sign(f[:-1]) != np.sign(f[1:]))
     np.testing.assert_allclose([p.v for p in pts], v[k], atol=2e-6)
+
+
+def test_newton_with_an_n_type_and_an_s_type_device():
+    """Two independent branches in one circuit (a bistable tunnel diode, an S-type device at its NDR point):
+    the operating points are the product of each branch's load-line points."""
+    c = tunnel_circuit(0.58, 100.0, l_series=1e-9)
+    c.add_model("sd", "stype", vpk=10.0, ipk=1e-3, ron=500.0, ls=1e-6)
+    c.add_vsource("V2", "s_in", 0, dc=V_Q + 5000.0 * I_Q)
+    c.add_resistor("R2", "s_in", "s", 5000.0)
+    c.add_diode("D2", "s", 0, "sd")
+    res = operating_points(c)
+    tunnel_points = operating_points(tunnel_circuit(0.58, 100.0, l_series=1e-9)).points
+    s_points = operating_points(breakover_circuit(V_Q + 5000.0 * I_Q, 5000.0, ls=1e-6)).points
+    assert len(res.points) == len(tunnel_points) * len(s_points) == 3
+    np.testing.assert_allclose(sorted(p.voltages["a"] for p in res.points), [p.v for p in tunnel_points], atol=1e-10)
+    for p in res.points:
+        (bias, model), = p.others.values()
+        np.testing.assert_allclose(bias[1], s_points[0].i, rtol=1e-9)
+        assert model.control == "S" and model.negative
+    # stability: each branch's verdict (the branches do not interact)
+    assert [p.stable for p in res.points] == [q.stable and s_points[0].stable for q in tunnel_points]
