@@ -136,3 +136,21 @@ def test_wrong_admissible_range_names_found_and_expected(pytester):
     assert "rng.stab.yaml:4:" in out
     assert "found [100 p, 10 n], expected it to contain [1 n, 12 n]" in out
     assert "`contains: [100p, 10n]`" in out
+
+
+@needs_reader
+@pytest.mark.skipif(not have("loads"), reason="admissible ranges (stabkit.analysis.loads) are not on this branch yet")
+def test_shipped_cases_pass_under_the_repository_config(pytester):
+    """`pytest cases/` with the repository's own pytest config (strict markers, warnings as errors)."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    cases = sorted((repo / "cases").glob("*.stab.yaml"))
+    assert cases, "no shipped case files"
+    result = run(pytester, f"--rootdir={repo}", "-c", str(repo / "pyproject.toml"), str(repo / "cases"))
+    expected = 0
+    from stabkit.cases import load_case
+
+    for c in cases:
+        expected += len(load_case(c).expectations)
+    result.assert_outcomes(passed=expected)
