@@ -40,7 +40,7 @@ def plot_intervals(rows, axes, title: str = ""):
         ax.xaxis.set_major_formatter(EngFormatter())
         ax.grid(False)
     if len(axes):
-        axes[0].set_title(title or "stable (green) and unstable (red) values; dashed: expected interval")
+        axes[0].set_title(title or "green: stable, red: unstable, dashed: expected")
     return axes
 
 
