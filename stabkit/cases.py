@@ -116,6 +116,8 @@ def read_yaml(path: str | os.PathLike) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(x for x in (exc.context, exc.problem) if x) or "invalid YAML"
+        if exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
+            what += f" (the construct began on line {exc.context_mark.line + 1})"
         raise CaseFileError(f"invalid YAML: {what}", file=path, line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise CaseFileError(f"invalid YAML: {exc}", file=path) from None

@@ -41,7 +41,7 @@ def test_load_case_parses_suffixed_values_and_expectations(tmp_path):
 @pytest.mark.parametrize("text, line, words", [
     ("netlist: a.cir\nexpect: {stable: true}\nfoo: 1\n", 3, ["unknown key 'foo'", "netlist, title"]),
     ("netlist: a.cir\nexpect:\n  stable: true\n  stabel: false\n", 4, ["unknown key 'stabel'", "stable"]),
-    ("netlist: a.cir\nexpect: {stable: [1\n", 3, ["invalid YAML"]),
+    ("netlist: a.cir\nexpect: {stable: [1\n", 3, ["invalid YAML", "began on line 2"]),
     ("netlist: a.cir\n  bad: indent\nexpect: {stable: true}\n", 2, ["invalid YAML"]),
     ("netlist: a.cir\nset: {r: ten}\nexpect: {stable: true}\n", 2, ["set r", "ten"]),
     ("netlist: a.cir\nexpect: {stable: yes please}\n", 2, ["true or false"]),
