@@ -494,12 +494,27 @@ def _section_poles(rep: Report, verdict, circuit) -> None:
             rep.note(f"{pr.poles.size - MAX_POLE_ROWS} more poles (lower real parts) not listed.")
 
 
+def unstable_bands(freq_hz: np.ndarray, ok: np.ndarray) -> list[tuple[float, float]]:
+    """Sampled frequency spans (first, last sample) where ``ok`` is False."""
+    out: list[tuple[float, float]] = []
+    start = prev = None
+    for f, good in zip(np.asarray(freq_hz, dtype=float), np.asarray(ok, dtype=bool)):
+        if not good and start is None:
+            start = f
+        if good and start is not None:
+            out.append((float(start), float(prev)))
+            start = None
+        prev = f
+    if start is not None:
+        out.append((float(start), float(prev)))
+    return out
+
+
 def _section_twoport(rep: Report, circuit) -> None:
     """K, |Δ|, μ of every 2-port S-parameter block in the circuit (where the factors apply at all)."""
     from stabkit.cases import optional_analysis
 
     rep.h2("Two-port stability factors (K, μ)")
-    factors_fn = optional_analysis("twoport", "network_factors")
     networks = getattr(circuit, "networks", {}) or {}
     blocks = [(e.name, networks[e.model or e.key]) for e in circuit
               if e.kind == "N" and (e.model or e.key) in networks and networks[e.model or e.key].nports == 2]
@@ -507,20 +522,27 @@ def _section_twoport(rep: Report, circuit) -> None:
         rep.note("Not applicable: the circuit has no 2-port S-parameter block. K and μ describe a two-port "
                  "between passive terminations; the NDF and the natural frequencies above decide this circuit.")
         return
-    if factors_fn is None:
+    fns = [optional_analysis("twoport", n) for n in ("rollett_k", "determinant_s", "mu_factor", "mu_prime_factor")]
+    if any(fn is None for fn in fns):
         rep.note("Not available: this stabkit has no two-port analysis (stabkit.analysis.twoport).")
         return
-    rep.p("For each 2-port S-parameter block, on its own (reference impedance terminations). μ > 1 means "
-          "unconditionally stable for passive terminations *if the block itself is stable* — the NDF above treats "
-          "the block as a black box under that same assumption, and judges the whole circuit.")
+    k_fn, det_fn, mu_fn, mu2_fn = fns
+    rep.p("For each 2-port S-parameter block on its own (reference terminations): μ > 1 means unconditionally "
+          "stable for passive terminations *if the block itself is stable* — the NDF above treats the block as a "
+          "black box under that same assumption, and judges the whole circuit.")
     rows = []
+    from stabkit.report.figures import plot_twoport_factors
+
     for name, net in blocks:
-        f = factors_fn(net, name)
-        bands = f.potentially_unstable_bands()
-        rows.append([name, f"{format_eng(f.freq_hz[0], 'Hz')} … {format_eng(f.freq_hz[-1], 'Hz')}",
-                     f"{np.min(f.k):.3g}", f"{np.max(f.delta_abs):.3g}", f"{np.min(f.mu):.3g}",
+        f, s = np.asarray(net.f, dtype=float), np.asarray(net.s, dtype=complex)
+        k, d, mu, mu2 = k_fn(s), np.abs(det_fn(s)), mu_fn(s), mu2_fn(s)
+        bands = unstable_bands(f, mu > 1)
+        rows.append([name, f"{format_eng(f[0], 'Hz')} … {format_eng(f[-1], 'Hz')}", f"{np.min(k):.3g}",
+                     f"{np.max(d):.3g}", f"{np.min(mu):.3g}",
                      "; ".join(f"{format_eng(a, 'Hz')} … {format_eng(b, 'Hz')}" for a, b in bands) or "none"])
-        rep.draw(lambda ax, f=f: _plot_with_ax(f, ax), f"K, |Δ|, μ and μ' of {name}", f"twoport-{name}")
+        rep.draw(lambda ax, f=f, k=k, d=d, mu=mu, mu2=mu2, name=name: plot_twoport_factors(
+            f, k, d, mu, mu2, ax=ax, title=f"two-port factors of {name}"), f"K, |Δ|, μ and μ' of {name}",
+            f"twoport-{name}")
     rep.table(["block", "frequencies", "min K", "max |Δ|", "min μ", "μ ≤ 1 (potentially unstable) at"], rows)
 
 
