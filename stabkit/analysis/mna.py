@@ -268,7 +268,7 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
             continue
         elif k == "G":
             p, m, cp, cm = (idx(x) for x in e.nodes)
-            add_active(e.name, k, vals["value"], 0.0, [(p, 1.0), (m, -1.0)], [(cp, 1.0), (cm, -1.0)])
+            add_active(e.name, k, vals["value"], vals.get("c", 0.0), [(p, 1.0), (m, -1.0)], [(cp, 1.0), (cm, -1.0)])
         elif k == "F":
             p, m = idx(e.nodes[0]), idx(e.nodes[1])
             ctrl = branch_index[e.refs[0].lower()]
