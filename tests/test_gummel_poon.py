@@ -262,3 +262,34 @@ def test_cli_linearizes_transistor_circuits(models_dir, tmp_path, capsys):
     point = json.loads(capsys.readouterr().out)["points"][0]
     assert point["stable"] and point["transistors"][0]["ic"] == pytest.approx(3.98e-3, rel=0.01)
     np.testing.assert_allclose(sorted(map(tuple, point["poles"])), sorted(map(tuple, data["poles"])), rtol=1e-12)
+
+
+COMMON_BASE = """common base with an inductive base: negative resistance at the emitter
+.options tnom=25 temp=25
+.param lb=5n
+VCC vcc 0 3
+VEE vee 0 -5
+LB b 0 {{lb}}
+RC vcc c 200
+CL c 0 1p
+RE vee e 1.5k
+CE e 0 2p
+Q1 c b e qbfr840
+{card}
+.end
+"""
+
+
+def test_load_sweep_applies_to_the_linearized_transistor_circuit(models_dir):
+    """The base inductance does not move the DC point (a short at DC), so one linearization serves the whole
+    sweep; the admissible range must agree with the eigenvalues on either side of its edge."""
+    from stabkit.analysis.loads import admissible_range
+
+    lin = small_signal(Circuit.from_netlist(COMMON_BASE.format(card=_bare_card(models_dir))))
+    res = admissible_range(lin, "lb", 0.1e-9, 100e-9)
+    assert len(res.intervals) == 1 and res.intervals[0][0] == pytest.approx(0.1e-9)
+    edge = res.intervals[0][1]
+    assert 0.11e-9 < edge < 0.15e-9
+    assert poles(lin, {"lb": edge * 0.99}).stable
+    assert poles(lin, {"lb": edge * 1.01}).rhp_count == 2
+    assert poles(lin, {"lb": 50e-9}).rhp_count == 2
