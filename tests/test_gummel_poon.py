@@ -293,3 +293,25 @@ def test_load_sweep_applies_to_the_linearized_transistor_circuit(models_dir):
     assert poles(lin, {"lb": edge * 0.99}).stable
     assert poles(lin, {"lb": edge * 1.01}).rhp_count == 2
     assert poles(lin, {"lb": 50e-9}).rhp_count == 2
+
+
+def test_cli_load_sweep_linearizes_once_and_refuses_bias_moving_parameters(models_dir, tmp_path, capsys):
+    import json
+
+    text = COMMON_BASE.format(card=_bare_card(models_dir))
+    text = text.replace(".param lb=5n", ".param lb=5n rc=200").replace("RC vcc c 200", "RC vcc c {rc}")
+    path = tmp_path / "cb.cir"
+    path.write_text(text)
+    assert main(["loads", str(path), "--sweep", "lb", "--from", "0.1n", "--to", "100n", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    lin = small_signal(Circuit.from_netlist(text))
+    np.testing.assert_allclose(data["intervals"], admissible_range_intervals(lin), rtol=1e-12)
+    # the collector resistor sets the bias: one linearization cannot serve a sweep of it
+    assert main(["loads", str(path), "--sweep", "rc", "--from", "100", "--to", "300"]) == 2
+    assert "moves the transistors' DC operating point" in capsys.readouterr().err
+
+
+def admissible_range_intervals(lin: Circuit):
+    from stabkit.analysis.loads import admissible_range
+
+    return admissible_range(lin, "lb", 0.1e-9, 100e-9).intervals

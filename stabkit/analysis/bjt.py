@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -602,5 +602,30 @@ def linear_circuit(circuit: Circuit, params: Mapping[str, float] | None = None) 
     return small_signal(circuit, params) if needs_bias(circuit) else circuit
 
 
-__all__ = ["BiasResult", "TransistorBias", "DiodeBias", "bias_point", "linearize_bjts", "small_signal",
+def linear_circuit_for_sweep(circuit: Circuit, sweeps: Mapping[str, Sequence[float]],
+                             params: Mapping[str, float] | None = None) -> Circuit:
+    """The small-signal circuit for a parameter sweep (the load sweeps of :mod:`stabkit.analysis.loads`).
+
+    The circuit is linearized once, at ``params``; that is only right when the swept parameters do not move
+    the DC operating point (inductors, capacitors, AC-coupled loads). This is checked: the bias is solved
+    again at each parameter's smallest and largest value, and a change of any node voltage beyond 1e-9
+    relative raises :class:`CircuitError`. Circuits without transistors or junction diodes pass through."""
+    if not needs_bias(circuit):
+        return circuit
+    base = bias_point(circuit, params)
+    for name, values in sweeps.items():
+        values = [float(v) for v in values]
+        for value in sorted({min(values), max(values)}):
+            other = bias_point(circuit, {**dict(params or {}), name: value})
+            for node, v0 in base.voltages.items():
+                v1 = other.voltages[node]
+                if abs(v1 - v0) > 1e-9 * (1.0 + abs(v0)) and not node.endswith((".ai", ".bi", ".ci", ".ei")):
+                    raise CircuitError(
+                        f"sweeping {name} moves the transistors' DC operating point (node {node}: {v0:.6g} V, "
+                        f"{v1:.6g} V at {name}={value:g}); the sweep linearizes once, so sweep a parameter that "
+                        "leaves the bias alone (an inductor, a capacitor, an AC-coupled load)")
+    return linearize_bjts(circuit, base)
+
+
+__all__ = ["BiasResult", "linear_circuit_for_sweep", "TransistorBias", "DiodeBias", "bias_point", "linearize_bjts", "small_signal",
            "linear_circuit", "needs_bias"]
