@@ -365,6 +365,10 @@ GENERIC_CIRCUITS = {  # name: (body, node probed with an AC current)
                           "Q2 c2 b2 t qn\nR1 vcc c1 2k\nR2 vcc c2 2k\nC1 c1 c2 0.2p\n", "c1"),
     "pnp, npn and a diode": ("VCC vcc 0 5\nR1 vcc b1 100k\nQ1 c1 b1 e1 qn\nRE e1 0 1k\nQ2 c2 c1 vcc qp\n"
                              "R2 c1 vcc 10k\nR3 c2 0 2k\nD1 b1 0 dm\n.model dm d(is=1e-14 n=1.05 rs=3 cjo=1p)\n", "c1"),
+    # instance settings: m parallel copies, temp=, dtemp= (a diode's m folds into its area, as in ngspice)
+    "instance m, temp, dtemp": ("VCC vcc 0 5\nRB vcc b 200k\nRC vcc c 1k\nQ1 c b 0 qn m=2 dtemp=20\n"
+                                "Q2 c b 0 qn temp=50\nD1 b 0 dm m=3 dtemp=5\n"
+                                ".model dm d(is=1e-15 n=1.05 rs=3 cjo=1p tnom=25)\n", "c"),
 }
 
 

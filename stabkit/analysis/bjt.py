@@ -199,6 +199,7 @@ class _Transistor:
     ci: str
     bi: str
     ei: str
+    gmin: float  # gmin·m: SPICE puts gmin across the junctions of each of the m parallel copies
 
 
 @dataclass
@@ -208,6 +209,7 @@ class _Diode:
     a: str
     k: str
     ai: str
+    gmin: float
 
 
 def _options(circuit: Circuit, temp: float | None, gmin: float | None) -> tuple[float | None, float, float]:
@@ -254,6 +256,23 @@ def _refined_solve(jac: np.ndarray, b: np.ndarray, steps: int = 2) -> np.ndarray
     return x if np.all(np.isfinite(x)) else None
 
 
+def _instance(circuit: Circuit, e: Element, resolved, temp_c: float | None, model_tnom: float | None,
+              tnom_c: float) -> tuple[float, float | None, float]:
+    """Effective area (``area·m``: m parallel copies), temperature (its ``temp=``, else the circuit
+    temperature, or without one the model's nominal temperature, plus its ``dtemp=``) and ``m``."""
+    vals = circuit.values(e, resolved)
+    m = vals.get("m", 1.0)
+    area = vals.get("area", 1.0) * m
+    if area <= 0 or m <= 0:
+        raise CircuitError(f"{e.where()}: {e.name}: area and m must be positive, got area·m = {area:g}")
+    if "temp" in vals:
+        return area, vals["temp"], m
+    if "dtemp" in vals:
+        base = temp_c if temp_c is not None else (model_tnom if model_tnom is not None else tnom_c)
+        return area, base + vals["dtemp"], m
+    return area, temp_c, m
+
+
 class _BiasProblem:
     def __init__(self, circuit: Circuit, resolved: dict[str, float], temp_c: float | None, tnom_c: float, gmin: float):
         self.gmin = gmin
@@ -267,14 +286,14 @@ class _BiasProblem:
                     params = gp.GummelPoonParams.from_card(mtype, values, name=e.model or "?")
                 except CircuitError as exc:
                     raise CircuitError(f"{e.where()}: {e.name}: {exc}") from None
-                area = circuit.values(e, resolved).get("area", 1.0)
-                t = gp.transistor_at(params, temp_c, tnom_c, area)
+                area, inst_temp, m = _instance(circuit, e, resolved, temp_c, params.tnom, tnom_c)
+                t = gp.transistor_at(params, inst_temp, tnom_c, area)
                 c, b, em = e.nodes[:3]
                 s = e.nodes[3] if len(e.nodes) == 4 else GROUND
                 prefix = e.name.lower()
                 self.transistors.append(_Transistor(
                     e, t, c, b, em, s, ci=f"{prefix}.ci" if t.rc > 0 else c,
-                    bi=f"{prefix}.bi" if t.rb > 0 else b, ei=f"{prefix}.ei" if t.re > 0 else em))
+                    bi=f"{prefix}.bi" if t.rb > 0 else b, ei=f"{prefix}.ei" if t.re > 0 else em, gmin=gmin * m))
                 drop.add(e.key)
             elif e.kind == "D":
                 if not _is_junction_diode(circuit, e):
@@ -287,10 +306,11 @@ class _BiasProblem:
                     params = gp.JunctionDiodeParams.from_card(values, name=e.model or "?")
                 except CircuitError as exc:
                     raise CircuitError(f"{e.where()}: {e.name}: {exc}") from None
-                area = circuit.values(e, resolved).get("area", 1.0)
-                d = gp.diode_at(params, temp_c, tnom_c, area)
+                area, inst_temp, m = _instance(circuit, e, resolved, temp_c, params.tnom, tnom_c)
+                d = gp.diode_at(params, inst_temp, tnom_c, area)
                 a, k = e.nodes
-                self.diodes.append(_Diode(e, d, a, k, ai=f"{e.name.lower()}.ai" if d.rs > 0 else a))
+                # a diode's m folds into its area and gmin stays single (as ngspice does)
+                self.diodes.append(_Diode(e, d, a, k, ai=f"{e.name.lower()}.ai" if d.rs > 0 else a, gmin=gmin))
                 drop.add(e.key)
         net = _copy_without(circuit, drop)
         with warnings.catch_warnings():
@@ -372,7 +392,7 @@ class _BiasProblem:
                 limited = limited or l1 or l2
             k += 2
             new_state += [vbe, vbc]
-            cur = gp.gp_currents(vbe, vbc, t, self.gmin)
+            cur = gp.gp_currents(vbe, vbc, t, q.gmin)
             ic, ib = float(cur.ic), float(cur.ib)
             gm, go, gpi, gmu = float(cur.gm), float(cur.go), float(cur.gpi), float(cur.gmu)
             d_ic = (gm + go, -(go + gmu))
@@ -392,7 +412,7 @@ class _BiasProblem:
                         jac[row, im] -= dv
             if q.bi != q.b:
                 self._conductance(jac, q.b, q.bi, float(cur.gx))
-            self._conductance(jac, q.s, q.ci if pol > 0 else q.bi, self.gmin)
+            self._conductance(jac, q.s, q.ci if pol > 0 else q.bi, q.gmin)
         for dd in self.diodes:
             d = dd.d
             if evaluate_at_state:
@@ -402,7 +422,7 @@ class _BiasProblem:
                 limited = limited or lim
             k += 1
             new_state.append(vd)
-            i, g = gp.diode_current(vd, d, self.gmin)
+            i, g = gp.diode_current(vd, d, dd.gmin)
             i, g = float(i), float(g)
             eq = i - g * vd
             for node, sign in ((dd.ai, 1.0), (dd.k, -1.0)):
@@ -495,7 +515,7 @@ class _BiasProblem:
             vbx = pol * (self.v(x, q.b) - self.v(x, q.ci))
             sub_con = q.ci if pol > 0 else q.bi
             vcs = self.v(x, q.s) - self.v(x, sub_con)  # SPICE: vertical NPN to ci, lateral PNP to bi
-            cur = gp.gp_currents(vbe, vbc, t, self.gmin)
+            cur = gp.gp_currents(vbe, vbc, t, q.gmin)
             caps = gp.gp_capacitances(vbe, vbc, vbx, vcs, t, cur)
             ic = pol * float(cur.ic)  # the gmin leak to the substrate (≈ 1e-12 A) is not included
             ib = pol * float(cur.ib)
@@ -512,7 +532,7 @@ class _BiasProblem:
         diodes: dict[str, DiodeBias] = {}
         for dd in self.diodes:
             vd = self.v(x, dd.ai) - self.v(x, dd.k)
-            i, g = gp.diode_current(vd, dd.d, self.gmin)
+            i, g = gp.diode_current(vd, dd.d, dd.gmin)
             _, g_junction = gp.junction_current(vd, dd.d.is_, dd.d.n * dd.d.vt)
             diodes[dd.element.name] = DiodeBias(
                 name=dd.element.name, model=dd.element.model or "", nodes={"a": dd.a, "k": dd.k, "ai": dd.ai},

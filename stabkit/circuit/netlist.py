@@ -717,6 +717,9 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
             values["area"] = _value(stmt, positional[3], f"{name} area", usage)
         elif "area" in keys:
             values["area"] = _value(stmt, keys["area"], f"{name} area", usage)
+        for key in ("m", "temp", "dtemp"):  # parallel copies, instance temperature (used by junction diodes)
+            if key in keys:
+                values[key] = _value(stmt, keys[key], f"{name} {key}", usage)
         return Element(name, "D", tuple(_nodes(stmt, positional[:2], name, usage)), values,
                        model=positional[2].lower, origin=origin)
     if letter == "Q":
@@ -734,6 +737,9 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
             values["area"] = _value(stmt, words[n_nodes + 1], f"{name} area", usage)
         elif "area" in keys:
             values["area"] = _value(stmt, keys["area"], f"{name} area", usage)
+        for key in ("m", "temp", "dtemp"):  # parallel copies, instance temperature (°C) or offset
+            if key in keys:
+                values[key] = _value(stmt, keys[key], f"{name} {key}", usage)
         return Element(name, "Q", tuple(_nodes(stmt, words[:n_nodes], name, usage)), values,
                        model=words[n_nodes].lower, origin=origin)
     if letter == "N":
