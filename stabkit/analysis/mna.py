@@ -189,8 +189,10 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
         circuit.validate(resolved)
     for e in circuit:
         if e.kind in ("D", "Q"):
+            hint = ("stabkit.analysis.bjt.small_signal(circuit); the CLI commands do it for you" if e.kind == "Q"
+                    else "stabkit oppoints / stabkit.analysis.linearize; junction diodes: stabkit.analysis.bjt")
             raise CircuitError(f"{e.where()}: {e.describe()} is nonlinear; find its operating point and linearize it "
-                               "first (stabkit oppoints / stabkit.analysis.linearize)")
+                               f"first ({hint})")
     nodes = [nd for nd in circuit.nodes if nd != GROUND]
     node_index = {nd: i for i, nd in enumerate(nodes)}
     unknowns = [f"v({nd})" for nd in nodes]
