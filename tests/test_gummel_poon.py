@@ -391,3 +391,19 @@ def test_generic_circuits_bias_and_impedance_agree_with_ngspice(name, ngspice_re
     freqs = np.geomspace(1e6, 1e10, 5)
     ours = zin(linearize_bjts(circuit, bias), node, freqs).z
     np.testing.assert_allclose(ours, ngspice.ac_vector(text, freqs, f"v({node})"), rtol=1e-6)
+
+
+def test_bias_result_serialises_and_plots():
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    c = Circuit.from_netlist("stage\nVCC vcc 0 5\nRB vcc b 200k\nRC vcc c 1k\nQ1 c b 0 qn\n" + GENERIC + "\n")
+    bias = bias_point(c)
+    data = json.loads(json.dumps(bias.to_dict()))
+    assert data["transistors"][0]["name"] == "Q1" and data["method"] == "newton"
+    # Ic through RC (the gmin leak to the substrate, ~1e-12 A, is left out of ic)
+    assert data["transistors"][0]["ic"] == pytest.approx((5 - bias.voltages["c"]) / 1e3, rel=1e-8)
+    ax = bias.plot()
+    assert len(ax.patches) == 3  # vcc, b, c (internal nodes left out)
