@@ -321,3 +321,67 @@ def test_netlist_case_matches_python_builder():
     np.testing.assert_allclose(np.sort_complex(from_file.poles), np.sort_complex(built.poles), rtol=1e-6,
                                atol=1e-12 * scale)
     assert from_file.rhp_count == built.rhp_count
+
+
+# ------------------------------------------------------------------------------------------ distributed
+Z0_LINE, TD_LINE = 50.0, 0.1e-9
+
+
+def _line_device(c: Circuit) -> None:
+    """N-type device −50 Ω ∥ 2 pF behind a 5 Ω package resistance at node d (so that it is passive at very
+    high frequency and the line's infinitely many modes stay damped)."""
+    c.add_resistor("Rpk", "d", "j", 5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StabkitWarning)
+        c.add_resistor("Rneg", "j", "0", -50.0)
+    c.add_capacitor("Cd", "j", "0", 2e-12)
+
+
+def _line_circuit() -> Circuit:
+    c = Circuit("source R + L, 50 ohm line (0.1 ns), N-type device")
+    c.set_param("rs", 10.0)
+    c.add_resistor("Rs", "0", "a", "rs")
+    c.add_inductor("L1", "a", "b", 0.5e-9)
+    c.add_tline("T1", "b", "0", "d", "0", Z0_LINE, td=TD_LINE)
+    _line_device(c)
+    return c
+
+
+def _ladder_circuit(sections: int) -> Circuit:
+    c = Circuit(f"same with the line as {sections} LC sections")
+    c.set_param("rs", 10.0)
+    c.add_resistor("Rs", "0", "a", "rs")
+    c.add_inductor("L1", "a", "n0", 0.5e-9)
+    for k in range(sections):
+        nxt = "d" if k == sections - 1 else f"n{k + 1}"
+        c.add_inductor(f"Ll{k}", f"n{k}", nxt, Z0_LINE * TD_LINE / sections)
+        c.add_capacitor(f"Cl{k}", nxt, "0", TD_LINE / Z0_LINE / sections)
+    _line_device(c)
+    return c
+
+
+def test_distributed_edges_agree_with_ladders():
+    """Line + negative resistance: the NDF-located edges agree with fine LC-ladder approximations (exact
+    pencil), and the ladders converge towards them."""
+    pytest.importorskip("stabkit.analysis.ndf", reason="the NDF (stabkit.analysis.ndf) has not landed on this branch")
+    res = admissible_range(_line_circuit(), "rs", 1.0, 200.0, points=25)
+    assert res.method == "ndf"
+    (lo, hi), = res.intervals
+    coarse = admissible_range(_ladder_circuit(10), "rs", 1.0, 200.0, points=25)
+    fine = admissible_range(_ladder_circuit(40), "rs", 1.0, 200.0, points=25)
+    (flo, fhi), = fine.intervals
+    np.testing.assert_allclose([lo, hi], [flo, fhi], rtol=5e-3)
+    assert abs(flo - lo) < abs(coarse.intervals[0][0] - lo)
+    np.testing.assert_allclose(hi, 45.0, rtol=RTOL)  # DC: Rs + 5 Ω < 50 Ω
+
+
+def test_distributed_without_ndf_says_so():
+    try:
+        import stabkit.analysis.ndf  # noqa: F401
+    except ImportError:
+        from stabkit.errors import DistributedCircuitError
+
+        with pytest.raises(DistributedCircuitError, match="NDF"):
+            admissible_range(_line_circuit(), "rs", 1.0, 200.0)
+    else:
+        pytest.skip("the NDF is installed: distributed sweeps use it (tested above)")
