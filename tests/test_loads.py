@@ -373,6 +373,9 @@ def test_distributed_edges_agree_with_ladders():
     np.testing.assert_allclose([lo, hi], [flo, fhi], rtol=5e-3)
     assert abs(flo - lo) < abs(coarse.intervals[0][0] - lo)
     np.testing.assert_allclose(hi, 45.0, rtol=RTOL)  # DC: Rs + 5 Ω < 50 Ω
+    # the lower edge is a complex pair; the NDF's nearest approach to zero sits at the ladder's frequency
+    assert res.edges[0].crossing == fine.edges[0].crossing == "complex pair"
+    np.testing.assert_allclose(res.edges[0].freq_hz, fine.edges[0].freq_hz, rtol=1e-2)
 
 
 def test_distributed_without_ndf_says_so():

@@ -64,6 +64,10 @@ class Probe:
     margin: float | None = None
     poles: np.ndarray | None = None
     method: str = "poles"
+    #: numerical doubt reported by the stability test (e.g. a non-integer NDF count)
+    warnings: list[str] = field(default_factory=list)
+    #: NDF path: the frequency (Hz) where |NDF(jω)| is smallest — near an edge, where the zero crosses
+    nearest_zero_hz: float | None = None
 
     @property
     def stable(self) -> bool:
@@ -139,8 +143,15 @@ class CircuitProbe:
                          method="poles")
         ndf = _ndf_function()
         res = ndf(self.circuit, params)
-        return Probe(value=float(x), rhp_count=int(res.encirclements), marginal=0 if res.stable or
-                     res.encirclements else 1, margin=None, poles=None, method="ndf")
+        marginal = bool(getattr(res, "marginal", not res.stable and not res.encirclements))
+        nearest = None
+        log_values = getattr(res, "log_values", None)
+        if log_values is not None and np.size(log_values):
+            nearest = float(abs(res.freq_hz[int(np.argmin(np.real(log_values)))]))
+        return Probe(value=float(x), rhp_count=int(res.encirclements), marginal=int(marginal), margin=None,
+                     poles=None, method="ndf", warnings=[f"{self.param}={x:g}: {w}" for w in
+                                                         getattr(res, "warnings", [])],
+                     nearest_zero_hz=nearest)
 
 
 def _ndf_function():
@@ -343,6 +354,13 @@ def classify_crossing(stable_side: Probe, unstable_side: Probe, far_unstable: Pr
     that is larger near the edge than far from it came in from infinity.
     """
     if unstable_side.poles is None:
+        # NDF path: the count change says real (1) or pair (2); |NDF(jω)| is smallest where the zero crosses
+        change = unstable_side.rhp_count - stable_side.rhp_count
+        freq = unstable_side.nearest_zero_hz
+        if change == 2 and freq is not None:
+            return "complex pair", freq, None, "jω axis"
+        if change == 1:
+            return "real pole", 0.0, None, None
         return None, None, None, None
     pick = _nearest_axis_pole(unstable_side.poles)
     if pick is None:
@@ -487,10 +505,13 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
                           bracket=(min(a.value, b.value), max(a.value, b.value)), evaluations=n,
                           rhp_change=u.rhp_count - s.rhp_count, crossing=crossing, freq_hz=freq,
                           pole_hz=pole_hz, via=via))
+        warnings_out.extend(w for w in a.warnings + b.warnings if w not in warnings_out)
         if b.marginal and not b.rhp_count:
             warnings_out.append(f"edge near {value:g}: the unstable side is marginal (pole on the jω axis)")
     intervals = _intervals_from(samples, edges, float(lo), float(hi))
     evaluations = len(grid) + counter.calls
+    for p in samples:
+        warnings_out.extend(w for w in p.warnings if w not in warnings_out)
     if any(p.marginal and not p.rhp_count for p in samples):
         warnings_out.append("some sampled values are marginal (natural frequency on the jω axis, e.g. at s = 0): "
                             "they are counted as not stable")
