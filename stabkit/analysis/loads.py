@@ -20,7 +20,8 @@ Edges are found in two stages: a coarse scan (geometric spacing when the range s
 so narrow windows are not lost across decades) followed by root-finding on the *stability margin*
 ``m(x)`` (Brent's method, bracket kept) or plain bisection on the verdict when no margin is
 available (NDF path); the margin is ``max Re(s)/|s|``. Local extrema of the sampled margin that
-approach zero without crossing it are refined too (bounded minimisation), which finds stable or unstable windows narrower than the scan step.
+approach zero without crossing it are refined too (golden-section search), which finds stable or unstable
+windows narrower than the scan step.
 """
 
 from __future__ import annotations
@@ -250,6 +251,13 @@ class AdmissibleRange:
 
 
 # ---------------------------------------------------------------------------------------------- maths
+def resolved_scale(lo: float, hi: float, scale: str = "auto") -> str:
+    """``'log'`` or ``'lin'``: ``'auto'`` is geometric when ``0 < lo`` and ``hi/lo ≥ 10``."""
+    if scale == "auto":
+        return "log" if lo > 0 and hi / lo >= 10 else "lin"
+    return scale
+
+
 def scan_grid(lo: float, hi: float, points: int, scale: str = "auto") -> np.ndarray:
     """Coarse-scan values: geometric when ``scale == 'log'`` (or ``'auto'`` with ``0 < lo`` and
     ``hi/lo ≥ 10``), linear otherwise. Both ends included."""
@@ -257,8 +265,7 @@ def scan_grid(lo: float, hi: float, points: int, scale: str = "auto") -> np.ndar
         raise ValueError(f"the sweep needs finite lo < hi, got [{lo}, {hi}]")
     if points < 2:
         raise ValueError("a scan needs at least 2 points")
-    if scale == "auto":
-        scale = "log" if lo > 0 and hi / lo >= 10 else "lin"
+    scale = resolved_scale(lo, hi, scale)
     if scale == "log":
         if lo <= 0:
             raise ValueError(f"a log-spaced sweep needs lo > 0, got {lo}")
@@ -480,8 +487,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
     if not (rtol > 0):
         raise ValueError(f"rtol must be positive, got {rtol}")
     grid = scan_grid(float(lo), float(hi), int(points), scale)
-    log = bool(grid[0] > 0 and np.allclose(np.diff(np.log(grid)), np.log(grid[1] / grid[0])) and
-               scale != "lin" and (scale == "log" or hi / lo >= 10))
+    log = resolved_scale(float(lo), float(hi), scale) == "log"
     if probe is None:
         probe = CircuitProbe(circuit, param, params, method)
     method_used = getattr(probe, "method", "custom")
@@ -727,7 +733,6 @@ def stability_map(circuit: Circuit, x_param: str, x_values: Iterable[float], y_p
     ys = np.asarray(list(y_values), dtype=float)
     fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
     items = [({y_param.lower(): float(y)}, float(x)) for y in ys for x in xs]
-    # evaluate rows in chunks so the pool is not flooded with tiny tasks
     res = _run_jobs(_ProbeJob(circuit, x_param, fixed, method), items, executor, workers, progress,
                     "stability map")
     rhp = np.array([r[0] for r in res], dtype=int).reshape(len(ys), len(xs))
