@@ -11,6 +11,7 @@ import ast
 import math
 import operator
 import re
+import warnings
 from collections.abc import Mapping
 
 from stabkit.errors import ParameterError
@@ -39,17 +40,48 @@ _SUFFIXED = re.compile(
 
 
 def _replace_suffix(m: re.Match) -> str:
-    return repr(float(m.group(1)) * SUFFIXES[m.group(2).lower()])
+    value = float(m.group(1)) * SUFFIXES[m.group(2).lower()]
+    if not math.isfinite(value):
+        raise OverflowError(m.group(0))
+    return repr(value)
+
+
+class _DottedNames(ast.NodeTransformer):
+    """Turn ``x1.rload`` (an attribute chain on a name) into one name ``x1.rload``.
+
+    Subcircuit instances scope their parameters as ``INSTANCE.param``; without this, the scoped name
+    would parse as attribute access, which is (rightly) forbidden.
+    """
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Name):
+            return ast.copy_location(ast.Name(id=f"{node.value.id}.{node.attr}", ctx=node.ctx), node)
+        return node
 
 
 def parse_expression(text: str) -> ast.Expression:
-    """Parse ``text`` (without braces) into an AST, raising ``ParameterError`` on bad syntax."""
-    src = _SUFFIXED.sub(_replace_suffix, text.strip())
-    src = src.replace("^", "**")
+    """Parse ``text`` (without braces) into an AST, raising ``ParameterError`` on bad syntax.
+
+    Dotted names (``x1.r``, the scoped parameters of subcircuit instances) are single names.
+    """
+    if not isinstance(text, str):
+        raise ParameterError(f"expected an expression string, got {text!r}")
     try:
-        tree = ast.parse(src, mode="eval")
-    except SyntaxError:
+        src = _SUFFIXED.sub(_replace_suffix, text.strip())
+    except OverflowError:
+        raise ParameterError(f"expression {{{text}}} contains a number out of range") from None
+    src = src.replace("^", "**")
+    if len(src) > 10_000:
+        raise ParameterError(f"expression {{{text[:40]}...}} is longer than 10000 characters")
+    try:
+        with warnings.catch_warnings():  # e.g. SyntaxWarning for '1 is 1': the walk below rejects those anyway
+            warnings.simplefilter("ignore")
+            tree = _DottedNames().visit(ast.parse(src, mode="eval"))
+    except (SyntaxError, ValueError):  # ValueError: e.g. a NUL character
         raise ParameterError(f"cannot read expression {{{text}}}: expected arithmetic on numbers and parameter names") from None
+    except (RecursionError, MemoryError):
+        raise ParameterError(f"expression {{{text[:40]}...}} is nested too deeply") from None
     for node in ast.walk(tree):
         if isinstance(node, (ast.Attribute, ast.Subscript, ast.Lambda, ast.Starred, ast.keyword,
                              ast.List, ast.Tuple, ast.Dict, ast.Set, ast.ListComp, ast.GeneratorExp,
@@ -58,6 +90,8 @@ def parse_expression(text: str) -> ast.Expression:
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id.lower() in FUNCTIONS):
             name = node.func.id if isinstance(node.func, ast.Name) else "?"
             raise ParameterError(f"expression {{{text}}} calls unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}")
+        if isinstance(node, (ast.Is, ast.IsNot, ast.In, ast.NotIn)):
+            raise ParameterError(f"expression {{{text}}} uses {type(node).__name__}; compare with < <= > >= == !=")
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
             raise ParameterError(f"expression {{{text}}} contains {node.value!r}; expected numbers")
     return tree
@@ -129,6 +163,8 @@ def evaluate(text: str, scope: Mapping[str, float]) -> float:
         value = ev(tree)
     except ParameterError:
         raise
+    except RecursionError:
+        raise ParameterError(f"expression {{{text[:40]}...}} is nested too deeply") from None
     except (ArithmeticError, ValueError, TypeError, OverflowError) as exc:
         raise ParameterError(f"cannot evaluate {{{text}}}: {exc}") from None
     if not math.isfinite(value):
