@@ -658,20 +658,16 @@ class StabilityTable:
                           param=self.param, by=self.by, ax=ax)
 
 
-def default_probes(columns: Sequence[AdmissibleRange], digits: int = 4) -> list[float]:
-    """Probe rows like the paper's: each interior edge rounded to ``digits`` significant digits, plus the
-    neighbouring value on its unstable side (one unit of the last digit away), sorted and unique."""
+def default_probes(columns: Sequence[AdmissibleRange], digits: int = 4, offset: float = 2e-3) -> list[float]:
+    """Probe rows like the paper's: just either side of every located edge (``edge·(1 ± offset)``, rounded to
+    ``digits`` significant digits), sorted and unique. The offset is far above the edge tolerance, so each
+    probe's verdict is definite."""
     out: set[float] = set()
     for col in columns:
         for e in col.edges:
-            x = float(f"{e.value:.{digits}g}")
-            step = 10 ** (math.floor(math.log10(abs(x))) - digits + 1) if x else 10 ** -digits
-            inside = x + step if e.side == "lower" else x - step
-            outside = x - step if e.side == "lower" else x + step
-            # keep the rounded values that fall clearly on either side of the edge
-            for v in (x, inside, outside):
-                if abs(v - e.value) > 2 * col.rtol * abs(e.value):
-                    out.add(float(f"{v:.{digits + 1}g}"))
+            for v in (e.value * (1 - offset), e.value * (1 + offset)):
+                if col.lo <= v <= col.hi:
+                    out.add(float(f"{v:.{digits}g}"))
     return sorted(out)
 
 
