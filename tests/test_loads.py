@@ -388,3 +388,23 @@ def test_distributed_without_ndf_says_so():
             admissible_range(_line_circuit(), "rs", 1.0, 200.0)
     else:
         pytest.skip("the NDF is installed: distributed sweeps use it (tested above)")
+
+
+def test_results_serialise_and_plot():
+    """Every result has ``to_dict`` (JSON-ready) and ``plot`` (draws what it was given)."""
+    import json
+
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = _ntype()
+    results = [admissible_range(c, "Rs", 0.5, 200.0, points=15),
+               stability_table(c, "Rs", 0.5, 200.0, by="Cj", values=[5e-12, 10e-12], workers=1, points=15),
+               stability_map(c, "Rs", [1.0, 10.0, 100.0], "Ls", [0.1e-9, 1e-9, 10e-9], workers=1),
+               pole_locus(c, "Rs", np.geomspace(0.5, 200.0, 12))]
+    for res in results:
+        json.dumps(res.to_dict())
+        ax = res.plot()
+        assert ax.has_data()
+        plt.close(ax.figure)
