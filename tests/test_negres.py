@@ -14,9 +14,9 @@ from stabkit.analysis.dc import operating_points
 from stabkit.analysis.linearize import SmallSignal, linearize
 from stabkit.analysis.mna import assemble
 from stabkit.analysis.negres import (
-    amplifier_voltage_gain, classify_points, device_impedance, network_impedance, oscillator_conditions,
+    ac_load_resistance, amplifier_voltage_gain, classify_points, device_impedance, network_impedance, oscillator_conditions,
     pole_paths, reflection_amplifier_stable, reflection_coefficient, reflection_gain, reflection_gain_matched,
-    sweep_regions,
+    region_map, sweep_regions,
 )
 from stabkit.analysis.ports import zin
 from stabkit.circuit.devices import TUNNEL_1N3716, curve_features
@@ -217,8 +217,97 @@ def test_plots_draw_without_computing(tmp_path):
     curve_features(TUNNEL_1N3716).plot()
     sweep_regions(circuit, "vs", np.linspace(0.5, 0.65, 7)).plot()
     pole_paths(circuit, "r1", [80.0, 100.0, 120.0], {"vs": 0.58}).plot()
+    region_map(circuit, "vs", [0.5, 0.58], "r1", [50.0, 100.0]).plot()
     (p,) = operating_points(tunnel_circuit(20.0, 60e-9)).points
     oscillator_conditions(device_impedance(p.small_signal), network_impedance(tunnel_circuit(20.0, 60e-9), "D1"),
                           1e6, 1e10).plot()
     plt.gcf().savefig(tmp_path / "x.png")
     plt.close("all")
+
+
+def test_region_map_bias_by_load():
+    """Bias × load R: bistable only where R exceeds the steepest |r| (58.9 Ω) and the bias lies between the
+    tangent load lines for that R (independently computed)."""
+    vs_values = np.linspace(0.3, 0.8, 11)
+    r_values = np.array([20.0, 40.0, 80.0, 120.0])
+    m = region_map(tunnel_circuit(100.0, 1e-9), "vs", vs_values, "r1", r_values)
+    for r_value, row in zip(r_values, m.regions):
+        if r_value < 58.9:
+            assert "bistable" not in row
+        else:
+            lo, hi = tangent_biases(r_value)
+            for vs, region in zip(vs_values, row):
+                assert (region == "bistable") is bool(lo < vs < hi), (r_value, vs, region)
+    assert m.to_dict()["regions"] == m.regions
+
+
+def test_ac_load_line_sees_a_bypassed_resistor():
+    """DC load line through R1 = 100 Ω; at signal frequencies an extra 50 Ω through a coupling capacitor
+    also loads the device: R_ac = 100 ∥ 50 Ω."""
+    c = tunnel_circuit(100.0)
+    c.add_capacitor("Cc", "a", "x", 1e-6)
+    c.add_resistor("R2", "x", 0, 50.0)
+    res = operating_points(c, {"vs": 0.58})
+    np.testing.assert_allclose(res.line.resistance, 100.0, rtol=1e-12)
+    np.testing.assert_allclose(ac_load_resistance(c, "D1", 1e9), 100.0 * 50.0 / 150.0, rtol=1e-6)
+    np.testing.assert_allclose(ac_load_resistance(c, "D1", 1.0), 100.0, rtol=1e-3)
+
+
+@pytest.mark.parametrize("l_series", [5e-9, 60e-9])
+def test_linearized_tunnel_circuit_matches_the_core_closed_form_example(l_series):
+    """The operating point's small-signal circuit has the poles of stabkit.examples.ntype_series_rl built
+    independently from the same g, C, R, L (and of the S-type example for a breakover device)."""
+    from stabkit.examples import ntype_series_rl, stype_series_l
+
+    circuit = tunnel_circuit(20.0, l_series)
+    (p,) = operating_points(circuit).points
+    ref = poles(ntype_series_rl(-p.small_signal.g, CD, 20.0, l_series))
+    np.testing.assert_allclose(np.sort_complex(p.poles.poles), np.sort_complex(ref.poles), rtol=1e-9)
+    # S-type: device (series ls) at its steepest point, loaded by R ∥ C from a supply
+    s = Circuit("S")
+    s.add_model("sd", "stype", vpk=10.0, ipk=1e-3, ron=500.0, ls=1e-6)
+    v_q = 1.0 + 10.0 * 2.0 * np.exp(-1.0)  # v(2 mA) = ron·i + vpk·2·e^(−1)
+    s.add_vsource("V1", "in", 0, dc=v_q + 5000.0 * 2e-3)
+    s.add_resistor("R1", "in", "a", 5000.0)
+    s.add_capacitor("C1", "a", 0, 50e-15)
+    s.add_diode("D1", "a", 0, "sd")
+    (q,) = operating_points(s).points
+    ref_s = poles(stype_series_l(-q.small_signal.r, 1e-6, 5000.0, 50e-15))
+    np.testing.assert_allclose(np.sort_complex(q.poles.poles), np.sort_complex(ref_s.poles), rtol=1e-9)
+
+
+def two_hump_table(cd: float = 1e-12):
+    """An N-type table with two NDR regions (a multi-peak device): two tunnelling humps 0.5 V apart on a
+    small ohmic slope, with an exponential rise at the top."""
+    from stabkit.circuit.devices import IVTable
+
+    ip, vp = 4.7e-3, 0.1
+
+    def hump(v):
+        return np.where(v > 0, ip * (v / vp) * np.exp(1 - v / vp), ip * v / vp * np.e)
+
+    v = np.linspace(0.0, 1.2, 241)
+    i = hump(v) + np.where(v > 0.5, hump(v - 0.5), 0.0) + 2e-3 * v + 1e-3 * np.exp((v - 1.0) / 0.05)
+    return IVTable(v, i, cd=cd)
+
+
+def test_two_ndr_regions_give_five_points_and_a_multistable_circuit(tmp_path):
+    table = two_hump_table()
+    f = curve_features(table)
+    assert len(f.ndr) == 2 and len(f.pvr) == 2
+    np.testing.assert_allclose([p[0] for p in f.peaks], [0.105, 0.6], atol=5e-3)  # samples every 5 mV
+    path = tmp_path / "two.csv"
+    path.write_text("v,i\n" + "\n".join(f"{a:.12g},{b:.12g}" for a, b in zip(table.x, table.y)))
+    c = Circuit("two-hump device")
+    c.add_model("dt", "ivtable", file=str(path), cd=1e-12)
+    c.add_vsource("V1", "in", 0, dc=2.45)
+    c.add_resistor("R1", "in", "m", 500.0)
+    c.add_inductor("L1", "m", "a", 1e-9)
+    c.add_diode("D1", "a", 0, "dt")
+    res = operating_points(c)
+    # independent count on a fine grid
+    v = np.arange(-0.2, 2.6, 1e-6)
+    fgrid = v + 500.0 * table.current(v) - 2.45
+    assert len(res.points) == 5 == np.count_nonzero(np.sign(fgrid[:-1]) != np.sign(fgrid[1:]))
+    assert [p.stable for p in res.points] == [True, False, True, False, True]
+    assert classify_points(res) == "multistable"

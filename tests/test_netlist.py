@@ -297,6 +297,42 @@ def test_subcircuit_library_builds_definitions_on_request():
     assert len(host) == 9 and host.resolve_params()["xs.gm"] == 1e-3
 
 
+MIXED = """mixed elements in nested subcircuits: K, E, F, H, T, parameters passed down
+.param rl=75 k0=0.3
+R0 in 0 1k
+X1 in o1 cell k={k0} gain=3
+X2 o1 o2 cell gain=-2 rs={rl/2}
+T1 o2 0 t 0 Z0=50 TD=0.3n
+Rt t 0 {rl}
+.subckt cell a b params: k=0.5 gain=1 rs=20
+L1 a 0 10n
+L2 m 0 22n
+K1 L1 L2 {k}
+Rm m s {rs}
+Vsense s 0 0
+F1 b 0 Vsense {gain}
+H1 h 0 Vsense 10
+Rh h n 30
+E1 n 0 a 0 {gain/2}
+Cb b n 2p
+Rb b 0 200
+.ends cell
+"""
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("name, text, node", [("hier", HIER, "in"), ("ntype", NTYPE_HIER, "a"), ("mixed", MIXED, "in")])
+def test_input_impedance_agrees_with_ngspice(name, text, node, ngspice_required):
+    """ngspice reads the same netlist (subcircuits, parameters, suffixes): its AC input impedance is ours."""
+    from stabkit import ngspice
+
+    text = text + f"Iin 0 {node} dc 0 ac 1\n"
+    freqs = np.logspace(7, 9.5, 6)
+    theirs = ngspice.ac_vector(text, freqs, f"v({node})")
+    ours = zin(read_netlist(text), node, freqs).z
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+
+
 # ------------------------------------------------------------------------------------------ include / lib
 def test_include_and_lib_sections(tmp_path):
     (tmp_path / "sub").mkdir()
@@ -315,6 +351,16 @@ def test_include_and_lib_sections(tmp_path):
         assert c.element("C2").origin == ("more.inc", 1)
         assert c.element("R2").origin == ("parts.inc", 2)
         assert c.source == str(main)
+
+
+def test_model_file_parameters_are_relative_to_the_file_with_the_card(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "dev.inc").write_text(".model t1 ivtable(file=\"iv data.csv\" cd=2p)\n"
+                                              ".model t2 ivtable(file=sub/iv.csv cd={cj})\n")
+    (tmp_path / "top.cir").write_text("t\n.param cj=1p\nD1 a 0 t1\nD2 a 0 t2\nR1 a 0 1\n.include lib/dev.inc\n")
+    c = read_netlist(tmp_path / "top.cir")
+    assert c.models["t1"].params == {"file": str(tmp_path / "lib" / "iv data.csv"), "cd": 2e-12}
+    assert c.models["t2"].params == {"file": str(tmp_path / "lib" / "sub" / "iv.csv"), "cd": "cj"}
 
 
 def test_lib_without_section_includes_the_whole_file(tmp_path):
@@ -364,6 +410,9 @@ ERRORS = [
     ("K1 L1 R2 0.5", r"K1: 'r2' is not an inductor name"),
     ("K1 L1 LX 0.5", r"K1 couples 'lx', which is not an inductor in the netlist"),
     ("K1 L1 L1b 1.5", r"coupling K1 k=1\.5 must satisfy \|k\| <= 1"),
+    ("K1 L1 L1b {3/2}", r"K1: coupling \{3/2\} = 1\.5; expected \|k\| <= 1"),
+    ("K1 L1 L1 0.5", r"K1 couples 'l1' with itself"),
+    ("T1 a 0 b 0 Z0=50 TD={-1n}", r"T1: td=\{-1n\} = -1e-09; expected a positive value"),
     ("G1 a 0 b 0", r"G1 needs 4 nodes and a gain"),
     ("F1 a 0 R1 2", r"F1: the controlling element 'R1' must be a voltage source"),
     ("H1 a 0 Vnone 2", r"H1 is controlled by 'vnone', which must be a voltage source"),
@@ -485,6 +534,10 @@ def test_tunnel_subcircuit_with_behavioural_sources():
         pytest.skip(f"{path} is absent: vendor model files are not shipped with stabkit")
     lib = read_netlist(path)
     assert list(lib.subcircuits) == ["1n3716"]
+    # its parameters stay readable, to fill a '.model ... tunnel(...)' card (values as written in the file)
+    np.testing.assert_allclose(
+        [lib.subcircuits.parameters("1N3716")[k] for k in ("vp", "ip", "vv", "vt", "vpp", "iv")],
+        [0.1, 4.7e-3, 0.37, 0.026, 0.525, 370e-6], rtol=1e-15)
     with pytest.raises(NetlistError, match=r"^1N3716_tunnel\.sub:4: Bthermal: behavioural source .*"
                                            r"\.model TD tunnel\(ip= vp="):
         lib.subcircuits["1N3716"]
@@ -511,7 +564,7 @@ def test_sparameter_block_line(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ fuzzing
-VALID_NETLISTS = [NTYPE_HIER, HIER, FLAT, (
+VALID_NETLISTS = [NTYPE_HIER, HIER, FLAT, MIXED, (
     "kitchen sink\n.param a=2 b={a*3}\nR1 in out {b}\nC1 out 0 10pF\nL1 in 0 3n\nL2 out 0 3n\nK1 L1 L2 0.5\n"
     "V1 in 0 DC 1 AC 1 SIN(0 1 1k)\nG1 out 0 in 0 20m\nE1 e 0 in 0 2\nR2 e f 1k\nVs f 0 0\nF1 out 0 Vs 3\n"
     "H1 h 0 Vs 100\nR4 h 0 1\nT1 out 0 t2 0 Z0=50 TD=1n\nR5 t2 0 50\nD1 out 0 dm 2\n"

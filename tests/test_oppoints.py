@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -385,17 +386,21 @@ def test_cli_stype_relaxation_case_has_one_unstable_ndr_point(capsys):
 @pytest.mark.ngspice
 @pytest.mark.skipif(not HAVE_NETLIST_READER, reason="the netlist reader (stabkit.circuit.netlist) has not landed yet")
 @pytest.mark.skipif(NGSPICE is None, reason="ngspice is not installed")
-def test_cli_bistable_case_agrees_with_ngspice_on_the_vendor_subcircuit(capsys):
-    """The case netlist's D element with the tunnel card against ngspice running the 1N3716 .sub itself."""
+@pytest.mark.parametrize("case", ["tunnel_bistable.cir", "tunnel_amp.cir", "tunnel_osc.cir"])
+def test_cli_cases_agree_with_ngspice_on_the_same_netlist(case, capsys):
+    """The case netlist itself, run by ngspice with only the tunnel card swapped for the vendor subcircuit
+    (``.include ../shared/models/1N3716_tunnel.sub``, ``X1 a 0 1N3716``), .nodeset to each of our points."""
     if not SUB_1N3716.exists():
         pytest.skip(f"{SUB_1N3716} not present (the shared model folder sits beside the repository)")
-    _, data = run_cli(capsys, "oppoints", str(REPO / "cases" / "tunnel_bistable.cir"), "--json")
-    points = data["points"]
-    assert len(points) == 3
-    for p in points:
-        net = (f"bistable\n.include {SUB_1N3716}\nV1 in 0 dc 0.58\nR1 in m 100\nL1 m a 1n\nX1 a 0 1N3716\n"
-               f".nodeset v(a)={p['voltages']['a'] + 1e-3}\n")
-        got = run_ngspice_op(net, ["a", "m"])
+    path = REPO / "cases" / case
+    _, data = run_cli(capsys, "oppoints", str(path), "--json")
+    text = path.read_text()
+    text = re.sub(r"^\.model td tunnel\(.*\)$", f".include {SUB_1N3716}", text, flags=re.M | re.I)
+    text = re.sub(r"^D1 a 0 td$", "X1 a 0 1N3716", text, flags=re.M | re.I)
+    text = re.sub(r"^\.end\s*$", "", text, flags=re.M | re.I)
+    assert ".include" in text and "X1 a 0 1N3716" in text
+    for p in data["points"]:
+        got = run_ngspice_op(text + f".nodeset v(a)={p['voltages']['a'] + 1e-3}\n", ["a", "m"])
         np.testing.assert_allclose([got["a"], got["m"]], [p["voltages"]["a"], p["voltages"]["m"]], atol=ATOL_NGSPICE)
 
 
@@ -420,3 +425,51 @@ def test_table_devices_from_a_netlist(tmp_path):
     (tmp_path / "bad.cir").write_text("bad\n.model st vitable(file=missing.csv)\nV1 in 0 dc 1\nR1 in a 5k\nD1 a 0 st\n.end\n")
     with pytest.raises(CircuitError, match="no such file"):
         operating_points(Circuit.from_netlist(str(tmp_path / "bad.cir")))
+
+
+@pytest.mark.parametrize("shift, n_points", [(-1e-9, 1), (1e-9, 3), (1e-6, 3)])
+def test_s_type_voltage_drive_near_the_holding_point(shift, n_points):
+    """R = 0 (ideal voltage drive) on an S curve: the line v = V touches the curve at the valley, which is
+    exactly the edge of the device window. Just above the holding voltage there are three points."""
+    from stabkit.circuit.devices import curve_features
+
+    (v_valley, i_valley), = curve_features(S_DEV).valleys
+    pts = load_line_points(S_DEV, LoadLine.thevenin(v_valley + shift, 0.0))
+    assert len(pts) == n_points
+    cur = np.arange(-1e-3, 0.02, 1e-8)
+    f = S_DEV.voltage(cur) - (v_valley + shift)
+    assert n_points == int(np.count_nonzero(np.sign(f[:-1]) != np.sign(f[1:])))
+
+
+def test_active_network_warns_and_still_finds_the_points():
+    """A load line with negative resistance (an active network, a·b < 0): no monotonicity argument, so a
+    warning; the points found still agree with a grid count over the widened range."""
+    line = LoadLine.thevenin(0.2, -30.0)
+    with pytest.warns(UserWarning, match="not passive"):
+        pts = load_line_points(TUNNEL_1N3716, line)
+    v = np.arange(-1.0, 2.0, 2e-6)
+    with np.errstate(over="ignore"):
+        f = v - 30.0 * TUNNEL_1N3716.current(v) - 0.2
+    k = np.flatnonzero(np.sign(f[:-1]) != np.sign(f[1:]))
+    np.testing.assert_allclose([p.v for p in pts], v[k], atol=2e-6)
+
+
+def test_newton_with_an_n_type_and_an_s_type_device():
+    """Two independent branches in one circuit (a bistable tunnel diode, an S-type device at its NDR point):
+    the operating points are the product of each branch's load-line points."""
+    c = tunnel_circuit(0.58, 100.0, l_series=1e-9)
+    c.add_model("sd", "stype", vpk=10.0, ipk=1e-3, ron=500.0, ls=1e-6)
+    c.add_vsource("V2", "s_in", 0, dc=V_Q + 5000.0 * I_Q)
+    c.add_resistor("R2", "s_in", "s", 5000.0)
+    c.add_diode("D2", "s", 0, "sd")
+    res = operating_points(c)
+    tunnel_points = operating_points(tunnel_circuit(0.58, 100.0, l_series=1e-9)).points
+    s_points = operating_points(breakover_circuit(V_Q + 5000.0 * I_Q, 5000.0, ls=1e-6)).points
+    assert len(res.points) == len(tunnel_points) * len(s_points) == 3
+    np.testing.assert_allclose(sorted(p.voltages["a"] for p in res.points), [p.v for p in tunnel_points], atol=1e-10)
+    for p in res.points:
+        (bias, model), = p.others.values()
+        np.testing.assert_allclose(bias[1], s_points[0].i, rtol=1e-9)
+        assert model.control == "S" and model.negative
+    # stability: each branch's verdict (the branches do not interact)
+    assert [p.stable for p in res.points] == [q.stable and s_points[0].stable for q in tunnel_points]

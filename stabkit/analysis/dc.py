@@ -170,6 +170,8 @@ def load_line_points(device: Device, line: LoadLine, n: int = GRID_POINTS, rtol_
 
     w_lo, w_hi = device.window()
     span = w_hi - w_lo
+    # pad the window so that a tangency at its very edge (an NDR edge can coincide with it) is interior
+    w_lo, w_hi = w_lo - 0.05 * span, w_hi + 0.05 * span
     if not line.passive:
         warnings.warn("the network seen by the device is not passive (load line with a·b < 0): the search covers "
                       "ten times the device window only", stacklevel=2)

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from stabkit.circuit import expr
 from stabkit.circuit.devices import Device, device_from_model
 from stabkit.circuit.elements import Element
@@ -58,7 +60,8 @@ class SmallSignal:
 
     def to_dict(self) -> dict:
         if self.control == "N":
-            return {"type": "N", "g": self.g, "r": self.resistance, "c": self.c}
+            r = self.resistance
+            return {"type": "N", "g": self.g, "r": r if np.isfinite(r) else None, "c": self.c}
         return {"type": "S", "r": self.r, "ls": self.ls, "cp": self.cp}
 
 

@@ -114,6 +114,44 @@ def _points_at(circuit: Circuit, name: str, value: float, params: Mapping[str, f
 
 
 @dataclass
+class RegionMap:
+    """Region of operation over a grid of two swept parameters (``regions[i][j]`` at ``x[j]``, ``y[i]``)."""
+
+    x_param: str
+    x: np.ndarray
+    y_param: str
+    y: np.ndarray
+    regions: list[list[str]]
+    title: str = ""
+
+    def to_dict(self) -> dict:
+        return {"x_param": self.x_param, "x": [float(v) for v in self.x], "y_param": self.y_param,
+                "y": [float(v) for v in self.y], "regions": [list(r) for r in self.regions]}
+
+    def plot(self, ax=None):
+        from stabkit.report.negres_plots import plot_region_map
+
+        return plot_region_map(self.x, self.y, self.regions, self.x_param, self.y_param, title=self.title, ax=ax)
+
+
+def region_map(circuit: Circuit, x_name: str, x_values: Sequence[float], y_name: str, y_values: Sequence[float],
+               params: Mapping[str, float] | None = None) -> RegionMap:
+    """Classify the circuit on the grid ``x_values × y_values`` of two parameters (e.g. bias × load R)."""
+    x_values = np.asarray(x_values, dtype=float)
+    y_values = np.asarray(y_values, dtype=float)
+    rows = []
+    for y_value in y_values:
+        base = dict(params or {})
+        if y_name.lower() in circuit.params:
+            base[y_name.lower()] = float(y_value)
+            circ = circuit
+        else:
+            circ = circuit.with_values({y_name: y_value})
+        rows.append([classify_points(_points_at(circ, x_name, x_value, base)) for x_value in x_values])
+    return RegionMap(x_name, x_values, y_name, y_values, rows, title=circuit.title)
+
+
+@dataclass
 class PolePaths:
     """Load-line pole locations: for each swept value, every operating point with its poles (Hz)."""
 
@@ -254,6 +292,14 @@ def oscillator_conditions(z_device: Callable[[np.ndarray], np.ndarray], z_load: 
         cands.append(OscillationCandidate(f, zn.real, zl.real, zn.imag, float(g)))
     fgrid = np.geomspace(f_lo, f_hi, 201)
     return OscillatorConditions(candidates=cands, z0=z0, freq_hz=fgrid, z_device=z_device(fgrid), z_load=z_load(fgrid))
+
+
+def ac_load_resistance(circuit: Circuit, device_name: str, freq_hz: float, params: Mapping[str, float] | None = None
+                       ) -> float:
+    """``Re Z_L(f)``: the resistance the rest of the circuit presents to the device at ``freq_hz`` — the
+    slope of the AC load line (``−1/R_ac``) through each operating point. At low frequency it is the DC
+    load-line resistance unless capacitors or inductors change the signal path (bypass, coupling)."""
+    return float(network_impedance(circuit, device_name, params)(np.array([freq_hz]))[0].real)
 
 
 def device_impedance(model: SmallSignal) -> Callable[[np.ndarray], np.ndarray]:

@@ -8,6 +8,8 @@ run code. Numbers may carry SPICE suffixes (``10n``, ``2meg``).
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import math
 import operator
 import re
@@ -64,9 +66,15 @@ def parse_expression(text: str) -> ast.Expression:
     """Parse ``text`` (without braces) into an AST, raising ``ParameterError`` on bad syntax.
 
     Dotted names (``x1.r``, the scoped parameters of subcircuit instances) are single names.
+    Trees are cached (sweeps evaluate the same expressions many times): treat the result as read-only.
     """
     if not isinstance(text, str):
         raise ParameterError(f"expected an expression string, got {text!r}")
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse(text: str) -> ast.Expression:
     try:
         src = _SUFFIXED.sub(_replace_suffix, text.strip())
     except OverflowError:
@@ -99,15 +107,22 @@ def parse_expression(text: str) -> ast.Expression:
 
 def names_in(text: str) -> set[str]:
     """Parameter names an expression refers to (lower case, functions and constants excluded)."""
-    tree = parse_expression(text)
+    if not isinstance(text, str):
+        raise ParameterError(f"expected an expression string, got {text!r}")
+    return set(_names(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _names(text: str) -> frozenset[str]:
+    tree = _parse(text)
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    return {n.id.lower() for n in ast.walk(tree)
-            if isinstance(n, ast.Name) and id(n) not in called and n.id.lower() not in CONSTANTS}
+    return frozenset(n.id.lower() for n in ast.walk(tree)
+                     if isinstance(n, ast.Name) and id(n) not in called and n.id.lower() not in CONSTANTS)
 
 
 def rename(text: str, mapping: Mapping[str, str]) -> str:
     """Rewrite parameter names in an expression (used to scope subcircuit parameters)."""
-    tree = parse_expression(text)
+    tree = copy.deepcopy(parse_expression(text))  # the parsed tree is cached and shared
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for n in ast.walk(tree):
         if isinstance(n, ast.Name) and id(n) not in called and n.id.lower() in mapping:

@@ -584,7 +584,9 @@ def _parse_model(stmt: _Statement) -> _ModelCard:
         raise stmt.error(f".model {name}: {positional[0].text!r} is not name=value; e.g. '{usage}'")
     params: dict[str, float | str] = {}
     for key, tok in pairs:
-        if tok.kind in ("brace", "quote"):
+        if key == "file":  # a data file (ivtable/vitable ...): relative to the file that holds the card
+            params[key] = str(_file_argument(stmt, tok, ".model"))
+        elif tok.kind in ("brace", "quote"):
             params[key] = _expression(stmt, tok.text[1:-1], f"model {name} parameter {key}")
         else:
             number = _number(tok.text)
@@ -737,8 +739,7 @@ def _scale(value: float | str, m: float | str, *, divide: bool) -> float | str:
 def _parse_source(stmt: _Statement, name: str, letter: str):
     usage = USAGE[letter]
     tokens = _tokenize(stmt, split_parens=True)[1:]
-    if len(tokens) < 2 or tokens[0].kind != "word" or tokens[1].kind != "word" \
-            or tokens[0].text == "=" or tokens[1].text == "=":
+    if len(tokens) < 2 or tokens[0].kind != "word" or tokens[1].kind != "word":
         raise stmt.error(f"{name} needs 2 nodes, e.g. '{usage}'")
     nodes = _nodes(stmt, tokens[:2], name, usage)
     values: dict[str, float | str] = {}
@@ -832,6 +833,21 @@ class SubcircuitLibrary(Mapping):
 
     def __repr__(self) -> str:
         return f"SubcircuitLibrary({', '.join(self._builder.definitions)})"
+
+    def parameters(self, name: str) -> dict[str, float]:
+        """The parameters of definition ``name`` at their defaults (``.subckt`` line and ``.param`` cards inside),
+        evaluated, without building its body: this works for definitions whose elements are outside the dialect,
+        e.g. the 1N3716 tunnel diode written with B sources (``{'vp': 0.1, 'ip': 0.0047, ...}``)."""
+        d = self._builder.definitions.get(name.lower())
+        if d is None:
+            raise KeyError(name)
+        table: dict[str, float | str] = dict(d.defaults)
+        for p in d.scope.params:
+            table[p.name] = p.value
+        try:
+            return expr.resolve_all(table)
+        except ParameterError as exc:
+            raise d.stmt.error(f"subcircuit {d.name}: {exc}") from None
 
     def __deepcopy__(self, memo) -> "SubcircuitLibrary":
         return self  # read-only definitions: copies of a circuit share them (Circuit.copy stays cheap)
@@ -1004,12 +1020,19 @@ def _check_elements(circuit: Circuit, resolved: Mapping[str, float]) -> None:
                 raise NetlistError(f"{e.name}: {exc}", file, line) from None
             if e.kind in "RLC" and key == "value" and value == 0:
                 raise NetlistError(f"{e.name}: {{{raw}}} evaluates to 0; use a wire or a 0 V source", file, line)
+            if e.kind == "K" and abs(value) > 1:
+                raise NetlistError(f"{e.name}: coupling {{{raw}}} = {value:g}; expected |k| <= 1", file, line)
+            if e.kind == "T" and value <= 0:
+                raise NetlistError(f"{e.name}: {key}={{{raw}}} = {value:g}; expected a positive value", file, line)
         if e.kind in ("F", "H"):
             ref = e.refs[0]
             if ref not in circuit or circuit.element(ref).kind != "V":
                 raise NetlistError(f"{e.name} is controlled by {ref!r}, which must be a voltage source (V) in the "
                                    f"netlist; e.g. '{USAGE[e.kind]}' with 'Vsense a b 0'", file, line)
         if e.kind == "K":
+            if len(set(e.refs)) != 2:
+                raise NetlistError(f"{e.name} couples {e.refs[0]!r} with itself; expected two different inductors, "
+                                   f"e.g. '{USAGE['K']}'", file, line)
             for ref in e.refs:
                 if ref not in circuit or circuit.element(ref).kind != "L":
                     raise NetlistError(f"{e.name} couples {ref!r}, which is not an inductor in the netlist; "

@@ -101,6 +101,12 @@ def plot_pole_paths(values, rows, param: str, title: str = "", ax=None):
         for p in row:
             z = np.asarray(p["poles_hz"])
             ax.scatter(z.real, z.imag, s=10, color=colour, marker="x" if p["stable"] else "o")
+    # zoom on the dominant (rightmost) poles, which decide stability; far-left poles may fall outside
+    rightmost = [max(np.asarray(p["poles_hz"]).real) for row in rows for p in row if len(p["poles_hz"])]
+    if rightmost:
+        r_lo, r_hi = min(rightmost), max(rightmost)
+        pad = 0.15 * max(r_hi - r_lo, abs(r_lo), abs(r_hi), 1e-30)
+        ax.set_xlim(min(r_lo, 0.0) - pad, max(r_hi, 0.0) + pad)
     ax.axvline(0.0, color="0.5", lw=0.8)
     ax.axhline(0.0, color="0.5", lw=0.8)
     ax.set_xlabel("Re(s)/2π [Hz]")
@@ -123,5 +129,23 @@ def plot_oscillator_conditions(freq_hz, z_device, z_load, balance_hz, ax=None):
     ax.set_xlabel("frequency [Hz]")
     ax.set_ylabel("Ω")
     ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_region_map(x, y, regions, x_param: str, y_param: str, title: str = "", ax=None):
+    """Regions of operation on a grid of two parameters, one colour per region."""
+    from matplotlib.colors import ListedColormap
+
+    ax = _axes(ax)
+    names = [r for r in REGION_COLOURS if any(r in row for row in regions)] or ["other"]
+    code = np.array([[names.index(r) if r in names else 0 for r in row] for row in regions])
+    cmap = ListedColormap([REGION_COLOURS[n] for n in names])
+    ax.pcolormesh(np.asarray(x), np.asarray(y), code, cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5, shading="nearest")
+    for k, name in enumerate(names):
+        ax.plot([], [], "s", color=REGION_COLOURS[name], label=name)
+    ax.set_xlabel(x_param)
+    ax.set_ylabel(y_param)
+    ax.set_title(title or "regions of operation")
     ax.legend(loc="best", fontsize="small")
     return ax
