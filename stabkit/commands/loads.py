@@ -30,7 +30,8 @@ def register(sub) -> None:
     p.add_argument("--by", metavar="Q=v1,v2,..", help="second parameter: one column per value")
     p.add_argument("--map", metavar="Q=A:B:N", help="2-D map over Q (N log- or lin-spaced values)")
     p.add_argument("--probes", metavar="x1,x2,..", help="values of P to mark stable/unstable in the --by table")
-    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative edge tolerance (default {DEFAULT_RTOL:g})")
+    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
+                   help=f"relative edge tolerance (default {DEFAULT_RTOL:g})")
     p.add_argument("--points", type=int, default=DEFAULT_POINTS, help=f"coarse-scan points (default {DEFAULT_POINTS})")
     p.add_argument("--scale", choices=["auto", "log", "lin"], default="auto", help="coarse-scan spacing")
     p.add_argument("--method", choices=["auto", "poles", "ndf"], default="auto",
