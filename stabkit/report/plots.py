@@ -99,3 +99,18 @@ def plot_return_differences(loci, labels, ax=None, title: str = "return differen
     ax.set_title(title)
     ax.legend(loc="best", fontsize="x-small")
     return ax
+
+
+def plot_stability_factors(freq_hz, k, delta_mag, mu, ax=None, title: str = "two-port stability factors"):
+    """Rollett K, |Δ| and μ versus frequency, with the K = 1 / μ = 1 line."""
+    ax = _axes(ax)
+    f = np.asarray(freq_hz)
+    ax.semilogx(f, k, label="K")
+    ax.semilogx(f, delta_mag, label="|Δ|")
+    ax.semilogx(f, mu, label="μ")
+    ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel("frequency [Hz]")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return ax
