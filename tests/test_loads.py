@@ -208,13 +208,14 @@ def _verdict_flips(circuit, grid, fixed):
 
 
 def test_linvill_table_matches_fine_pole_scan():
-    """The Table-3-like run (admissible L_ext per Rc) recomputed, each edge checked against a fine grid of
-    direct pole computations (and just either side of the edge)."""
+    """The Table-3-like run (admissible L_ext per Rc) recomputed, each edge checked against an independent
+    fine grid of direct pole computations (and just either side of the edge)."""
     from stabkit.circuit.nic_cases import linvill_nic
 
     c = linvill_nic(ln=LINVILL["ln"], rn=LINVILL["rn"])
-    table = stability_table(c, "lext", 0.5e-9, 60e-9, by="rc", values=RC_VALUES, workers=1, points=31)
-    grid = np.geomspace(0.5e-9, 60e-9, 90)
+    lo, hi = 1e-9, 20e-9
+    table = stability_table(c, "lext", lo, hi, by="rc", values=RC_VALUES, workers=1, points=21, probes=[])
+    grid = np.geomspace(lo, hi, 48)  # steps of 6.6 %: finer than the columns' spread of edges
     uppers = []
     for rc, col in zip(RC_VALUES, table.columns):
         stable, flips = _verdict_flips(c, grid, {"rc": rc})
@@ -224,7 +225,7 @@ def test_linvill_table_matches_fine_pole_scan():
             assert a <= e <= b
             assert poles(c, {"rc": rc, "lext": e * (1 - 3 * RTOL)}).stable != \
                 poles(c, {"rc": rc, "lext": e * (1 + 3 * RTOL)}).stable
-        assert stable[0] == (col.intervals and col.intervals[0][0] == 0.5e-9)
+        assert stable[0] == bool(col.intervals and col.intervals[0][0] == lo)
         uppers.append(col.intervals[0][1])
     # the stabilising collector resistors widen the admissible range (as in the paper's Table 3)
     assert all(np.diff(uppers) > 0)
@@ -321,3 +322,90 @@ def test_netlist_case_matches_python_builder():
     np.testing.assert_allclose(np.sort_complex(from_file.poles), np.sort_complex(built.poles), rtol=1e-6,
                                atol=1e-12 * scale)
     assert from_file.rhp_count == built.rhp_count
+
+
+# ------------------------------------------------------------------------------------------ distributed
+Z0_LINE, TD_LINE = 50.0, 0.1e-9
+
+
+def _line_device(c: Circuit) -> None:
+    """N-type device −50 Ω ∥ 2 pF behind a 5 Ω package resistance at node d (so that it is passive at very
+    high frequency and the line's infinitely many modes stay damped)."""
+    c.add_resistor("Rpk", "d", "j", 5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StabkitWarning)
+        c.add_resistor("Rneg", "j", "0", -50.0)
+    c.add_capacitor("Cd", "j", "0", 2e-12)
+
+
+def _line_circuit() -> Circuit:
+    c = Circuit("source R + L, 50 ohm line (0.1 ns), N-type device")
+    c.set_param("rs", 10.0)
+    c.add_resistor("Rs", "0", "a", "rs")
+    c.add_inductor("L1", "a", "b", 0.5e-9)
+    c.add_tline("T1", "b", "0", "d", "0", Z0_LINE, td=TD_LINE)
+    _line_device(c)
+    return c
+
+
+def _ladder_circuit(sections: int) -> Circuit:
+    c = Circuit(f"same with the line as {sections} LC sections")
+    c.set_param("rs", 10.0)
+    c.add_resistor("Rs", "0", "a", "rs")
+    c.add_inductor("L1", "a", "n0", 0.5e-9)
+    for k in range(sections):
+        nxt = "d" if k == sections - 1 else f"n{k + 1}"
+        c.add_inductor(f"Ll{k}", f"n{k}", nxt, Z0_LINE * TD_LINE / sections)
+        c.add_capacitor(f"Cl{k}", nxt, "0", TD_LINE / Z0_LINE / sections)
+    _line_device(c)
+    return c
+
+
+def test_distributed_edges_agree_with_ladders():
+    """Line + negative resistance: the NDF-located edges agree with fine LC-ladder approximations (exact
+    pencil), and the ladders converge towards them."""
+    pytest.importorskip("stabkit.analysis.ndf", reason="the NDF (stabkit.analysis.ndf) has not landed on this branch")
+    res = admissible_range(_line_circuit(), "rs", 1.0, 200.0, points=25)
+    assert res.method == "ndf"
+    (lo, hi), = res.intervals
+    coarse = admissible_range(_ladder_circuit(10), "rs", 1.0, 200.0, points=25)
+    fine = admissible_range(_ladder_circuit(40), "rs", 1.0, 200.0, points=25)
+    (flo, fhi), = fine.intervals
+    np.testing.assert_allclose([lo, hi], [flo, fhi], rtol=5e-3)
+    assert abs(flo - lo) < abs(coarse.intervals[0][0] - lo)
+    np.testing.assert_allclose(hi, 45.0, rtol=RTOL)  # DC: Rs + 5 Ω < 50 Ω
+    # the lower edge is a complex pair; the NDF's nearest approach to zero sits at the ladder's frequency
+    assert res.edges[0].crossing == fine.edges[0].crossing == "complex pair"
+    np.testing.assert_allclose(res.edges[0].freq_hz, fine.edges[0].freq_hz, rtol=1e-2)
+
+
+def test_distributed_without_ndf_says_so():
+    try:
+        import stabkit.analysis.ndf  # noqa: F401
+    except ImportError:
+        from stabkit.errors import DistributedCircuitError
+
+        with pytest.raises(DistributedCircuitError, match="NDF"):
+            admissible_range(_line_circuit(), "rs", 1.0, 200.0)
+    else:
+        pytest.skip("the NDF is installed: distributed sweeps use it (tested above)")
+
+
+def test_results_serialise_and_plot():
+    """Every result has ``to_dict`` (JSON-ready) and ``plot`` (draws what it was given)."""
+    import json
+
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = _ntype()
+    results = [admissible_range(c, "Rs", 0.5, 200.0, points=15),
+               stability_table(c, "Rs", 0.5, 200.0, by="Cj", values=[5e-12, 10e-12], workers=1, points=15),
+               stability_map(c, "Rs", [1.0, 10.0, 100.0], "Ls", [0.1e-9, 1e-9, 10e-9], workers=1),
+               pole_locus(c, "Rs", np.geomspace(0.5, 200.0, 12))]
+    for res in results:
+        json.dumps(res.to_dict())
+        ax = res.plot()
+        assert ax.has_data()
+        plt.close(ax.figure)

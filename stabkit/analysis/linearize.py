@@ -102,8 +102,8 @@ def circuit_devices(circuit: Circuit, params: Mapping[str, float] | None = None)
     out: dict[str, Device] = {}
     for e in circuit:
         if e.kind == "Q":
-            raise CircuitError(f"{e.where()}: {e.describe()}: bipolar transistors have no DC solver here yet; "
-                               "operating points are computed for circuits whose nonlinear elements are D elements")
+            raise CircuitError(f"{e.where()}: {e.describe()}: the NDR-device solver handles D elements only; "
+                               "circuits with transistors go through stabkit.analysis.bjt (bias_point, small_signal)")
         if e.kind != "D":
             continue
         mtype, values, base_dir = _model_params(circuit, e, resolved)

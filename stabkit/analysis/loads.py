@@ -20,7 +20,8 @@ Edges are found in two stages: a coarse scan (geometric spacing when the range s
 so narrow windows are not lost across decades) followed by root-finding on the *stability margin*
 ``m(x)`` (Brent's method, bracket kept) or plain bisection on the verdict when no margin is
 available (NDF path); the margin is ``max Re(s)/|s|``. Local extrema of the sampled margin that
-approach zero without crossing it are refined too (bounded minimisation), which finds stable or unstable windows narrower than the scan step.
+approach zero without crossing it are refined too (golden-section search), which finds stable or unstable
+windows narrower than the scan step.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ class Probe:
     margin: float | None = None
     poles: np.ndarray | None = None
     method: str = "poles"
+    #: numerical doubt reported by the stability test (e.g. a non-integer NDF count)
+    warnings: list[str] = field(default_factory=list)
+    #: NDF path: the frequency (Hz) where |NDF(jω)| is smallest — near an edge, where the zero crosses
+    nearest_zero_hz: float | None = None
 
     @property
     def stable(self) -> bool:
@@ -139,8 +144,15 @@ class CircuitProbe:
                          method="poles")
         ndf = _ndf_function()
         res = ndf(self.circuit, params)
-        return Probe(value=float(x), rhp_count=int(res.encirclements), marginal=0 if res.stable or
-                     res.encirclements else 1, margin=None, poles=None, method="ndf")
+        marginal = bool(getattr(res, "marginal", not res.stable and not res.encirclements))
+        nearest = None
+        log_values = getattr(res, "log_values", None)
+        if log_values is not None and np.size(log_values):
+            nearest = float(abs(res.freq_hz[int(np.argmin(np.real(log_values)))]))
+        return Probe(value=float(x), rhp_count=int(res.encirclements), marginal=int(marginal), margin=None,
+                     poles=None, method="ndf", warnings=[f"{self.param}={x:g}: {w}" for w in
+                                                         getattr(res, "warnings", [])],
+                     nearest_zero_hz=nearest)
 
 
 def _ndf_function():
@@ -239,6 +251,13 @@ class AdmissibleRange:
 
 
 # ---------------------------------------------------------------------------------------------- maths
+def resolved_scale(lo: float, hi: float, scale: str = "auto") -> str:
+    """``'log'`` or ``'lin'``: ``'auto'`` is geometric when ``0 < lo`` and ``hi/lo ≥ 10``."""
+    if scale == "auto":
+        return "log" if lo > 0 and hi / lo >= 10 else "lin"
+    return scale
+
+
 def scan_grid(lo: float, hi: float, points: int, scale: str = "auto") -> np.ndarray:
     """Coarse-scan values: geometric when ``scale == 'log'`` (or ``'auto'`` with ``0 < lo`` and
     ``hi/lo ≥ 10``), linear otherwise. Both ends included."""
@@ -246,8 +265,7 @@ def scan_grid(lo: float, hi: float, points: int, scale: str = "auto") -> np.ndar
         raise ValueError(f"the sweep needs finite lo < hi, got [{lo}, {hi}]")
     if points < 2:
         raise ValueError("a scan needs at least 2 points")
-    if scale == "auto":
-        scale = "log" if lo > 0 and hi / lo >= 10 else "lin"
+    scale = resolved_scale(lo, hi, scale)
     if scale == "log":
         if lo <= 0:
             raise ValueError(f"a log-spaced sweep needs lo > 0, got {lo}")
@@ -343,6 +361,13 @@ def classify_crossing(stable_side: Probe, unstable_side: Probe, far_unstable: Pr
     that is larger near the edge than far from it came in from infinity.
     """
     if unstable_side.poles is None:
+        # NDF path: the count change says real (1) or pair (2); |NDF(jω)| is smallest where the zero crosses
+        change = unstable_side.rhp_count - stable_side.rhp_count
+        freq = unstable_side.nearest_zero_hz
+        if change == 2 and freq is not None:
+            return "complex pair", freq, None, "jω axis"
+        if change == 1:
+            return "real pole", 0.0, None, None
         return None, None, None, None
     pick = _nearest_axis_pole(unstable_side.poles)
     if pick is None:
@@ -462,8 +487,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
     if not (rtol > 0):
         raise ValueError(f"rtol must be positive, got {rtol}")
     grid = scan_grid(float(lo), float(hi), int(points), scale)
-    log = bool(grid[0] > 0 and np.allclose(np.diff(np.log(grid)), np.log(grid[1] / grid[0])) and
-               scale != "lin" and (scale == "log" or hi / lo >= 10))
+    log = resolved_scale(float(lo), float(hi), scale) == "log"
     if probe is None:
         probe = CircuitProbe(circuit, param, params, method)
     method_used = getattr(probe, "method", "custom")
@@ -487,10 +511,13 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
                           bracket=(min(a.value, b.value), max(a.value, b.value)), evaluations=n,
                           rhp_change=u.rhp_count - s.rhp_count, crossing=crossing, freq_hz=freq,
                           pole_hz=pole_hz, via=via))
+        warnings_out.extend(w for w in a.warnings + b.warnings if w not in warnings_out)
         if b.marginal and not b.rhp_count:
             warnings_out.append(f"edge near {value:g}: the unstable side is marginal (pole on the jω axis)")
     intervals = _intervals_from(samples, edges, float(lo), float(hi))
     evaluations = len(grid) + counter.calls
+    for p in samples:
+        warnings_out.extend(w for w in p.warnings if w not in warnings_out)
     if any(p.marginal and not p.rhp_count for p in samples):
         warnings_out.append("some sampled values are marginal (natural frequency on the jω axis, e.g. at s = 0): "
                             "they are counted as not stable")
@@ -631,20 +658,16 @@ class StabilityTable:
                           param=self.param, by=self.by, ax=ax)
 
 
-def default_probes(columns: Sequence[AdmissibleRange], digits: int = 4) -> list[float]:
-    """Probe rows like the paper's: each interior edge rounded to ``digits`` significant digits, plus the
-    neighbouring value on its unstable side (one unit of the last digit away), sorted and unique."""
+def default_probes(columns: Sequence[AdmissibleRange], digits: int = 4, offset: float = 2e-3) -> list[float]:
+    """Probe rows like the paper's: just either side of every located edge (``edge·(1 ± offset)``, rounded to
+    ``digits`` significant digits), sorted and unique. The offset is far above the edge tolerance, so each
+    probe's verdict is definite."""
     out: set[float] = set()
     for col in columns:
         for e in col.edges:
-            x = float(f"{e.value:.{digits}g}")
-            step = 10 ** (math.floor(math.log10(abs(x))) - digits + 1) if x else 10 ** -digits
-            inside = x + step if e.side == "lower" else x - step
-            outside = x - step if e.side == "lower" else x + step
-            # keep the rounded values that fall clearly on either side of the edge
-            for v in (x, inside, outside):
-                if abs(v - e.value) > 2 * col.rtol * abs(e.value):
-                    out.add(float(f"{v:.{digits + 1}g}"))
+            for v in (e.value * (1 - offset), e.value * (1 + offset)):
+                if col.lo <= v <= col.hi:
+                    out.add(float(f"{v:.{digits}g}"))
     return sorted(out)
 
 
@@ -706,7 +729,6 @@ def stability_map(circuit: Circuit, x_param: str, x_values: Iterable[float], y_p
     ys = np.asarray(list(y_values), dtype=float)
     fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
     items = [({y_param.lower(): float(y)}, float(x)) for y in ys for x in xs]
-    # evaluate rows in chunks so the pool is not flooded with tiny tasks
     res = _run_jobs(_ProbeJob(circuit, x_param, fixed, method), items, executor, workers, progress,
                     "stability map")
     rhp = np.array([r[0] for r in res], dtype=int).reshape(len(ys), len(xs))

@@ -189,8 +189,10 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
         circuit.validate(resolved)
     for e in circuit:
         if e.kind in ("D", "Q"):
+            hint = ("stabkit.analysis.bjt.small_signal(circuit); the CLI commands do it for you" if e.kind == "Q"
+                    else "stabkit oppoints / stabkit.analysis.linearize; junction diodes: stabkit.analysis.bjt")
             raise CircuitError(f"{e.where()}: {e.describe()} is nonlinear; find its operating point and linearize it "
-                               "first (stabkit oppoints / stabkit.analysis.linearize)")
+                               f"first ({hint})")
     nodes = [nd for nd in circuit.nodes if nd != GROUND]
     node_index = {nd: i for i, nd in enumerate(nodes)}
     unknowns = [f"v({nd})" for nd in nodes]
@@ -268,7 +270,7 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
             continue
         elif k == "G":
             p, m, cp, cm = (idx(x) for x in e.nodes)
-            add_active(e.name, k, vals["value"], 0.0, [(p, 1.0), (m, -1.0)], [(cp, 1.0), (cm, -1.0)])
+            add_active(e.name, k, vals["value"], vals.get("c", 0.0), [(p, 1.0), (m, -1.0)], [(cp, 1.0), (cm, -1.0)])
         elif k == "F":
             p, m = idx(e.nodes[0]), idx(e.nodes[1])
             ctrl = branch_index[e.refs[0].lower()]

@@ -13,7 +13,8 @@ R      n+ n-                       value (Ω)                   resistor (negati
 L      n+ n-                       value (H)                   inductor
 C      n+ n-                       value (F)                   capacitor
 K      —                           value (coupling k)          mutual inductance of ``refs`` (L1, L2)
-G      n+ n- nc+ nc-               value (S)                   VCCS, current ``gm·v(nc+,nc-)`` n+→n-
+G      n+ n- nc+ nc-               value (S) [, c (F)]         VCCS, current ``(gm + s·c)·v(nc+,nc-)`` n+→n-
+                                                               (``c``: a transcapacitance, API only)
 E      n+ n- nc+ nc-               value (V/V)                 VCVS
 F      n+ n-                       value (A/A)                 CCCS, controlled by V source ``refs[0]``
 H      n+ n-                       value (Ω)                   CCVS, controlled by V source ``refs[0]``
@@ -39,7 +40,7 @@ KINDS: dict[str, tuple[int, tuple[str, ...], dict[str, float]]] = {
     "L": (2, ("value",), {}),
     "C": (2, ("value",), {}),
     "K": (0, ("value",), {}),
-    "G": (4, ("value",), {}),
+    "G": (4, ("value",), {"c": None}),
     "E": (4, ("value",), {}),
     "F": (2, ("value",), {}),
     "H": (2, ("value",), {}),

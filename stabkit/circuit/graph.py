@@ -67,6 +67,8 @@ class Circuit:
         #: S-parameter blocks (scikit-rf Networks) by element key
         self.networks: dict = {}
         self.source: str | None = None  # file it was read from
+        #: simulator settings read from ``.temp``/``.options``: ``temp``, ``tnom`` (°C), ``gmin`` (S)
+        self.options: dict[str, float] = {}
 
     # ------------------------------------------------------------------ reading
     @classmethod
@@ -174,9 +176,13 @@ class Circuit:
         """Coupling ``k`` (|k| ≤ 1) between two inductors already in the circuit."""
         return self._new("K", name, (), refs=(inductor1, inductor2), value=k)
 
-    def add_vccs(self, name: str, n_plus, n_minus, nc_plus, nc_minus, gm: float | str) -> Element:
-        """Current ``gm·(v(nc+) − v(nc−))`` flowing from ``n+`` through the source to ``n−``."""
-        return self._new("G", name, (n_plus, n_minus, nc_plus, nc_minus), value=gm)
+    def add_vccs(self, name: str, n_plus, n_minus, nc_plus, nc_minus, gm: float | str,
+                 transcapacitance: float | str | None = None) -> Element:
+        """Current ``gm·(v(nc+) − v(nc−))`` flowing from ``n+`` through the source to ``n−``.
+
+        With ``transcapacitance`` ``c`` (F) the current is ``(gm + s·c)·(v(nc+) − v(nc−))``: the charge on one
+        branch depends on the voltage of another (a bipolar transistor's ``∂Qbe/∂Vbc``)."""
+        return self._new("G", name, (n_plus, n_minus, nc_plus, nc_minus), value=gm, c=transcapacitance)
 
     def add_vcvs(self, name: str, n_plus, n_minus, nc_plus, nc_minus, gain: float | str) -> Element:
         return self._new("E", name, (n_plus, n_minus, nc_plus, nc_minus), value=gain)

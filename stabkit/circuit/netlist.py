@@ -299,6 +299,24 @@ def _split_args(stmt: _Statement, tokens: list[_Token], usage: str) -> tuple[lis
     return positional, pairs
 
 
+#: the ``.options`` the device models read (others are simulator settings and are skipped)
+MODEL_OPTIONS = ("temp", "tnom", "gmin")
+
+
+def _simulator_options(text: str, card: str) -> dict[str, float]:
+    """``temp``/``tnom``/``gmin`` from a ``.temp T`` or ``.options name=value ...`` card (others skipped)."""
+    body = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+    if card == ".temp":
+        value = _number(body.split()[0]) if body.split() else None
+        return {} if value is None else {"temp": value}
+    out = {}
+    for name, raw in re.findall(r"([A-Za-z_]\w*)\s*=\s*([^\s,]+)", body):
+        value = _number(raw)
+        if name.lower() in MODEL_OPTIONS and value is not None:
+            out[name.lower()] = value
+    return out
+
+
 def _number(text: str) -> float | None:
     """A SPICE number (``10k``, ``1.5meg``, ``10pF``) or None."""
     try:
@@ -357,6 +375,8 @@ class _Reader:
     def __init__(self, encoding: str | None):
         self.encoding = encoding
         self.title = ""
+        #: simulator settings the device models use: ``temp``, ``tnom`` (°C) and ``gmin`` (S)
+        self.options: dict[str, float] = {}
 
     # ----------------------------------------------------------------- step 1: files -> statements
     def load(self, path: Path, stmt: _Statement | None) -> str:
@@ -387,6 +407,7 @@ class _Reader:
         top, definitions = self.scopes(statements)
         circuit = _Builder(definitions).build_top(top, self.title)
         circuit.source = source
+        circuit.options = dict(self.options)
         return circuit
 
     def statements(self, lines: list[str], file: str, directory: Path, *, first_line: int, section: str | None,
@@ -451,6 +472,8 @@ class _Reader:
                 continue
             if card == ".endc":
                 raise stmt.error(".endc without .control before it")
+            if card in (".temp", ".options", ".option", ".opt"):
+                self.options.update(_simulator_options(stmt.text, card))
             if card in IGNORED_CARDS:
                 continue
             if card == ".title":
@@ -694,6 +717,9 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
             values["area"] = _value(stmt, positional[3], f"{name} area", usage)
         elif "area" in keys:
             values["area"] = _value(stmt, keys["area"], f"{name} area", usage)
+        for key in ("m", "temp", "dtemp"):  # parallel copies, instance temperature (used by junction diodes)
+            if key in keys:
+                values[key] = _value(stmt, keys[key], f"{name} {key}", usage)
         return Element(name, "D", tuple(_nodes(stmt, positional[:2], name, usage)), values,
                        model=positional[2].lower, origin=origin)
     if letter == "Q":
@@ -711,6 +737,9 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
             values["area"] = _value(stmt, words[n_nodes + 1], f"{name} area", usage)
         elif "area" in keys:
             values["area"] = _value(stmt, keys["area"], f"{name} area", usage)
+        for key in ("m", "temp", "dtemp"):  # parallel copies, instance temperature (°C) or offset
+            if key in keys:
+                values[key] = _value(stmt, keys[key], f"{name} {key}", usage)
         return Element(name, "Q", tuple(_nodes(stmt, words[:n_nodes], name, usage)), values,
                        model=words[n_nodes].lower, origin=origin)
     if letter == "N":

@@ -217,6 +217,8 @@ def write_netlist(c: Circuit, path: str | Path | None = None, comments: list[str
         if not name[0].lower() == e.kind.lower():
             name = f"{e.kind}{name}"
         nodes = " ".join(nm(n) for n in e.nodes)
+        if e.kind == "G" and e.values.get("c"):
+            raise ValueError(f"write_netlist: {e.name} has a transcapacitance, which SPICE's G element cannot express")
         if e.kind in ("R", "L", "C", "G", "E"):
             lines.append(f"{name} {nodes} {_fmt(e.values['value'])}")
         elif e.kind in ("F", "H"):

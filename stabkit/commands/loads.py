@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from stabkit.analysis.loads import DEFAULT_POINTS, DEFAULT_RTOL, admissible_range, stability_map, stability_table
+from stabkit.analysis.bjt import linear_circuit_for_sweep
 from stabkit.commands.common import add_common, emit_json, load_circuit, parse_sets, table
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
@@ -29,7 +30,8 @@ def register(sub) -> None:
     p.add_argument("--by", metavar="Q=v1,v2,..", help="second parameter: one column per value")
     p.add_argument("--map", metavar="Q=A:B:N", help="2-D map over Q (N log- or lin-spaced values)")
     p.add_argument("--probes", metavar="x1,x2,..", help="values of P to mark stable/unstable in the --by table")
-    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative edge tolerance (default {DEFAULT_RTOL:g})")
+    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
+                   help=f"relative edge tolerance (default {DEFAULT_RTOL:g})")
     p.add_argument("--points", type=int, default=DEFAULT_POINTS, help=f"coarse-scan points (default {DEFAULT_POINTS})")
     p.add_argument("--scale", choices=["auto", "log", "lin"], default="auto", help="coarse-scan spacing")
     p.add_argument("--method", choices=["auto", "poles", "ndf"], default="auto",
@@ -86,6 +88,12 @@ def run(args) -> int:
         raise NetlistError(f"--from {args.lo} must be below --to {args.hi}")
     if args.points < 2:
         raise NetlistError("--points must be at least 2")
+    sweeps = {args.sweep: [lo, hi]}
+    if args.map:
+        sweeps[_parse_map(args.map)[0]] = _parse_map(args.map)[1]
+    if args.by:
+        sweeps[_parse_by(args.by)[0]] = _parse_by(args.by)[1]
+    circuit = linear_circuit_for_sweep(circuit, sweeps)
     progress = not args.json and sys.stderr.isatty()
     common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method)
     if args.map:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from stabkit.analysis.bjt import bias_point, linearize_bjts, needs_bias
 from stabkit.analysis.dc import operating_points
+from stabkit.analysis.poles import poles
 from stabkit.commands.common import add_common, emit_json, fmt_hz, load_circuit, table
 from stabkit.units import format_eng
 
@@ -13,7 +15,9 @@ def register(sub) -> None:
                                    "diodes, S-type devices), the circuit linearized at each point and its poles. "
                                    "DC uses the V/I sources' dc values, inductors shorted, capacitors open. "
                                    "Exit 0 if at least one operating point is stable, 1 if none is "
-                                   "(the circuit cannot rest: it oscillates).")
+                                   "(the circuit cannot rest: it oscillates). Circuits with bipolar transistors (Q, "
+                                   "Gummel–Poon) and junction diodes: their DC operating point by Newton "
+                                   "(one point; others are not searched), with the transistors' bias.")
     p.add_argument("netlist", help="SPICE netlist with one D element using a tunnel or stype .model")
     add_common(p)
     p.set_defaults(func=run)
@@ -21,6 +25,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     circuit = load_circuit(args.netlist, args.set)
+    if needs_bias(circuit):
+        return _run_transistors(circuit, args)
     res = operating_points(circuit)
     if args.json:
         emit_json(res.to_dict())
@@ -38,3 +44,28 @@ def run(args) -> int:
         for note in res.warnings:
             print(f"warning: {note}")
     return 0 if res.stable_count else 1
+
+
+def _run_transistors(circuit, args) -> int:
+    bias = bias_point(circuit)
+    pr = poles(linearize_bjts(circuit, bias))
+    notes = list(bias.notes) + [f"one DC operating point, found by {bias.method} ({bias.iterations} iterations); "
+                                "further operating points (if any) are not searched"]
+    point = {"voltages": dict(bias.voltages), "stable": bool(pr.stable),
+             "poles": [[float(p.real), float(p.imag)] for p in pr.poles_hz],
+             "transistors": [t.to_dict() for t in bias.transistors.values()],
+             "diodes": [d.to_dict() for d in bias.diodes.values()]}
+    if args.json:
+        emit_json({"points": [point], "temp_c": bias.temp_c, "warnings": notes})
+    else:
+        print(circuit.summary())
+        rows = [[t.name, format_eng(t.ic, "A"), format_eng(t.vce, "V"), format_eng(t.vbe, "V"), f"{t.beta:.4g}",
+                 format_eng(t.gm, "S"), format_eng(t.ft, "Hz")] for t in bias.transistors.values()]
+        print(table(rows, ["transistor", "Ic", "Vce", "Vbe (internal)", "Ic/Ib", "gm", "fT (intrinsic)"]))
+        dominant = max(pr.poles_hz, key=lambda z: z.real) if pr.poles.size else None
+        if dominant is not None:
+            print(f"rightmost pole: {fmt_hz(dominant.real)} {fmt_hz(dominant.imag)}")
+        print("stable" if pr.stable else f"UNSTABLE: {pr.rhp_count} right-half-plane pole(s)")
+        for note in notes:
+            print(f"note: {note}")
+    return 0 if pr.stable else 1

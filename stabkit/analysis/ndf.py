@@ -1,0 +1,623 @@
+"""Normalized determinant function (NDF) and per-source return differences.
+
+``NDF(s) = det M(s) / det M0(s)``: ``M`` the full MNA matrix, ``M0`` the same with every active element
+(dependent source G/E/F/H, negative R/L/C) switched off. ``M0`` is passive, so it has no zeros in the
+right half plane, and the number of clockwise encirclements of the origin by ``NDF(jω)`` equals the number
+of unstable natural frequencies (hidden modes included).
+
+With ``M = M0 + U·diag(w(s))·Eᵀ`` (``w = a0 + a1·s``, one column per active element, see
+:mod:`stabkit.analysis.mna`) the determinant lemma gives::
+
+    NDF(s) = det R(s),   R(s) = I_r + Eᵀ·M0(s)⁻¹·U·diag(w(s))        (r × r, the return-difference matrix)
+
+so one sparse factorisation of ``M0`` per frequency and ``r`` solves are all it takes; no ``n × n``
+determinant is ever formed. The *unpivoted* LU pivots of ``R`` are the return differences::
+
+    F_k = det R[:k, :k] / det R[:k-1, :k-1] = Δ(sources 1..k on) / Δ(sources 1..k-1 on)
+
+i.e. **the return difference of source k with sources 1..k−1 ON and k+1..r OFF** (netlist order). Their
+product is the NDF. ``F_k`` has the zeros of ``Δ_{1..k}`` and the poles of ``Δ_{1..k−1}``, so its clockwise
+encirclement count is ``Z_RHP(Δ_{1..k}) − Z_RHP(Δ_{1..k−1})``: the number of unstable modes that *appear*
+when source ``k`` is switched on (negative when switching it on stabilises a mode). The counts telescope
+to the total.
+
+Everything is handled in logarithms: ``log NDF = Σ_k log F_k`` (``log|F_k|`` plus an unwrapped phase), so
+neither a huge nor a tiny NDF over- or underflows.
+
+The contour (positive half; conjugate symmetry gives the rest) starts on the positive real axis at
+``s = ε``, goes round a quarter circle ``ε·e^{jθ}`` to ``jε`` (this indents any zero of ``det M0`` at
+``s = 0``: series capacitors, loops of inductors), then climbs the jω axis, detouring to the right on a
+small semicircle around points where ``M0`` (or an intermediate circuit) is singular on the axis. With
+``F_k ≈ c_k·s^{m_k}`` for large ``|s|``, the count of each factor is::
+
+    N_k = −Δarg F_k / π + m_k / 2       (Δarg over the upper half of the contour, from s = ε to s = j∞)
+
+which for the common case ``F_k → 1`` is the familiar ``−Δarg/π``. Zeros with ``|s| < ε`` are not
+counted (``ε`` is far below every time constant of the circuit by default; see :func:`default_band`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from stabkit.analysis.mna import MNASystem, assemble
+from stabkit.circuit.graph import Circuit
+from stabkit.errors import CircuitError
+
+TWO_PI = 2.0 * np.pi
+#: a phase step larger than this between neighbouring samples (any factor, or the product) is refined
+MAX_PHASE_STEP = np.pi / 4
+#: a change of log|F| larger than this between neighbours is refined (|NDF| dips and peaks)
+MAX_LOG_MAG_STEP = 1.0
+#: initial samples per decade on the jω axis
+POINTS_PER_DECADE = 20
+#: relative ω-width below which a segment that still turns too fast is treated as a singularity on the axis
+SINGULAR_REL_WIDTH = 1e-11
+#: relative ω-width below which a magnitude-only violation is accepted (a steep but resolved slope)
+MAG_REL_WIDTH = 1e-7
+#: number of interior samples on an indentation semicircle
+DETOUR_POINTS = 33
+#: the tail is settled when the last decade's log-log slope is within this of an integer ...
+SLOPE_TOL = 0.05
+#: ... and the remaining phase to the asymptote (radians) is below this
+TAIL_PHASE_TOL = 0.05
+#: the tail is extended by at most this factor beyond f_max
+MAX_TAIL_EXTENSION = 1e6
+#: a count further than this from an integer is reported as a warning
+INTEGER_TOL = 0.1
+#: dense batched solves are used up to this many unknowns; sparse LU above
+DENSE_MAX_N = 80
+#: |NDF| below this on the contour means a natural frequency on or next to the jω axis
+MARGINAL_ABS = 1e-9
+
+
+# ---------------------------------------------------------------------------------------------- maths
+def wrap_phase(x: np.ndarray) -> np.ndarray:
+    """Map angles to ``(−π, π]``."""
+    return np.pi - np.mod(np.pi - np.asarray(x, dtype=float), TWO_PI)
+
+
+def unpivoted_lu_pivots(R: np.ndarray) -> np.ndarray:
+    """Pivots of the LU factorisation *without* pivoting of a stack of square matrices.
+
+    ``R`` has shape ``(..., r, r)``; returns ``(..., r)`` with ``pivots[..., k] = det R[:k+1,:k+1] /
+    det R[:k,:k]``. A zero pivot (a leading minor that vanishes at that point) gives ``nan`` from there on.
+    """
+    A = np.array(R, dtype=complex, copy=True)
+    r = A.shape[-1]
+    piv = np.empty(A.shape[:-1], dtype=complex)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for k in range(r):
+            p = A[..., k, k].copy()
+            piv[..., k] = p
+            if k + 1 < r:
+                col = A[..., k + 1:, k] / p[..., None]
+                A[..., k + 1:, k + 1:] -= col[..., :, None] * A[..., k, None, k + 1:]
+    piv[~np.isfinite(piv)] = np.nan
+    return piv
+
+
+def log_pivots(pivots: np.ndarray) -> np.ndarray:
+    """Complex logarithm ``log|F| + j·arg F`` (phase wrapped to (−π, π])."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(np.abs(pivots)) + 1j * np.angle(pivots)
+
+
+class ReturnDifferenceEvaluator:
+    """Evaluates ``R(s) = I + Eᵀ M0(s)⁻¹ U diag(w(s))`` for arrays of ``s`` (rad/s, complex).
+
+    Small systems (``n ≤ DENSE_MAX_N``) are solved as one batched dense solve over all frequencies;
+    larger ones with one sparse LU of ``M0(s)`` per frequency on a pre-computed common sparsity pattern.
+    Points where ``M0`` is exactly singular come back as ``nan``.
+    """
+
+    def __init__(self, system: MNASystem):
+        self.system = system
+        n, r = system.n, system.r
+        self.n, self.r = n, r
+        self.U = system.U.toarray().astype(complex)
+        self.Et = system.E.toarray().T.astype(complex)
+        G0 = sp.coo_matrix(system.G0)
+        C0 = sp.coo_matrix(system.C0)
+        dist = system.distributed
+        rows = np.concatenate([G0.row, C0.row, np.array([d.row for d in dist], dtype=int)])
+        cols = np.concatenate([G0.col, C0.col, np.array([d.col for d in dist], dtype=int)])
+        keys = rows.astype(np.int64) * max(n, 1) + cols
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        m = uniq.size
+        self.pattern_rows = (uniq // max(n, 1)).astype(int)
+        self.pattern_cols = (uniq % max(n, 1)).astype(int)
+        self.g = np.zeros(m)
+        self.c = np.zeros(m)
+        ng, nc = G0.nnz, C0.nnz
+        np.add.at(self.g, inverse[:ng], G0.data)
+        np.add.at(self.c, inverse[ng:ng + nc], C0.data)
+        self.dist_pos = inverse[ng + nc:]
+        self.dense = n <= DENSE_MAX_N
+        if not self.dense:
+            base = sp.csc_matrix((np.arange(1, m + 1, dtype=float), (self.pattern_rows, self.pattern_cols)), shape=(n, n))
+            self.csc_order = base.data.astype(int) - 1
+            self.csc_indices = base.indices
+            self.csc_indptr = base.indptr
+
+    def entries(self, s: np.ndarray) -> np.ndarray:
+        """Non-zero entries of ``M0(s)`` on the common pattern, shape ``(len(s), m)``."""
+        vals = self.g[None, :] + s[:, None] * self.c[None, :]
+        for pos, d in zip(self.dist_pos, self.system.distributed):
+            vals[:, pos] += d.fn(s)
+        return vals
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        s = np.atleast_1d(np.asarray(s, dtype=complex))
+        nf, r = s.size, self.r
+        if r == 0:
+            return np.zeros((nf, 0, 0), dtype=complex)
+        vals = self.entries(s)
+        w = self.system.weights(s).reshape(nf, r)
+        X = np.full((nf, self.n, r), np.nan, dtype=complex)
+        if self.dense:
+            M = np.zeros((nf, self.n, self.n), dtype=complex)
+            M[:, self.pattern_rows, self.pattern_cols] = vals
+            try:
+                X = np.linalg.solve(M, np.broadcast_to(self.U, (nf, self.n, r)))
+            except np.linalg.LinAlgError:
+                for i in range(nf):
+                    try:
+                        X[i] = np.linalg.solve(M[i], self.U)
+                    except np.linalg.LinAlgError:
+                        pass
+        else:
+            for i in range(nf):
+                M = sp.csc_matrix((vals[i, self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+                        X[i] = spla.splu(M).solve(self.U)
+                except RuntimeError:  # exactly singular
+                    pass
+        T = self.Et[None, :, :] @ X  # (nf, r, r): Eᵀ M0⁻¹ U
+        return np.eye(r)[None, :, :] + T * w[:, None, :]
+
+
+def return_difference_matrix(system: MNASystem, s) -> np.ndarray:
+    """``R(s) = I + Eᵀ M0(s)⁻¹ U diag(w(s))`` for an array of ``s``; shape ``(len(s), r, r)``."""
+    return ReturnDifferenceEvaluator(system)(np.atleast_1d(np.asarray(s, dtype=complex)))
+
+
+def element_frequency_band(system: MNASystem) -> tuple[float, float]:
+    """Lowest and highest characteristic angular frequency (rad/s) built from element values:
+    ``1/RC``, ``R/L``, ``1/√(LC)``, ``1/τ`` of lines, with ``1/|gm|`` and CCVS gains counted as resistances."""
+    circuit, params = system.circuit, system.params
+    res, caps, inds, delays = [], [], [], []
+    for e in circuit:
+        if e.kind in ("V", "I", "K", "E", "F"):
+            continue
+        vals = circuit.values(e, params)
+        if e.kind == "T":
+            from stabkit.analysis.mna import line_delay
+
+            delays.append(line_delay(vals, e.name))
+            res.append(abs(vals["z0"]))
+            continue
+        v = abs(vals.get("value", 0.0))
+        if v == 0:
+            continue
+        if e.kind == "R" or e.kind == "H":
+            res.append(v)
+        elif e.kind == "G":
+            res.append(1.0 / v)
+        elif e.kind == "C":
+            caps.append(v)
+        elif e.kind == "L":
+            inds.append(v)
+    cands: list[float] = []
+    if res and caps:
+        cands += [1.0 / (max(res) * max(caps)), 1.0 / (min(res) * min(caps))]
+    if res and inds:
+        cands += [min(res) / max(inds), max(res) / min(inds)]
+    if inds and caps:
+        cands += [1.0 / np.sqrt(max(inds) * max(caps)), 1.0 / np.sqrt(min(inds) * min(caps))]
+    cands += [1.0 / d for d in delays]
+    cands = [c for c in cands if np.isfinite(c) and c > 0]
+    if not cands:
+        return 1.0, 1.0
+    return float(min(cands)), float(max(cands))
+
+
+def passive_natural_frequencies(system: MNASystem) -> np.ndarray:
+    """Zeros of ``det M0`` (the passive circuit's natural frequencies, rad/s) for a lumped circuit; these are
+    the NDF's poles and are used to place samples around sharp resonances. Empty for distributed circuits
+    or when the passive pencil cannot be solved."""
+    if not system.is_lumped or system.n == 0 or system.n > 1500:
+        return np.zeros(0, dtype=complex)
+    from stabkit.analysis.poles import finite_eigenvalues
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return finite_eigenvalues(system.G0.toarray(), system.C0.toarray())
+    except (CircuitError, np.linalg.LinAlgError, ValueError):
+        return np.zeros(0, dtype=complex)
+
+
+def default_band(system: MNASystem, passive_poles: np.ndarray | None = None) -> tuple[float, float]:
+    """Default ``(fmin, fmax)`` in Hz: four decades below and three above the circuit's characteristic
+    frequencies (element time constants and the passive natural frequencies)."""
+    lo, hi = element_frequency_band(system)
+    if passive_poles is not None and passive_poles.size:
+        mags = np.abs(passive_poles)
+        # a passive mode at s = 0 (series capacitors, inductor loops) comes out as round-off: ignore it
+        mags = mags[mags > 1e-8 * max(hi, mags.max())]
+        if mags.size:
+            lo, hi = min(lo, float(mags.min())), max(hi, float(mags.max()))
+    return lo / TWO_PI * 1e-4, hi / TWO_PI * 1e3
+
+
+# ---------------------------------------------------------------------------------------------- contour
+class _Contour:
+    """Samples along the upper half of the indented Nyquist contour, kept sorted by a path parameter ``t``:
+    ``t ∈ [0, 1]`` is the quarter circle ``ε·e^{jπt/2}``; ``t ≥ 1`` the jω axis with ``ω = ε·10^{t−1}``.
+    Detour points (on indentation semicircles) carry intermediate ``t`` and are never refined."""
+
+    def __init__(self, evaluator: ReturnDifferenceEvaluator, eps: float):
+        self.ev = evaluator
+        self.eps = eps
+        self.t = np.zeros(0)
+        self.s = np.zeros(0, dtype=complex)
+        self.L = np.zeros((0, evaluator.r), dtype=complex)
+        self.detour = np.zeros(0, dtype=bool)
+        self.det_check: list[float] = []
+        self.notes: list[str] = []
+
+    def s_of_t(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        arc = self.eps * np.exp(1j * np.pi / 2 * np.clip(t, 0, 1))
+        axis = 1j * self.eps * 10.0 ** np.maximum(t - 1.0, 0.0)
+        return np.where(t <= 1.0, arc, axis)
+
+    def t_of_omega(self, omega: np.ndarray) -> np.ndarray:
+        return 1.0 + np.log10(np.asarray(omega, dtype=float) / self.eps)
+
+    def evaluate(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log return differences at ``s``; points where ``M0`` is singular are nudged to the right."""
+        s = np.array(s, dtype=complex)
+        R = self.ev(s)
+        piv = unpivoted_lu_pivots(R)
+        bad = ~np.all(np.isfinite(piv), axis=1) | (np.abs(piv) == 0).any(axis=1) if self.ev.r else np.zeros(s.size, bool)
+        for _ in range(3):
+            if not bad.any():
+                break
+            s[bad] = s[bad] + 1e-9 * np.maximum(np.abs(s[bad]), self.eps)
+            Rb = self.ev(s[bad])
+            R[bad] = Rb
+            piv[bad] = unpivoted_lu_pivots(Rb)
+            bad = ~np.all(np.isfinite(piv), axis=1) | (np.abs(piv) == 0).any(axis=1)
+        if bad.any():
+            raise CircuitError("the return-difference matrix is singular on the contour (a leading minor "
+                               f"vanishes identically near s = {s[bad][0]:.6g} rad/s): a subset of the active "
+                               "elements makes the circuit degenerate")
+        # the product of the unpivoted pivots must be det R (pivoted): a cheap check on the factor split
+        if self.ev.r:
+            sign, logdet = np.linalg.slogdet(R)
+            logprod = np.sum(np.log(np.abs(piv)), axis=1)
+            phase_err = np.abs(wrap_phase(np.angle(sign) - np.sum(np.angle(piv), axis=1)))
+            mismatch = np.abs(logprod - logdet) + phase_err
+            self.det_check.append(float(np.max(mismatch)) if mismatch.size else 0.0)
+        return s, log_pivots(piv)
+
+    def insert(self, t: np.ndarray, detour: np.ndarray | None = None, s: np.ndarray | None = None) -> None:
+        t = np.asarray(t, dtype=float)
+        if t.size == 0:
+            return
+        s = self.s_of_t(t) if s is None else np.asarray(s, dtype=complex)
+        s_used, L = self.evaluate(s)
+        detour = np.zeros(t.size, bool) if detour is None else np.asarray(detour, bool)
+        self.t = np.concatenate([self.t, t])
+        self.s = np.concatenate([self.s, s_used])
+        self.L = np.concatenate([self.L, L])
+        self.detour = np.concatenate([self.detour, detour])
+        order = np.argsort(self.t, kind="stable")
+        self.t, self.s, self.L, self.detour = self.t[order], self.s[order], self.L[order], self.detour[order]
+
+    def add_detour(self, omega_center: float, radius: float) -> None:
+        """Indent the axis around ``j·omega_center`` with a semicircle of ``radius`` to the right."""
+        w1, w2 = omega_center - radius, omega_center + radius
+        if w1 <= self.eps:
+            return
+        t1, t2 = self.t_of_omega([w1, w2])
+        theta = np.linspace(-np.pi / 2, np.pi / 2, DETOUR_POINTS + 2)[1:-1]
+        s_arc = 1j * omega_center + radius * np.exp(1j * theta)
+        t_arc = t1 + (t2 - t1) * (np.arange(1, DETOUR_POINTS + 1) / (DETOUR_POINTS + 1))
+        # drop regular samples that fall inside the indentation
+        keep = ~((self.t > t1) & (self.t < t2))
+        self.t, self.s, self.L, self.detour = self.t[keep], self.s[keep], self.L[keep], self.detour[keep]
+        self.insert(np.array([t1, t2]))
+        self.insert(t_arc, detour=np.ones(DETOUR_POINTS, bool), s=s_arc)
+
+    # ---- refinement
+    def violations(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per segment: does it turn too fast (phase) / change too much in magnitude?"""
+        if self.t.size < 2:
+            return np.zeros(0, bool), np.zeros(0, bool)
+        ph = self.L.imag
+        dphi = np.abs(wrap_phase(np.diff(ph, axis=0)))
+        dtot = np.abs(wrap_phase(np.diff(ph.sum(axis=1))))
+        phase_bad = (dphi.max(axis=1, initial=0.0) > MAX_PHASE_STEP) | (dtot > MAX_PHASE_STEP)
+        mag = self.L.real
+        dmag = np.abs(np.diff(mag, axis=0)).max(axis=1, initial=0.0)
+        tot = mag.sum(axis=1)
+        dmag_tot = np.abs(np.diff(tot))
+        mag_bad = (dmag > MAX_LOG_MAG_STEP) | (dmag_tot > MAX_LOG_MAG_STEP)
+        # local dips of |NDF| (a near pass of the origin): refine both sides
+        if tot.size >= 3:
+            dip = (tot[1:-1] < tot[:-2] - 0.5) & (tot[1:-1] < tot[2:] - 0.5)
+            idx = np.flatnonzero(dip)
+            mag_bad[idx] = True
+            mag_bad[idx + 1] = True
+        return phase_bad, mag_bad
+
+    def refine(self, max_levels: int = 90) -> None:
+        for _ in range(max_levels):
+            phase_bad, mag_bad = self.violations()
+            if phase_bad.size == 0:
+                return
+            regular = ~(self.detour[:-1] | self.detour[1:])
+            t0, t1 = self.t[:-1], self.t[1:]
+            on_axis = t0 >= 1.0
+            w0 = np.abs(self.s[:-1].imag)
+            w1 = np.abs(self.s[1:].imag)
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                rel = np.where(on_axis, (w1 - w0) / np.maximum(w0, 1e-300), t1 - t0)
+            split = regular & ((phase_bad & (rel > SINGULAR_REL_WIDTH)) | (mag_bad & (rel > MAG_REL_WIDTH)))
+            stuck = regular & phase_bad & on_axis & (rel <= SINGULAR_REL_WIDTH)
+            for i in np.flatnonzero(stuck)[::-1]:
+                center = 0.5 * (w0[i] + w1[i])
+                self.notes.append(f"indented the contour around a singularity on the jω axis at "
+                                  f"{center / TWO_PI:.6g} Hz")
+                self.add_detour(center, max(1e-7 * center, (w1[i] - w0[i])))
+            if not split.any():
+                if not stuck.any():
+                    return
+                continue
+            self.insert(0.5 * (t0[split] + t1[split]))
+        self.notes.append("refinement stopped at its level limit: some phase steps may be unresolved")
+
+    def unresolved_steps(self) -> int:
+        phase_bad, _ = self.violations()
+        return int(np.sum(phase_bad))
+
+
+# ---------------------------------------------------------------------------------------------- counting
+def phase_change(log_values: np.ndarray) -> np.ndarray:
+    """Total (unwrapped) change of ``arg`` along axis 0 of a log-sample array, summed step by step."""
+    return np.sum(wrap_phase(np.diff(np.asarray(log_values).imag, axis=0)), axis=0)
+
+
+def tail_exponent(log_top: np.ndarray, log_below: np.ndarray, decades: float) -> np.ndarray:
+    """Log-log slope ``d log|F| / d log ω`` between two samples ``decades`` apart."""
+    return (np.asarray(log_top).real - np.asarray(log_below).real) / (decades * np.log(10.0))
+
+
+def encirclement_counts(log_values: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """Raw clockwise encirclement counts of each column, ``−Δarg/π + m/2`` with ``m`` the nearest
+    integer to the asymptotic slope (``F ≈ c·s^m``)."""
+    m = np.round(np.asarray(slope, dtype=float))
+    return -phase_change(log_values) / np.pi + m / 2.0
+
+
+def tail_residual(log_top: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """Phase (rad) still to turn after the last sample to reach the asymptote ``c·(jω)^m`` with real ``c``."""
+    m = np.round(np.asarray(slope, dtype=float))
+    rel = np.asarray(log_top).imag - m * np.pi / 2
+    return rel - np.pi * np.round(rel / np.pi)
+
+
+# ---------------------------------------------------------------------------------------------- results
+@dataclass
+class SourceResult:
+    """Return difference ``F_k`` of one active element (sources ``1..k−1`` on, ``k+1..r`` off).
+
+    ``encirclements`` is the number of unstable natural frequencies that appear when this element is
+    switched on after the ones before it (it can be negative: switching it on stabilised a mode)."""
+
+    name: str
+    kind: str
+    encirclements: int
+    raw_count: float
+    values: np.ndarray = field(repr=False)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "encirclements": int(self.encirclements),
+                "raw_count": float(self.raw_count)}
+
+
+@dataclass
+class NDFResult:
+    """The NDF along the contour and its verdict.
+
+    ``s`` is the sampled contour (rad/s; the first samples are the small quarter circle and any detours leave
+    the axis), ``freq_hz = Im(s)/2π``, ``values`` the NDF there, ``log_values`` its complex logarithm with an
+    unwrapped phase (safe where ``values`` would over- or underflow), ``factors`` the ``F_k`` (columns in
+    netlist order). ``encirclements`` is the rounded total of ``raw_count``; ``stable`` needs it to be 0 and
+    no natural frequency on the jω axis. Numerical doubt is listed in ``warnings``."""
+
+    s: np.ndarray = field(repr=False)
+    log_values: np.ndarray = field(repr=False)
+    factors: np.ndarray = field(repr=False)
+    sources: list[SourceResult]
+    encirclements: int
+    raw_count: float
+    marginal: bool
+    warnings: list[str]
+    fmin: float
+    fmax: float
+    params: dict[str, float] = field(default_factory=dict)
+    title: str = ""
+
+    @property
+    def stable(self) -> bool:
+        return self.encirclements == 0 and not self.marginal
+
+    @property
+    def freq_hz(self) -> np.ndarray:
+        return self.s.imag / TWO_PI
+
+    @property
+    def values(self) -> np.ndarray:
+        with np.errstate(over="ignore", under="ignore"):
+            return np.exp(self.log_values)
+
+    @property
+    def running_count(self) -> np.ndarray:
+        """``−(arg NDF − arg NDF(ε))/π`` along the contour (the count before the tail term ``m/2``)."""
+        steps = wrap_phase(np.diff(self.log_values.imag))
+        return -np.concatenate([[0.0], np.cumsum(steps)]) / np.pi
+
+    def to_dict(self) -> dict:
+        return {
+            "stable": self.stable,
+            "encirclements": int(self.encirclements),
+            "raw_count": float(self.raw_count),
+            "marginal": bool(self.marginal),
+            "sources": [src.to_dict() for src in self.sources],
+            "warnings": list(self.warnings),
+            "fmin_hz": float(self.fmin),
+            "fmax_hz": float(self.fmax),
+            "points": int(self.s.size),
+        }
+
+    def plot(self, ax=None):
+        """Polar NDF locus (radius compressed as log(1+|NDF|), angles and encirclements preserved) with
+        frequency marks, and the running count versus frequency."""
+        from stabkit.report.plots import plot_ndf
+
+        return plot_ndf(self.values, self.freq_hz, self.running_count, self.encirclements,
+                        ax=ax, title=self.title or "NDF")
+
+    def plot_sources(self, ax=None):
+        """Loci of the return differences ``F_k`` (same radius compression), one colour per source."""
+        from stabkit.report.plots import plot_return_differences
+
+        return plot_return_differences([src.values for src in self.sources],
+                                       [f"{src.name} ({src.encirclements})" for src in self.sources], ax=ax)
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | None = None, *,
+        fmin: float | None = None, fmax: float | None = None) -> NDFResult:
+    """NDF of a circuit, its encirclement count and the per-source return differences.
+
+    ``fmin``/``fmax`` (Hz) bound the dense sweep: the contour starts at ``s = 2π·fmin`` on the real axis
+    (natural frequencies with ``|s| < 2π·fmin`` are not counted) and the tail beyond ``fmax`` is extended
+    decade by decade until every ``F_k`` has settled onto its asymptote (at most ``10⁶·fmax``). Defaults
+    come from the circuit (:func:`default_band`).
+    """
+    system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
+    passive = passive_natural_frequencies(system)
+    dflt_lo, dflt_hi = default_band(system, passive)
+    f_lo = float(fmin) if fmin is not None else dflt_lo
+    f_hi = float(fmax) if fmax is not None else dflt_hi
+    if not (f_lo > 0 and f_hi > f_lo and np.isfinite(f_hi)):
+        raise CircuitError(f"NDF band: need 0 < fmin < fmax, got fmin={f_lo:g} Hz, fmax={f_hi:g} Hz")
+    eps = TWO_PI * f_lo
+    w_top = TWO_PI * f_hi
+    evaluator = ReturnDifferenceEvaluator(system)
+    contour = _Contour(evaluator, eps)
+    warn: list[str] = []
+
+    decades = np.log10(w_top / eps)
+    n_axis = max(int(np.ceil(decades * POINTS_PER_DECADE)), 2)
+    t_axis = 1.0 + np.linspace(0.0, decades, n_axis + 1)
+    t_arc = np.linspace(0.0, 1.0, 9)[:-1]
+    # samples around the passive circuit's resonances (the NDF's poles): sharp features a plain grid misses
+    extra = []
+    on_axis_poles = []
+    for p in passive:
+        if p.imag <= 0:
+            continue
+        if abs(p.real) <= 1e-9 * abs(p):
+            on_axis_poles.append(p.imag)
+            continue
+        if abs(p.real) < 0.3 * p.imag:
+            for m in (-8, -4, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4, 8):
+                extra.append(p.imag + m * abs(p.real))
+    extra = np.array([w for w in extra if eps < w < w_top])
+    t_init = np.concatenate([t_arc, t_axis, contour.t_of_omega(extra) if extra.size else []])
+    contour.insert(np.unique(t_init))
+    for w in on_axis_poles:
+        if eps < w < w_top:
+            contour.add_detour(w, 1e-6 * w)
+    contour.refine()
+
+    # extend the tail until every factor has settled on c·(jω)^m
+    r = system.r
+    settled = r == 0
+    while not settled:
+        top = contour.t[-1]
+        below = int(np.argmin(np.abs(contour.t - (top - 1.0))))
+        span = top - contour.t[below]
+        slope = tail_exponent(contour.L[-1], contour.L[below], span) if span > 0 else np.zeros(r)
+        resid = tail_residual(contour.L[-1], slope)
+        slope_ok = np.abs(slope - np.round(slope)) < SLOPE_TOL
+        settled = bool(np.all(slope_ok) and np.all(np.abs(resid) < TAIL_PHASE_TOL))
+        if settled or contour.s[-1].imag >= w_top * MAX_TAIL_EXTENSION:
+            break
+        contour.insert(top + np.linspace(0.0, 1.0, POINTS_PER_DECADE + 1)[1:])
+        contour.refine()
+
+    if r:
+        top = contour.t[-1]
+        below = int(np.argmin(np.abs(contour.t - (top - 1.0))))
+        slope = tail_exponent(contour.L[-1], contour.L[below], top - contour.t[below])
+        resid = tail_residual(contour.L[-1], slope)
+        raw = encirclement_counts(contour.L, slope)
+        if not settled:
+            names = [a.name for a, ok in zip(system.active, np.abs(resid) < TAIL_PHASE_TOL) if not ok]
+            warn.append(f"the NDF has not settled at {contour.s[-1].imag / TWO_PI:.4g} Hz (log-log slope "
+                        f"{', '.join(f'{x:.3g}' for x in slope)}; phase still to turn "
+                        f"{np.max(np.abs(resid)):.3g} rad{'; sources ' + ', '.join(names) if names else ''}): "
+                        "the count may be wrong")
+    else:
+        raw = np.zeros(0)
+    counts = np.round(raw).astype(int)
+    total_raw = float(np.sum(raw))
+    total = int(round(total_raw))
+    if abs(total_raw - total) > INTEGER_TOL or np.any(np.abs(raw - counts) > INTEGER_TOL):
+        warn.append(f"non-integer encirclement count {total_raw:.3f} (per source: "
+                    f"{', '.join(f'{x:.3f}' for x in raw)}): the locus is not fully resolved")
+    if int(np.sum(counts)) != total:
+        warn.append(f"per-source counts {counts.tolist()} do not sum to the total {total}")
+    unresolved = contour.unresolved_steps()
+    if unresolved:
+        warn.append(f"{unresolved} phase step(s) larger than {MAX_PHASE_STEP:.2f} rad remain unresolved")
+    if contour.det_check and max(contour.det_check) > 1e-6:
+        warn.append(f"the product of the return differences differs from det R by up to "
+                    f"{max(contour.det_check):.2g} (log): an intermediate circuit is nearly singular")
+    warn.extend(dict.fromkeys(contour.notes))
+    log_ndf = np.sum(contour.L.real, axis=1) + 1j * (
+        np.concatenate([[0.0], np.cumsum(wrap_phase(np.diff(contour.L.imag.sum(axis=1))))])
+        + (contour.L[0].imag.sum() if r else 0.0))
+    marginal = bool(np.min(log_ndf.real) < np.log(MARGINAL_ABS)) if r else False
+    if marginal:
+        i = int(np.argmin(log_ndf.real))
+        warn.append(f"|NDF| falls to {np.exp(log_ndf.real[i]):.3g} at {contour.s[i].imag / TWO_PI:.6g} Hz: a natural "
+                    "frequency on (or extremely close to) the jω axis; the circuit is at best marginally stable")
+    sources = []
+    for k, a in enumerate(system.active):
+        Lk = contour.L[:, k]
+        phase = np.concatenate([[0.0], np.cumsum(wrap_phase(np.diff(Lk.imag)))]) + Lk[0].imag
+        with np.errstate(over="ignore", under="ignore"):
+            vals = np.exp(Lk.real + 1j * phase)
+        sources.append(SourceResult(name=a.name, kind=a.kind, encirclements=int(counts[k]), raw_count=float(raw[k]),
+                                    values=vals))
+    with np.errstate(over="ignore", under="ignore"):
+        factors = np.exp(contour.L)
+    return NDFResult(s=contour.s, log_values=log_ndf, factors=factors,
+                     sources=sources, encirclements=total, raw_count=total_raw, marginal=marginal, warnings=warn,
+                     fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title)
