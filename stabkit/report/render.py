@@ -120,7 +120,8 @@ def figure_png(draw, size=FIG_SIZE) -> bytes:
             if other is not None and other is not fig:
                 target = other
         for axes in target.axes:  # long circuit titles would run off the figure; the caption says it all
-            title = axes.get_title()
+            title = display_title(axes.get_title())
+            axes.set_title(title)
             if len(title) > MAX_TITLE:
                 axes.set_title(title[: MAX_TITLE - 1].rstrip() + "…")
         target.tight_layout()
