@@ -127,3 +127,30 @@ def test_admissible_lext_column_matches_a_fine_pole_scan(case, rc):
     # the crossing at the upper edge is a complex pair near 1.2 GHz
     upper = [e for e in res.edges if e.side == "upper"][0]
     assert upper.crossing == "complex pair" and 1.0e9 < upper.freq_hz < 1.4e9
+
+
+@pytest.mark.parametrize("lext, rhp", [(3e-9, 0), (8e-9, 2)])
+def test_ndf_count_agrees_with_exact_poles(case, lext, rhp):
+    """The paper's criterion (NDF encirclements) against the exact pencil, inside and above the window;
+    the unstable pair is attributed to q2's gm (the emitter follower's loop)."""
+    from stabkit.analysis.ndf import ndf
+
+    _, lin, _ = case
+    res = ndf(lin, {"lext": lext})
+    assert poles(lin, {"lext": lext}).rhp_count == rhp
+    assert res.encirclements == rhp
+    assert [s.encirclements for s in res.sources] == ([0, 0, 2, 0] if rhp else [0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("cload, mode_hz", [(1.0, 3.78e3), (2.2e-9, 0.477e6)])
+def test_as_specified_design_is_unstable_for_every_lext(case, cload, mode_hz):
+    """Rн = 10 ohm, Lн = 4.8 nH, load joined straight (CLD = 1 F: no block) or through 2.2 nF: no stable
+    L_ext in 1–100 nH, with a real low-frequency RHP pole (the multivibrator / converted-DC-block mode)
+    and a real GHz one (1.40 GHz at L_ext = 10 nH)."""
+    _, lin, _ = case
+    p = {"rload": 10.0, "cload": cload, "ln0": 4.8e-9, "dln": 0.0}
+    assert admissible_range(lin, "lext", 1e-9, 100e-9, params=p).intervals == []
+    all_poles = poles(lin, {**p, "lext": 10e-9}).poles
+    rhp = all_poles[all_poles.real > 0]
+    assert rhp.size == 2 and np.all(rhp.imag == 0)
+    np.testing.assert_allclose(np.sort(rhp.real) / (2 * np.pi), [mode_hz, 1.40e9], rtol=0.01)
