@@ -154,3 +154,21 @@ def test_as_specified_design_is_unstable_for_every_lext(case, cload, mode_hz):
     rhp = all_poles[all_poles.real > 0]
     assert rhp.size == 2 and np.all(rhp.imag == 0)
     np.testing.assert_allclose(np.sort(rhp.real) / (2 * np.pi), [mode_hz, 1.40e9], rtol=0.01)
+
+
+def test_table3_runs_as_one_command(case, capsys):
+    """`stabkit loads ... --by rc=0,8 --json`: the CLI accepts the rc sweep (no DC flows in Rc; the ESD
+    clamp midpoints' float noise is not mistaken for a bias change) and gives the API's intervals."""
+    import json
+
+    from stabkit.cli import main
+
+    _, lin, _ = case
+    code = main(["loads", str(CASE), "--sweep", "lext", "--from", "1n", "--to", "100n", "--by", "rc=0,8",
+                 "--workers", "1", "--json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    for column in data["columns"]:
+        rc = column["rc"]
+        ours = admissible_range(lin, "lext", 1e-9, 100e-9, params={"rc": rc}).intervals
+        np.testing.assert_allclose(column["intervals"], ours, rtol=1e-9)
