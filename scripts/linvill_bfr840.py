@@ -93,6 +93,7 @@ def tolerance_band(linear, params: dict, tol: float = 0.05, fmin: float = 0.05e9
 
 
 RC_VALUES = (0.0, 2.0, 4.0, 6.0, 8.0)
+U_VALUES = (5.0, 6.0, 7.0, 8.0, 9.0)
 
 
 def retuned_lloads(linear, params: dict, rc_values=RC_VALUES) -> np.ndarray:
@@ -167,6 +168,21 @@ def main() -> int:
         for e in r.edges:
             print(f"    {e.side} edge {e.value * 1e9:.4f} nH: {e.crossing} "
                   f"{'' if e.freq_hz is None else f'{e.freq_hz / 1e9:.3f} GHz'}")
+    print("Table 2 form (bias voltage U; one linearization per U, Lн re-tuned, Rc = 0):")
+    print("| U, V | Ic, mA | Lн, nH | L_eq over 0.5–2 GHz, nH | f−5%, GHz | f+5%, GHz | Δf/f0, % | admissible L_ext, nH |")
+    print("|---|---|---|---|---|---|---|---|")
+    for u in U_VALUES:
+        lin_u = linearized(c, {"u": u})
+        ic = bias_point(c, {"u": u}).transistors["X1.Q1"].ic
+        p = {**fixed, "u": u, "rc": 0.0}
+        ln = tune_lload(lin_u, p)
+        p = {**p, "ln0": ln, "dln": 0.0}
+        l = leq(lin_u, band_grid(), p)
+        f_lo, f_hi = tolerance_band(lin_u, p)
+        r = admissible_range(lin_u, "lext", 1e-9, 100e-9, params=p)
+        iv = ", ".join(f"[{a * 1e9:.3f}; {b * 1e9:.3f}]" for a, b in r.intervals) or "none"
+        print(f"| {u:g} | {ic * 1e3:.2f} | {ln * 1e9:.3f} | {l.min() * 1e9:.3f} … {l.max() * 1e9:.3f} | "
+              f"{f_lo / 1e9:.3f} | {f_hi / 1e9:.3f} | {(f_hi - f_lo) / F0_HZ * 100:.0f} | {iv} |")
     out = ROOT / "docs" / "cases" / "img" / "linvill_bfr840_leq.png"
     plot_leq(lin, {**fixed, "ln0": defaults["ln0"], "dln": defaults["dln"]}, RC_VALUES, out)
     print(f"wrote {out.relative_to(ROOT)}")
