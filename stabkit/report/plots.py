@@ -57,6 +57,7 @@ def plot_node_voltages(voltages, ax=None, title: str = ""):
     ax.set_xlabel("V")
     ax.set_title(title)
     ax.grid(True, axis="x", alpha=0.3)
+    return ax
 
 
 def _compress(z):
