@@ -61,6 +61,8 @@ POINTS_PER_DECADE = 20
 SINGULAR_REL_WIDTH = 1e-11
 #: relative ω-width below which a magnitude-only violation is accepted (a steep but resolved slope)
 MAG_REL_WIDTH = 1e-7
+#: at most this many indentations around singularities found on the axis (beyond: reported as unresolved)
+MAX_DETOURS = 20
 #: number of interior samples on an indentation semicircle
 DETOUR_POINTS = 33
 #: the tail is settled when the last decade's log-log slope is within this of an integer ...
@@ -247,16 +249,17 @@ def passive_natural_frequencies(system: MNASystem) -> np.ndarray:
 
 
 def default_band(system: MNASystem, passive_poles: np.ndarray | None = None) -> tuple[float, float]:
-    """Default ``(fmin, fmax)`` in Hz: four decades below and three above the circuit's characteristic
+    """Default ``(fmin, fmax)`` in Hz: four decades below and a factor 30 above the circuit's characteristic
     frequencies (element time constants and the passive natural frequencies)."""
     lo, hi = element_frequency_band(system)
     if passive_poles is not None and passive_poles.size:
         mags = np.abs(passive_poles)
-        # a passive mode at s = 0 (series capacitors, inductor loops) comes out as round-off: ignore it
-        mags = mags[mags > 1e-8 * max(hi, mags.max())]
+        # a passive mode at s = 0 (series capacitors, inductor loops) comes out as round-off, and a
+        # higher-index pencil can leave round-off "modes" near numerical infinity: ignore both
+        mags = mags[(mags > 1e-8 * hi) & (mags < 1e4 * hi)]
         if mags.size:
             lo, hi = min(lo, float(mags.min())), max(hi, float(mags.max()))
-    return lo / TWO_PI * 1e-4, hi / TWO_PI * 1e3
+    return lo / TWO_PI * 1e-4, hi / TWO_PI * 30.0
 
 
 # ---------------------------------------------------------------------------------------------- contour
@@ -273,6 +276,7 @@ class _Contour:
         self.L = np.zeros((0, evaluator.r), dtype=complex)
         self.detour = np.zeros(0, dtype=bool)
         self.det_check: list[float] = []
+        self.detours = 0
         self.notes: list[str] = []
 
     def s_of_t(self, t: np.ndarray) -> np.ndarray:
@@ -376,7 +380,10 @@ class _Contour:
                 rel = np.where(on_axis, (w1 - w0) / np.maximum(w0, 1e-300), t1 - t0)
             split = regular & ((phase_bad & (rel > SINGULAR_REL_WIDTH)) | (mag_bad & (rel > MAG_REL_WIDTH)))
             stuck = regular & phase_bad & on_axis & (rel <= SINGULAR_REL_WIDTH)
-            for i in np.flatnonzero(stuck)[::-1]:
+            if self.detours >= MAX_DETOURS:
+                stuck[:] = False
+            for i in np.flatnonzero(stuck)[::-1][:max(MAX_DETOURS - self.detours, 0)]:
+                self.detours += 1
                 center = 0.5 * (w0[i] + w1[i])
                 self.notes.append(f"indented the contour around a singularity on the jω axis at "
                                   f"{center / TWO_PI:.6g} Hz")
