@@ -14,7 +14,7 @@ import warnings
 from stabkit.errors import StabkitError, StabkitWarning
 
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ["poles", "zin", "ndf"]
+COMMANDS = ["poles", "zin", "ndf", "loads", "oppoints"]
 
 DESCRIPTION = """\
 stabkit tells whether a linear(ized) circuit is stable, why not, and for which external loads it stays

@@ -37,12 +37,11 @@ def stype_series_l(r: float, inductance: float, resistance: float, capacitance: 
     Characteristic polynomial ``L·R·C·s² + (L − r·R·C)·s + (R − r)``.
     """
     c = Circuit("S-type: -r + L loaded by R || C")
-    c.add_vsource("Vsense", "a", "b", 0.0)
-    c.add_ccvs("Hneg", "b", "m", "Vsense", r)  # v(b) − v(m) = r·i  ⇒  the branch a→m presents −r
+    c.add_vsource("Vsense", 0, "b", 0.0)  # senses the loop current i (ground → b)
+    c.add_ccvs("Hneg", "b", "m", "Vsense", -r)  # v(b) − v(m) = −r·i: a resistance of −r in the loop
     c.add_inductor("Ld", "m", "out", inductance)
     c.add_resistor("Rl", "out", 0, resistance)
     c.add_capacitor("Cl", "out", 0, capacitance)
-    c.add_resistor("Rret", "a", 0, 1e-3)  # near-short return: the device sits between ground and the load
     return c
 
 

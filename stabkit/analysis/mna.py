@@ -189,8 +189,10 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
         circuit.validate(resolved)
     for e in circuit:
         if e.kind in ("D", "Q"):
+            hint = ("stabkit.analysis.bjt.small_signal(circuit); the CLI commands do it for you" if e.kind == "Q"
+                    else "stabkit oppoints / stabkit.analysis.linearize; junction diodes: stabkit.analysis.bjt")
             raise CircuitError(f"{e.where()}: {e.describe()} is nonlinear; find its operating point and linearize it "
-                               "first (stabkit oppoints / stabkit.analysis.linearize)")
+                               f"first ({hint})")
     nodes = [nd for nd in circuit.nodes if nd != GROUND]
     node_index = {nd: i for i, nd in enumerate(nodes)}
     unknowns = [f"v({nd})" for nd in nodes]
@@ -268,7 +270,7 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
             continue
         elif k == "G":
             p, m, cp, cm = (idx(x) for x in e.nodes)
-            add_active(e.name, k, vals["value"], 0.0, [(p, 1.0), (m, -1.0)], [(cp, 1.0), (cm, -1.0)])
+            add_active(e.name, k, vals["value"], vals.get("c", 0.0), [(p, 1.0), (m, -1.0)], [(cp, 1.0), (cm, -1.0)])
         elif k == "F":
             p, m = idx(e.nodes[0]), idx(e.nodes[1])
             ctrl = branch_index[e.refs[0].lower()]
@@ -276,7 +278,7 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
         elif k == "T":
             _stamp_line(e, vals, idx, branch_index, b, distributed)
         elif k == "N":
-            raise CircuitError(f"{e.where()}: N-port blocks are not supported by this assembler yet")
+            _stamp_nport(e, circuit.networks[e.key], idx, distributed)
         else:  # pragma: no cover - KINDS guards this
             raise CircuitError(f"{e.where()}: cannot assemble {e.describe()}")
 
@@ -333,3 +335,39 @@ def _stamp_line(e, vals, idx, branch_index, b: _Builder, distributed: list) -> N
     # row br2: i1 - sinh/Z0·V2 + cosh·i2 = 0
     b.g_add(br2, br1, 1.0)
     distributed.append(DistributedEntry(br2, br2, cosh, e.name))
+
+
+def nport_admittance(network, freqs_hz: np.ndarray, name: str = "N-port") -> np.ndarray:
+    """Y-parameters ``(len(f), k, k)`` of a scikit-rf Network at ``freqs_hz``, interpolating S linearly
+    (real and imaginary parts) inside the measured range. Outside it: :class:`CircuitError`."""
+    f = np.asarray(freqs_hz, dtype=float)
+    lo, hi = float(network.f[0]), float(network.f[-1])
+    if np.any(f < lo * (1 - 1e-9)) or np.any(f > hi * (1 + 1e-9)):
+        raise CircuitError(f"{name}: S-parameters are known from {lo:.4g} Hz to {hi:.4g} Hz only; asked for "
+                           f"{f.min():.4g}..{f.max():.4g} Hz (set fmin/fmax inside the data)")
+    s_re = np.stack([np.interp(f, network.f, network.s[:, i, j].real) for i in range(network.nports)
+                     for j in range(network.nports)], axis=-1)
+    s_im = np.stack([np.interp(f, network.f, network.s[:, i, j].imag) for i in range(network.nports)
+                     for j in range(network.nports)], axis=-1)
+    k = network.nports
+    s_mat = (s_re + 1j * s_im).reshape(f.size, k, k)
+    z0 = np.asarray(network.z0[0]).real
+    eye = np.eye(k)
+    sqrt_y0 = np.diag(1 / np.sqrt(z0))
+    # Y = sqrt(y0) (I − S)(I + S)⁻¹ sqrt(y0) for real reference impedances
+    return np.array([sqrt_y0 @ (eye - sm) @ np.linalg.inv(eye + sm) @ sqrt_y0 for sm in s_mat])
+
+
+def _stamp_nport(e, network, idx, distributed: list) -> None:
+    nodes = [idx(n) for n in e.nodes]
+
+    def entry(s, i, j, network=network, name=e.name):
+        s = np.asarray(s, dtype=complex)
+        if np.any(np.abs(s.real) > 1e-9 * np.maximum(np.abs(s), 1.0)):
+            raise CircuitError(f"{name}: an S-parameter block is known on the jω axis only (no poles, no complex s)")
+        return nport_admittance(network, np.abs(s.imag) / (2 * np.pi), name)[:, i, j]
+
+    for i, row in enumerate(nodes):
+        for j, col in enumerate(nodes):
+            if row is not None and col is not None:
+                distributed.append(DistributedEntry(row, col, (lambda s, i=i, j=j: entry(s, i, j)), e.name))

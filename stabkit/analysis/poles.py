@@ -78,30 +78,53 @@ def _eliminate_or_flag(G, C, keep, drop):
 
 
 def _shift_invert_finite(G: np.ndarray, C: np.ndarray, names: list[str]) -> np.ndarray:
-    """Fallback for higher-index pencils: eigenvalues μ of ``(G + σC)⁻¹C`` give ``s = σ − 1/μ``; the
-    infinite eigenvalues sit at μ = 0 (perturbed to about ``√ε·‖A‖`` for index 2), so μ below
-    ``INDEX_RTOL·max|μ|`` are dropped. The shift σ is a fixed irrational point of the scaled plane."""
-    m = G.shape[0]
-    for sigma in (0.7310585786, -1.3247179572, 2.7182818285):
+    """Fallback for higher-index pencils: eigenvalues μ of ``(G + σC)⁻¹C`` give ``s = σ − 1/μ``.
+
+    The infinite eigenvalues sit at μ = 0, perturbed by rounding to about ``√ε·‖A‖`` for index 2; a
+    finite pole that is merely *large* (an ideal NIC near the load value where its pole passes through
+    infinity) also has a small μ, so size alone cannot separate them. Two different shifts are used
+    instead: a genuine eigenvalue ``s`` is the same from both (to rounding), a perturbed infinite one is
+    not. μ above ``INDEX_RTOL·‖A‖`` are finite without question; smaller ones are kept only when both
+    shifts agree on ``s`` to ``AGREE_RTOL`` relative, and μ below ``INDEX_FLOOR·‖A‖`` (|s| beyond 10¹² times
+    the circuit's own time scale, where rounding alone decides) count as infinite."""
+    runs = []
+    for sigma in (0.7310585786, -1.3247179572, 2.7182818285, -0.5772156649):
         Gs = G + sigma * C
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", la.LinAlgWarning)
             lu, piv = la.lu_factor(Gs)
         if np.min(np.abs(np.diag(lu))) > 1e-13 * max(1.0, np.max(np.abs(Gs))):
+            A = la.lu_solve((lu, piv), C)
+            runs.append((sigma, la.eigvals(A), max(float(la.norm(A, 1)), 1e-300)))
+        if len(runs) == 2:
             break
-    else:
+    if not runs:
         raise CircuitError("the circuit equations are singular for every frequency (det(G + sC) ≡ 0): look for a "
                            f"floating subcircuit, a cut-set of current sources or a loop of voltage sources "
                            f"(unknowns: {', '.join(names[:8])}{' …' if len(names) > 8 else ''})")
-    A = la.lu_solve((lu, piv), C)
-    mu = la.eigvals(A)
+    sigma, mu, norm_a = runs[0]
     if mu.size == 0:
         return np.zeros(0, dtype=complex)
-    big = np.max(np.abs(mu))
-    if big == 0:
-        return np.zeros(0, dtype=complex)
-    finite = np.abs(mu) > INDEX_RTOL * big
-    return sigma - 1.0 / mu[finite]
+    nonzero = np.abs(mu) > 1e-300
+    s1 = np.full(mu.shape, np.inf + 0j)
+    s1[nonzero] = sigma - 1.0 / mu[nonzero]
+    sure = np.abs(mu) > INDEX_RTOL * norm_a
+    if len(runs) == 1:
+        return s1[sure]
+    sigma2, mu2, _ = runs[1]
+    nz2 = np.abs(mu2) > 1e-300
+    s2 = sigma2 - 1.0 / mu2[nz2]
+    keep = sure.copy()
+    for i in np.flatnonzero(~sure & (np.abs(mu) > INDEX_FLOOR * norm_a)):
+        if s2.size and np.min(np.abs(s2 - s1[i])) <= AGREE_RTOL * abs(s1[i]):
+            keep[i] = True
+    return s1[keep]
+
+
+#: two shifts must agree on a small-μ (large) eigenvalue to this relative accuracy for it to count as finite
+AGREE_RTOL = 1e-4
+#: μ below INDEX_FLOOR·‖A‖ is infinite (the pole would lie 10¹² circuit time scales out)
+INDEX_FLOOR = 1e-12
 
 
 #: relative size of μ = 1/(σ − s) below which an eigenvalue counts as infinite (higher-index fallback only)

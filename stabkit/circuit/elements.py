@@ -13,7 +13,8 @@ R      n+ n-                       value (Ω)                   resistor (negati
 L      n+ n-                       value (H)                   inductor
 C      n+ n-                       value (F)                   capacitor
 K      —                           value (coupling k)          mutual inductance of ``refs`` (L1, L2)
-G      n+ n- nc+ nc-               value (S)                   VCCS, current ``gm·v(nc+,nc-)`` n+→n-
+G      n+ n- nc+ nc-               value (S) [, c (F)]         VCCS, current ``(gm + s·c)·v(nc+,nc-)`` n+→n-
+                                                               (``c``: a transcapacitance, API only)
 E      n+ n- nc+ nc-               value (V/V)                 VCVS
 F      n+ n-                       value (A/A)                 CCCS, controlled by V source ``refs[0]``
 H      n+ n-                       value (Ω)                   CCVS, controlled by V source ``refs[0]``
@@ -21,6 +22,8 @@ V      n+ n-                       dc, ac                      independent volta
 I      n+ n-                       dc, ac                      independent current (open for AC)
 T      a+ a- b+ b-                 z0, td  (or f, nl)          lossless transmission line
 D      anode cathode               area                        nonlinear diode, ``model`` names a card
+N      p1 … pk (to ground)         —                           S-parameter block (Touchstone), ``model``
+                                                               is the key of ``Circuit.networks``
 =====  ==========================  ==========================  ====================================
 
 G, E, F, H are the *active* set that the NDF switches off. So are resistors with a negative value.
@@ -37,7 +40,7 @@ KINDS: dict[str, tuple[int, tuple[str, ...], dict[str, float]]] = {
     "L": (2, ("value",), {}),
     "C": (2, ("value",), {}),
     "K": (0, ("value",), {}),
-    "G": (4, ("value",), {}),
+    "G": (4, ("value",), {"c": None}),
     "E": (4, ("value",), {}),
     "F": (2, ("value",), {}),
     "H": (2, ("value",), {}),
@@ -46,6 +49,7 @@ KINDS: dict[str, tuple[int, tuple[str, ...], dict[str, float]]] = {
     "T": (4, ("z0",), {"td": None, "f": None, "nl": 0.25}),
     "D": (2, (), {"area": 1.0}),
     "Q": (3, (), {"area": 1.0}),
+    "N": (0, (), {}),
 }
 
 #: dependent sources: the controlled (active) set
@@ -58,7 +62,7 @@ KIND_NAMES = {
     "G": "voltage-controlled current source", "E": "voltage-controlled voltage source",
     "F": "current-controlled current source", "H": "current-controlled voltage source",
     "V": "voltage source", "I": "current source", "T": "transmission line", "D": "diode",
-    "Q": "bipolar transistor",
+    "Q": "bipolar transistor", "N": "S-parameter block",
 }
 
 

@@ -8,9 +8,12 @@ run code. Numbers may carry SPICE suffixes (``10n``, ``2meg``).
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import math
 import operator
 import re
+import warnings
 from collections.abc import Mapping
 
 from stabkit.errors import ParameterError
@@ -39,17 +42,54 @@ _SUFFIXED = re.compile(
 
 
 def _replace_suffix(m: re.Match) -> str:
-    return repr(float(m.group(1)) * SUFFIXES[m.group(2).lower()])
+    value = float(m.group(1)) * SUFFIXES[m.group(2).lower()]
+    if not math.isfinite(value):
+        raise OverflowError(m.group(0))
+    return repr(value)
+
+
+class _DottedNames(ast.NodeTransformer):
+    """Turn ``x1.rload`` (an attribute chain on a name) into one name ``x1.rload``.
+
+    Subcircuit instances scope their parameters as ``INSTANCE.param``; without this, the scoped name
+    would parse as attribute access, which is (rightly) forbidden.
+    """
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Name):
+            return ast.copy_location(ast.Name(id=f"{node.value.id}.{node.attr}", ctx=node.ctx), node)
+        return node
 
 
 def parse_expression(text: str) -> ast.Expression:
-    """Parse ``text`` (without braces) into an AST, raising ``ParameterError`` on bad syntax."""
-    src = _SUFFIXED.sub(_replace_suffix, text.strip())
-    src = src.replace("^", "**")
+    """Parse ``text`` (without braces) into an AST, raising ``ParameterError`` on bad syntax.
+
+    Dotted names (``x1.r``, the scoped parameters of subcircuit instances) are single names.
+    Trees are cached (sweeps evaluate the same expressions many times): treat the result as read-only.
+    """
+    if not isinstance(text, str):
+        raise ParameterError(f"expected an expression string, got {text!r}")
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse(text: str) -> ast.Expression:
     try:
-        tree = ast.parse(src, mode="eval")
-    except SyntaxError:
+        src = _SUFFIXED.sub(_replace_suffix, text.strip())
+    except OverflowError:
+        raise ParameterError(f"expression {{{text}}} contains a number out of range") from None
+    src = src.replace("^", "**")
+    if len(src) > 10_000:
+        raise ParameterError(f"expression {{{text[:40]}...}} is longer than 10000 characters")
+    try:
+        with warnings.catch_warnings():  # e.g. SyntaxWarning for '1 is 1': the walk below rejects those anyway
+            warnings.simplefilter("ignore")
+            tree = _DottedNames().visit(ast.parse(src, mode="eval"))
+    except (SyntaxError, ValueError):  # ValueError: e.g. a NUL character
         raise ParameterError(f"cannot read expression {{{text}}}: expected arithmetic on numbers and parameter names") from None
+    except (RecursionError, MemoryError):
+        raise ParameterError(f"expression {{{text[:40]}...}} is nested too deeply") from None
     for node in ast.walk(tree):
         if isinstance(node, (ast.Attribute, ast.Subscript, ast.Lambda, ast.Starred, ast.keyword,
                              ast.List, ast.Tuple, ast.Dict, ast.Set, ast.ListComp, ast.GeneratorExp,
@@ -58,6 +98,8 @@ def parse_expression(text: str) -> ast.Expression:
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id.lower() in FUNCTIONS):
             name = node.func.id if isinstance(node.func, ast.Name) else "?"
             raise ParameterError(f"expression {{{text}}} calls unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}")
+        if isinstance(node, (ast.Is, ast.IsNot, ast.In, ast.NotIn)):
+            raise ParameterError(f"expression {{{text}}} uses {type(node).__name__}; compare with < <= > >= == !=")
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
             raise ParameterError(f"expression {{{text}}} contains {node.value!r}; expected numbers")
     return tree
@@ -65,15 +107,22 @@ def parse_expression(text: str) -> ast.Expression:
 
 def names_in(text: str) -> set[str]:
     """Parameter names an expression refers to (lower case, functions and constants excluded)."""
-    tree = parse_expression(text)
+    if not isinstance(text, str):
+        raise ParameterError(f"expected an expression string, got {text!r}")
+    return set(_names(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _names(text: str) -> frozenset[str]:
+    tree = _parse(text)
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    return {n.id.lower() for n in ast.walk(tree)
-            if isinstance(n, ast.Name) and id(n) not in called and n.id.lower() not in CONSTANTS}
+    return frozenset(n.id.lower() for n in ast.walk(tree)
+                     if isinstance(n, ast.Name) and id(n) not in called and n.id.lower() not in CONSTANTS)
 
 
 def rename(text: str, mapping: Mapping[str, str]) -> str:
     """Rewrite parameter names in an expression (used to scope subcircuit parameters)."""
-    tree = parse_expression(text)
+    tree = copy.deepcopy(parse_expression(text))  # the parsed tree is cached and shared
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for n in ast.walk(tree):
         if isinstance(n, ast.Name) and id(n) not in called and n.id.lower() in mapping:
@@ -129,6 +178,8 @@ def evaluate(text: str, scope: Mapping[str, float]) -> float:
         value = ev(tree)
     except ParameterError:
         raise
+    except RecursionError:
+        raise ParameterError(f"expression {{{text[:40]}...}} is nested too deeply") from None
     except (ArithmeticError, ValueError, TypeError, OverflowError) as exc:
         raise ParameterError(f"cannot evaluate {{{text}}}: {exc}") from None
     if not math.isfinite(value):

@@ -61,7 +61,14 @@ class Circuit:
         self._elements: dict[str, Element] = {}
         self.params: dict[str, float | str] = {}
         self.models: dict[str, Model] = {}
+        #: ``.subckt`` definitions read from a netlist or library, by lower-case name (the netlist reader
+        #: fills it with a mapping that builds each body when first asked for it)
+        self.subcircuits: Mapping[str, Subcircuit] = {}
+        #: S-parameter blocks (scikit-rf Networks) by element key
+        self.networks: dict = {}
         self.source: str | None = None  # file it was read from
+        #: simulator settings read from ``.temp``/``.options``: ``temp``, ``tnom`` (°C), ``gmin`` (S)
+        self.options: dict[str, float] = {}
 
     # ------------------------------------------------------------------ reading
     @classmethod
@@ -130,7 +137,9 @@ class Circuit:
             raise CircuitError(f"{element.where()}: element {element.name!r} is defined twice")
         if kind in KINDS:
             n_nodes, required, optional = KINDS[kind]
-            if n_nodes and len(element.nodes) != n_nodes:
+            if kind == "Q" and len(element.nodes) == 4:
+                pass  # collector, base, emitter and substrate
+            elif n_nodes and len(element.nodes) != n_nodes:
                 raise CircuitError(f"{element.where()}: {element.describe()} needs {n_nodes} nodes, got {len(element.nodes)}")
             for key in required:
                 if key not in element.values:
@@ -167,9 +176,13 @@ class Circuit:
         """Coupling ``k`` (|k| ≤ 1) between two inductors already in the circuit."""
         return self._new("K", name, (), refs=(inductor1, inductor2), value=k)
 
-    def add_vccs(self, name: str, n_plus, n_minus, nc_plus, nc_minus, gm: float | str) -> Element:
-        """Current ``gm·(v(nc+) − v(nc−))`` flowing from ``n+`` through the source to ``n−``."""
-        return self._new("G", name, (n_plus, n_minus, nc_plus, nc_minus), value=gm)
+    def add_vccs(self, name: str, n_plus, n_minus, nc_plus, nc_minus, gm: float | str,
+                 transcapacitance: float | str | None = None) -> Element:
+        """Current ``gm·(v(nc+) − v(nc−))`` flowing from ``n+`` through the source to ``n−``.
+
+        With ``transcapacitance`` ``c`` (F) the current is ``(gm + s·c)·(v(nc+) − v(nc−))``: the charge on one
+        branch depends on the voltage of another (a bipolar transistor's ``∂Qbe/∂Vbc``)."""
+        return self._new("G", name, (n_plus, n_minus, nc_plus, nc_minus), value=gm, c=transcapacitance)
 
     def add_vcvs(self, name: str, n_plus, n_minus, nc_plus, nc_minus, gain: float | str) -> Element:
         return self._new("E", name, (n_plus, n_minus, nc_plus, nc_minus), value=gain)
@@ -197,6 +210,26 @@ class Circuit:
 
     def add_diode(self, name: str, anode, cathode, model: str, area: float | str = 1.0) -> Element:
         return self._new("D", name, (anode, cathode), model=model, area=area)
+
+    def add_nport(self, name: str, nodes: Iterable, network) -> Element:
+        """A measured/simulated N-port (``skrf.Network`` or a Touchstone path) between ``nodes`` and ground.
+
+        Port ``k`` is node ``k`` against ground. It is a black box: it stays in the passive determinant as is,
+        so the NDF verdict assumes the block itself is stable. Defined only on the jω axis, inside its
+        frequency range."""
+        import skrf
+
+        nodes = tuple(nodes)
+        if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
+            try:
+                network = skrf.Network(str(network))
+            except Exception as exc:  # scikit-rf raises many types on bad files
+                raise CircuitError(f"{name}: cannot read Touchstone file {network}: {exc}") from None
+        if network.nports != len(nodes):
+            raise CircuitError(f"{name}: the S-parameter block has {network.nports} ports but {len(nodes)} nodes were given")
+        element = self.add(Element(name=name, kind="N", nodes=nodes, model=name.lower()))
+        self.networks[name.lower()] = network
+        return element
 
     def add_model(self, name: str, type: str, **params) -> Model:
         model = Model(name=name, type=type.lower(), params={k.lower(): v for k, v in params.items()})
@@ -245,14 +278,23 @@ class Circuit:
                 v = expr.rename(v, rename)
             self.params[rename[p]] = v
         element_names = {e.key for e in body}
+        # model cards defined inside the subcircuit are local to it (libraries reuse names such as M_D1
+        # with different values in every part): each instance gets its own copy, NAME.model
+        model_map = {key: f"{prefix}.{key}" for key in body.models}
+        for key, model in body.models.items():
+            self.models[model_map[key]] = Model(
+                name=f"{name}.{model.name}", type=model.type,
+                params={k: _rename_if_expression(v, rename) for k, v in model.params.items()}, origin=model.origin)
         for e in body:
             new_vals = {k: (expr.rename(v, rename) if isinstance(v, str) else v) for k, v in e.values.items()}
             new_refs = tuple(f"{prefix}.{r.lower()}" if r.lower() in element_names else r for r in e.refs)
             new_nodes = tuple(node_map.get(n, f"{prefix}.{n}") for n in e.nodes)
+            new_model = model_map.get(e.model.lower(), e.model) if e.model else e.model
+            if e.kind == "N":  # S-parameter block: its network travels with it, under the scoped name
+                new_model = f"{prefix}.{e.key}"
+                self.networks[new_model] = body.networks[e.key]
             self.add(Element(name=f"{name}.{e.name}", kind=e.kind, nodes=new_nodes, values=new_vals,
-                             refs=new_refs, model=e.model, origin=e.origin))
-        for key, model in body.models.items():
-            self.models.setdefault(key, model)
+                             refs=new_refs, model=new_model, origin=e.origin))
 
     # ------------------------------------------------------------------ values
     def param_names(self) -> list[str]:
@@ -326,9 +368,9 @@ class Circuit:
         if e.kind == "T":
             return [(n[0], n[1]), (n[2], n[3]), (n[0], n[2]), (n[1], n[3])]
         if e.kind == "Q":
-            return [(n[0], n[2]), (n[1], n[2])]
+            return [(n[0], n[2]), (n[1], n[2])] + ([(n[3], n[0])] if len(n) == 4 else [])
         if e.kind == "N":
-            return [(a, b) for a, b in zip(n[:-1], n[1:])] + [(n[-1], GROUND)] if n else []
+            return [(node, GROUND) for node in n]
         return []  # G, F, I: ideal current sources do not give a path; K has no nodes
 
     # ------------------------------------------------------------------ validation
@@ -391,6 +433,16 @@ class Circuit:
             vals = self.values(e, resolved)
             if e.kind in "RLC" and vals.get("value") == 0:
                 raise CircuitError(f"{e.where()}: {e.describe()} evaluates to 0")
+
+
+def _rename_if_expression(value, mapping: Mapping[str, str]):
+    """Scope the parameter names of a model value that is an expression; numbers and words stay as they are."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return expr.rename(value, mapping)
+    except ParameterError:
+        return value
 
 
 @dataclass

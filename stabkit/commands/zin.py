@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from stabkit.analysis.ports import zin
+from stabkit.analysis.bjt import linear_circuit
 from stabkit.commands.common import add_common, emit_json, fmt_hz, load_circuit, parse_freqs, table
 from stabkit.units import format_eng
 
@@ -12,7 +13,8 @@ from stabkit.units import format_eng
 def register(sub) -> None:
     p = sub.add_parser("zin", help="impedance seen between two nodes",
                        description="Impedance between NODE and NODE2 (default ground), all sources off, "
-                                   "with L_eq = Im Z/ω.")
+                                   "with L_eq = Im Z/ω. Bipolar transistors (Q) and junction diodes are "
+                                   "linearized at their DC operating point first.")
     p.add_argument("netlist")
     p.add_argument("--port", required=True, help="NODE or NODE,NODE2")
     p.add_argument("--freqs", default="1meg:10g:21", help="START:STOP:N (log) or f1,f2,... (default 1meg:10g:21)")
@@ -21,7 +23,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    circuit = load_circuit(args.netlist, args.set)
+    circuit = linear_circuit(load_circuit(args.netlist, args.set))
     res = zin(circuit, args.port, parse_freqs(args.freqs))
     if args.json:
         emit_json(res.to_dict())

@@ -46,6 +46,20 @@ def plot_impedance(freq_hz, z, ax=None, title: str = ""):
     return ax
 
 
+def plot_node_voltages(voltages, ax=None, title: str = ""):
+    """Horizontal bars of node voltages (a ``{node: volts}`` mapping), in the mapping's order."""
+    ax = _axes(ax, figsize=(5.0, 0.3 * max(len(voltages), 4) + 1.0))
+    names = list(voltages)
+    ax.barh(range(len(names)), [voltages[n] for n in names], color="tab:blue")
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize="small")
+    ax.invert_yaxis()
+    ax.set_xlabel("V")
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    return ax
+
+
 def _compress(z):
     """Radius compression ``z ↦ z/|z|·log(1+|z|)``: keeps angles and the origin, so encirclements are preserved."""
     z = np.asarray(z, dtype=complex)
