@@ -528,6 +528,11 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
     passive = passive_natural_frequencies(system)
     dflt_lo, dflt_hi = default_band(system, passive)
+    blocks = [e.name for e in system.circuit if e.kind == "N"]
+    networks = list(getattr(system.circuit, "networks", {}).values()) if blocks else []
+    if networks:  # S-parameter data exist on the jω axis, inside their measured band only
+        dflt_lo = max(float(nw.f[0]) for nw in networks)
+        dflt_hi = min(float(nw.f[-1]) for nw in networks)
     f_lo = float(fmin) if fmin is not None else dflt_lo
     f_hi = float(fmax) if fmax is not None else dflt_hi
     if not (f_lo > 0 and f_hi > f_lo and np.isfinite(f_hi)):
@@ -537,11 +542,17 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     evaluator = ReturnDifferenceEvaluator(system)
     contour = _Contour(evaluator, eps)
     warn: list[str] = []
+    axis_only = bool(blocks)
+    if axis_only:
+        contour.detours = MAX_DETOURS  # off the axis the blocks are unknown: no indentation
+        warn.append(f"S-parameter block(s) {', '.join(blocks)} stay in the passive reference M0: the count is valid "
+                    "only if the blocks are themselves stable; the contour runs on the jω axis from "
+                    f"{f_lo:.4g} Hz to {f_hi:.4g} Hz only")
 
     decades = np.log10(w_top / eps)
     n_axis = max(int(np.ceil(decades * POINTS_PER_DECADE)), 2)
     t_axis = 1.0 + np.linspace(0.0, decades, n_axis + 1)
-    t_arc = np.linspace(0.0, 1.0, 9)[:-1]
+    t_arc = np.zeros(0) if axis_only else np.linspace(0.0, 1.0, 9)[:-1]
     # samples around the passive circuit's resonances (the NDF's poles): sharp features a plain grid misses
     extra = []
     on_axis_poles = []
@@ -573,7 +584,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         resid = tail_residual(contour.L[-1], slope)
         slope_ok = np.abs(slope - np.round(slope)) < SLOPE_TOL
         settled = bool(np.all(slope_ok) and np.all(np.abs(resid) < TAIL_PHASE_TOL))
-        if settled or contour.s[-1].imag >= w_top * MAX_TAIL_EXTENSION:
+        if settled or axis_only or contour.s[-1].imag >= w_top * MAX_TAIL_EXTENSION:
             break
         contour.insert(top + np.linspace(0.0, 1.0, POINTS_PER_DECADE + 1)[1:])
         contour.refine()
@@ -584,6 +595,12 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         slope = tail_exponent(contour.L[-1], contour.L[below], top - contour.t[below])
         resid = tail_residual(contour.L[-1], slope)
         raw = encirclement_counts(contour.L, slope)
+        if axis_only:  # close the low end onto the real axis (NDF(0) is real) and say how far that was
+            start = contour.L[0].imag - np.pi * np.round(contour.L[0].imag / np.pi)
+            raw = raw - start / np.pi
+            if np.max(np.abs(start)) > TAIL_PHASE_TOL:
+                warn.append(f"at {f_lo:.4g} Hz the NDF is still {np.max(np.abs(start)):.3g} rad off the real axis: "
+                            "the low-frequency part of the count is uncertain")
         if not settled:
             names = [a.name for a, ok in zip(system.active, np.abs(resid) < TAIL_PHASE_TOL) if not ok]
             warn.append(f"the NDF has not settled at {contour.s[-1].imag / TWO_PI:.4g} Hz (log-log slope "
