@@ -240,3 +240,22 @@ def test_cli_band_options_and_bad_input(capsys):
     assert main(["ndf", str(CASES / "hidden_mode.cir")]) == 1
     text = capsys.readouterr().out
     assert "UNSTABLE" in text and "Gneg" in text
+
+
+def test_dense_banded_and_sparse_solvers_agree(monkeypatch):
+    """The three linear-solver paths of the evaluator give the same return-difference matrices."""
+    import stabkit.analysis.ndf as ndf_module
+
+    system = assemble(examples.two_transistor_amplifier(sections=30, feedback=200.0))
+    s = 1j * 2 * np.pi * np.geomspace(1e6, 1e11, 9)
+    banded = ReturnDifferenceEvaluator(system)
+    assert system.n > ndf_module.DENSE_MAX_N and banded.banded
+    monkeypatch.setattr(ndf_module, "MAX_BAND", -1)
+    general = ReturnDifferenceEvaluator(system)
+    assert not general.banded and not general.dense
+    monkeypatch.setattr(ndf_module, "DENSE_MAX_N", 10_000)
+    dense = ReturnDifferenceEvaluator(system)
+    assert dense.dense
+    ref = dense(s)
+    np.testing.assert_allclose(banded(s), ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(general(s), ref, rtol=1e-9, atol=1e-12)
