@@ -259,3 +259,13 @@ def test_dense_banded_and_sparse_solvers_agree(monkeypatch):
     ref = dense(s)
     np.testing.assert_allclose(banded(s), ref, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(general(s), ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("args, expected", NTYPE[:5])
+def test_python_control_agrees(args, expected):
+    """The same locus handed to python-control (frd + nyquist_response on NDF − 1) gives the same count."""
+    pytest.importorskip("control")
+    from stabkit.analysis.ndf import python_control_count
+
+    res = ndf(ntype(*args))
+    assert python_control_count(res) == res.encirclements == expected

@@ -561,6 +561,23 @@ def ndf_on_axis(circuit_or_system: Circuit | MNASystem, freqs_hz, params: Mappin
     return np.prod(factors, axis=1), factors
 
 
+def python_control_count(result: "NDFResult") -> int:
+    """Second opinion: hand the sampled jω-axis locus to python-control (``frd`` + ``nyquist_response``)
+    as the loop ``NDF − 1`` and return its count of encirclements of −1 (python-control mirrors ω < 0
+    itself). Only meaningful when the NDF tends to a constant at infinity and the contour needed no
+    indentation beyond the small quarter circle at the origin."""
+    import control
+
+    on_axis = (result.s.real == 0) & (result.s.imag > 0)
+    if np.any((result.s.real != 0) & (np.abs(result.s) > 2 * TWO_PI * result.fmin)):
+        raise ValueError("the contour was indented around a singularity on the jω axis: python-control's "
+                         "frequency-response count does not apply")
+    loop = control.frd(result.values[on_axis] - 1.0, result.s.imag[on_axis])
+    response = control.nyquist_response(loop, omega=result.s.imag[on_axis], warn_encirclements=False,
+                                        warn_nyquist=False)
+    return int(response.count)
+
+
 # ---------------------------------------------------------------------------------------------- driver
 def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | None = None, *,
         fmin: float | None = None, fmax: float | None = None) -> NDFResult:
