@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +185,87 @@ def test_result_dict_and_plot():
     ax = res.plot()
     assert ax.get_title().startswith("N-type")
     res.plot_sources()
+
+
+def test_sparameter_block_runs_on_the_axis_and_says_so(models_dir):
+    """An S-parameter block is known on the jω axis only: the NDF keeps it in M0, sweeps the measured band
+    and warns that the count assumes the block itself is stable. With a negligible (1 µS) external
+    source the NDF must stay at 1 within 1e-3 and count nothing."""
+    skrf = pytest.importorskip("skrf")
+    path = models_dir / "sparams" / "BFR840L3RHESD_w_noise_VCE_1.8V_IC_6.0mA.s2p"
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    net = skrf.Network(str(path))
+    c = Circuit("BFR840 block with a weak external negative conductance")
+    c.add_nport("N1", ["b", "c"], net)
+    c.add_resistor("RL", "c", 0, 50.0)
+    c.add_resistor("RS", "b", 0, 50.0)
+    c.add_vccs("Gx", "b", 0, "b", 0, 1e-6)  # 1 µS: negligible next to 20 mS
+    res = ndf(c)
+    assert any("S-parameter block" in w and "N1" in w for w in res.warnings)
+    assert res.freq_hz.min() >= net.f[0] * (1 - 1e-9) and res.freq_hz.max() <= net.f[-1] * (1 + 1e-9)
+    np.testing.assert_allclose(np.abs(res.values - 1.0).max(), 0.0, atol=1e-3)
+    assert res.encirclements == 0
+
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+
+
+@pytest.mark.parametrize("extra, code, stable, total", [([], 1, False, 2), (["--set", "gneg=-5m"], 0, True, 0)])
+def test_cli_hidden_mode(capsys, extra, code, stable, total):
+    """`stabkit ndf cases/hidden_mode.cir --json`: the contract's JSON, the per-source split, the exit code,
+    and the same count as `stabkit poles`."""
+    from stabkit.cli import main
+
+    assert main(["ndf", str(CASES / "hidden_mode.cir"), "--json", *extra]) == code
+    out = json.loads(capsys.readouterr().out)
+    assert out["stable"] is stable and out["encirclements"] == total
+    assert [(s["name"], s["encirclements"]) for s in out["sources"]] == [("Gm", 0), ("Gneg", total)]
+    assert sum(s["encirclements"] for s in out["sources"]) == out["encirclements"]
+    assert out["warnings"] == []
+    main(["poles", str(CASES / "hidden_mode.cir"), "--json", *extra])
+    assert json.loads(capsys.readouterr().out)["rhp_count"] == total
+
+
+def test_cli_band_options_and_bad_input(capsys):
+    from stabkit.cli import main
+
+    assert main(["ndf", str(CASES / "hidden_mode.cir"), "--fmin", "1meg", "--fmax", "100g", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose([out["fmin_hz"], out["fmax_hz"]], [1e6, 1e11])
+    assert main(["ndf", str(CASES / "hidden_mode.cir"), "--fmin", "fast"]) == 2
+    assert "--fmin" in capsys.readouterr().err
+    assert main(["ndf", str(CASES / "hidden_mode.cir"), "--fmin", "10g", "--fmax", "1g"]) == 2
+    assert "fmin" in capsys.readouterr().err
+    assert main(["ndf", str(CASES / "hidden_mode.cir")]) == 1
+    text = capsys.readouterr().out
+    assert "UNSTABLE" in text and "Gneg" in text
+
+
+def test_dense_banded_and_sparse_solvers_agree(monkeypatch):
+    """The three linear-solver paths of the evaluator give the same return-difference matrices."""
+    import stabkit.analysis.ndf as ndf_module
+
+    system = assemble(examples.two_transistor_amplifier(sections=30, feedback=200.0))
+    s = 1j * 2 * np.pi * np.geomspace(1e6, 1e11, 9)
+    banded = ReturnDifferenceEvaluator(system)
+    assert system.n > ndf_module.DENSE_MAX_N and banded.banded
+    monkeypatch.setattr(ndf_module, "MAX_BAND", -1)
+    general = ReturnDifferenceEvaluator(system)
+    assert not general.banded and not general.dense
+    monkeypatch.setattr(ndf_module, "DENSE_MAX_N", 10_000)
+    dense = ReturnDifferenceEvaluator(system)
+    assert dense.dense
+    ref = dense(s)
+    np.testing.assert_allclose(banded(s), ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(general(s), ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("args, expected", NTYPE[:5])
+def test_python_control_agrees(args, expected):
+    """The same locus handed to python-control (frd + nyquist_response on NDF − 1) gives the same count."""
+    pytest.importorskip("control")
+    from stabkit.analysis.ndf import python_control_count
+
+    res = ndf(ntype(*args))
+    assert python_control_count(res) == res.encirclements == expected

@@ -61,6 +61,8 @@ POINTS_PER_DECADE = 20
 SINGULAR_REL_WIDTH = 1e-11
 #: relative ω-width below which a magnitude-only violation is accepted (a steep but resolved slope)
 MAG_REL_WIDTH = 1e-7
+#: at most this many indentations around singularities found on the axis (beyond: reported as unresolved)
+MAX_DETOURS = 20
 #: number of interior samples on an indentation semicircle
 DETOUR_POINTS = 33
 #: the tail is settled when the last decade's log-log slope is within this of an integer ...
@@ -71,8 +73,10 @@ TAIL_PHASE_TOL = 0.05
 MAX_TAIL_EXTENSION = 1e6
 #: a count further than this from an integer is reported as a warning
 INTEGER_TOL = 0.1
-#: dense batched solves are used up to this many unknowns; sparse LU above
+#: dense batched solves are used up to this many unknowns; banded or sparse LU above
 DENSE_MAX_N = 80
+#: banded LU (after reverse Cuthill–McKee) when the half-bandwidth is at most this; general sparse LU beyond
+MAX_BAND = 24
 #: |NDF| below this on the contour means a natural frequency on or next to the jω axis
 MARGINAL_ABS = 1e-9
 
@@ -140,6 +144,25 @@ class ReturnDifferenceEvaluator:
         np.add.at(self.c, inverse[ng:ng + nc], C0.data)
         self.dist_pos = inverse[ng + nc:]
         self.dense = n <= DENSE_MAX_N
+        self.banded = False
+        if not self.dense and m:
+            # a reverse Cuthill–McKee ordering usually leaves circuit matrices with a narrow band: then a
+            # banded LU per frequency (LAPACK gbsv) is several times cheaper than a general sparse LU
+            from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+            pattern = sp.csr_matrix((np.ones(m), (self.pattern_rows, self.pattern_cols)), shape=(n, n))
+            perm = np.asarray(reverse_cuthill_mckee((pattern + pattern.T).tocsr(), symmetric_mode=True))
+            where = np.empty(n, dtype=int)
+            where[perm] = np.arange(n)
+            pr, pc = where[self.pattern_rows], where[self.pattern_cols]
+            lower, upper = int(max(0, np.max(pr - pc))), int(max(0, np.max(pc - pr)))
+            if max(lower, upper) <= MAX_BAND:
+                self.banded = True
+                self.band = (lower, upper)
+                self.band_rows = upper + pr - pc
+                self.band_cols = pc
+                self.perm = perm
+                self.where = where
         if not self.dense:
             base = sp.csc_matrix((np.arange(1, m + 1, dtype=float), (self.pattern_rows, self.pattern_cols)), shape=(n, n))
             self.csc_order = base.data.astype(int) - 1
@@ -158,7 +181,7 @@ class ReturnDifferenceEvaluator:
         nf, r = s.size, self.r
         if r == 0:
             return np.zeros((nf, 0, 0), dtype=complex)
-        vals = self.entries(s)
+        vals = self.entries(s) if self.dense else None
         w = self.system.weights(s).reshape(nf, r)
         X = np.full((nf, self.n, r), np.nan, dtype=complex)
         if self.dense:
@@ -172,9 +195,22 @@ class ReturnDifferenceEvaluator:
                         X[i] = np.linalg.solve(M[i], self.U)
                     except np.linalg.LinAlgError:
                         pass
+        elif self.banded:
+            from scipy.linalg.lapack import zgbsv
+
+            lower, upper = self.band
+            Up = self.U[self.perm]
+            rows = self.band_rows + lower  # gbsv wants `lower` extra rows on top for the pivoting fill-in
+            for i in range(nf):
+                ab = np.zeros((2 * lower + upper + 1, self.n), dtype=complex, order="F")
+                ab[rows, self.band_cols] = self.entries(s[i:i + 1])[0]
+                _, _, x, info = zgbsv(lower, upper, ab, Up)
+                if info == 0:
+                    X[i] = x[self.where]
         else:
             for i in range(nf):
-                M = sp.csc_matrix((vals[i, self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
+                vi = self.entries(s[i:i + 1])[0]
+                M = sp.csc_matrix((vi[self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
@@ -247,16 +283,17 @@ def passive_natural_frequencies(system: MNASystem) -> np.ndarray:
 
 
 def default_band(system: MNASystem, passive_poles: np.ndarray | None = None) -> tuple[float, float]:
-    """Default ``(fmin, fmax)`` in Hz: four decades below and three above the circuit's characteristic
+    """Default ``(fmin, fmax)`` in Hz: four decades below and a factor 30 above the circuit's characteristic
     frequencies (element time constants and the passive natural frequencies)."""
     lo, hi = element_frequency_band(system)
     if passive_poles is not None and passive_poles.size:
         mags = np.abs(passive_poles)
-        # a passive mode at s = 0 (series capacitors, inductor loops) comes out as round-off: ignore it
-        mags = mags[mags > 1e-8 * max(hi, mags.max())]
+        # a passive mode at s = 0 (series capacitors, inductor loops) comes out as round-off, and a
+        # higher-index pencil can leave round-off "modes" near numerical infinity: ignore both
+        mags = mags[(mags > 1e-8 * hi) & (mags < 1e4 * hi)]
         if mags.size:
             lo, hi = min(lo, float(mags.min())), max(hi, float(mags.max()))
-    return lo / TWO_PI * 1e-4, hi / TWO_PI * 1e3
+    return lo / TWO_PI * 1e-4, hi / TWO_PI * 30.0
 
 
 # ---------------------------------------------------------------------------------------------- contour
@@ -273,6 +310,7 @@ class _Contour:
         self.L = np.zeros((0, evaluator.r), dtype=complex)
         self.detour = np.zeros(0, dtype=bool)
         self.det_check: list[float] = []
+        self.detours = 0
         self.notes: list[str] = []
 
     def s_of_t(self, t: np.ndarray) -> np.ndarray:
@@ -376,7 +414,10 @@ class _Contour:
                 rel = np.where(on_axis, (w1 - w0) / np.maximum(w0, 1e-300), t1 - t0)
             split = regular & ((phase_bad & (rel > SINGULAR_REL_WIDTH)) | (mag_bad & (rel > MAG_REL_WIDTH)))
             stuck = regular & phase_bad & on_axis & (rel <= SINGULAR_REL_WIDTH)
-            for i in np.flatnonzero(stuck)[::-1]:
+            if self.detours >= MAX_DETOURS:
+                stuck[:] = False
+            for i in np.flatnonzero(stuck)[::-1][:max(MAX_DETOURS - self.detours, 0)]:
+                self.detours += 1
                 center = 0.5 * (w0[i] + w1[i])
                 self.notes.append(f"indented the contour around a singularity on the jω axis at "
                                   f"{center / TWO_PI:.6g} Hz")
@@ -508,6 +549,35 @@ class NDFResult:
                                        [f"{src.name} ({src.encirclements})" for src in self.sources], ax=ax)
 
 
+def ndf_on_axis(circuit_or_system: Circuit | MNASystem, freqs_hz, params: Mapping[str, float] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """NDF and return differences at fixed frequencies on the jω axis (no counting, no refinement).
+
+    Returns ``(ndf, factors)`` with shapes ``(len(freqs),)`` and ``(len(freqs), r)``; a frequency where
+    ``M0`` is exactly singular gives ``nan``."""
+    system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
+    s = 1j * TWO_PI * np.atleast_1d(np.asarray(freqs_hz, dtype=float))
+    factors = unpivoted_lu_pivots(ReturnDifferenceEvaluator(system)(s)) if system.r else np.ones((s.size, 0))
+    return np.prod(factors, axis=1), factors
+
+
+def python_control_count(result: "NDFResult") -> int:
+    """Second opinion: hand the sampled jω-axis locus to python-control (``frd`` + ``nyquist_response``)
+    as the loop ``NDF − 1`` and return its count of encirclements of −1 (python-control mirrors ω < 0
+    itself). Only meaningful when the NDF tends to a constant at infinity and the contour needed no
+    indentation beyond the small quarter circle at the origin."""
+    import control
+
+    on_axis = (result.s.real == 0) & (result.s.imag > 0)
+    if np.any((result.s.real != 0) & (np.abs(result.s) > 2 * TWO_PI * result.fmin)):
+        raise ValueError("the contour was indented around a singularity on the jω axis: python-control's "
+                         "frequency-response count does not apply")
+    loop = control.frd(result.values[on_axis] - 1.0, result.s.imag[on_axis])
+    response = control.nyquist_response(loop, omega=result.s.imag[on_axis], warn_encirclements=False,
+                                        warn_nyquist=False)
+    return int(response.count)
+
+
 # ---------------------------------------------------------------------------------------------- driver
 def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | None = None, *,
         fmin: float | None = None, fmax: float | None = None) -> NDFResult:
@@ -521,6 +591,11 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
     passive = passive_natural_frequencies(system)
     dflt_lo, dflt_hi = default_band(system, passive)
+    blocks = [e.name for e in system.circuit if e.kind == "N"]
+    networks = list(getattr(system.circuit, "networks", {}).values()) if blocks else []
+    if networks:  # S-parameter data exist on the jω axis, inside their measured band only
+        dflt_lo = max(float(nw.f[0]) for nw in networks)
+        dflt_hi = min(float(nw.f[-1]) for nw in networks)
     f_lo = float(fmin) if fmin is not None else dflt_lo
     f_hi = float(fmax) if fmax is not None else dflt_hi
     if not (f_lo > 0 and f_hi > f_lo and np.isfinite(f_hi)):
@@ -530,11 +605,17 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     evaluator = ReturnDifferenceEvaluator(system)
     contour = _Contour(evaluator, eps)
     warn: list[str] = []
+    axis_only = bool(blocks)
+    if axis_only:
+        contour.detours = MAX_DETOURS  # off the axis the blocks are unknown: no indentation
+        warn.append(f"S-parameter block(s) {', '.join(blocks)} stay in the passive reference M0: the count is valid "
+                    "only if the blocks are themselves stable; the contour runs on the jω axis from "
+                    f"{f_lo:.4g} Hz to {f_hi:.4g} Hz only")
 
     decades = np.log10(w_top / eps)
     n_axis = max(int(np.ceil(decades * POINTS_PER_DECADE)), 2)
     t_axis = 1.0 + np.linspace(0.0, decades, n_axis + 1)
-    t_arc = np.linspace(0.0, 1.0, 9)[:-1]
+    t_arc = np.zeros(0) if axis_only else np.linspace(0.0, 1.0, 9)[:-1]
     # samples around the passive circuit's resonances (the NDF's poles): sharp features a plain grid misses
     extra = []
     on_axis_poles = []
@@ -566,7 +647,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         resid = tail_residual(contour.L[-1], slope)
         slope_ok = np.abs(slope - np.round(slope)) < SLOPE_TOL
         settled = bool(np.all(slope_ok) and np.all(np.abs(resid) < TAIL_PHASE_TOL))
-        if settled or contour.s[-1].imag >= w_top * MAX_TAIL_EXTENSION:
+        if settled or axis_only or contour.s[-1].imag >= w_top * MAX_TAIL_EXTENSION:
             break
         contour.insert(top + np.linspace(0.0, 1.0, POINTS_PER_DECADE + 1)[1:])
         contour.refine()
@@ -577,6 +658,12 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         slope = tail_exponent(contour.L[-1], contour.L[below], top - contour.t[below])
         resid = tail_residual(contour.L[-1], slope)
         raw = encirclement_counts(contour.L, slope)
+        if axis_only:  # close the low end onto the real axis (NDF(0) is real) and say how far that was
+            start = contour.L[0].imag - np.pi * np.round(contour.L[0].imag / np.pi)
+            raw = raw - start / np.pi
+            if np.max(np.abs(start)) > TAIL_PHASE_TOL:
+                warn.append(f"at {f_lo:.4g} Hz the NDF is still {np.max(np.abs(start)):.3g} rad off the real axis: "
+                            "the low-frequency part of the count is uncertain")
         if not settled:
             names = [a.name for a, ok in zip(system.active, np.abs(resid) < TAIL_PHASE_TOL) if not ok]
             warn.append(f"the NDF has not settled at {contour.s[-1].imag / TWO_PI:.4g} Hz (log-log slope "
