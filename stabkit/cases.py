@@ -532,7 +532,10 @@ class CaseRunner:
     @property
     def verdict(self) -> Verdict:
         if self._verdict is None:
-            self._verdict = self._recording(stability_verdict, self.circuit)
+            from stabkit.analysis.bjt import linear_circuit
+
+            small_signal = self._recording(linear_circuit, self.circuit)  # transistors: at their DC point
+            self._verdict = self._recording(stability_verdict, small_signal)
         return self._verdict
 
     def admissible(self, param: str, lo: float, hi: float) -> list[tuple[float, float]]:
@@ -542,7 +545,11 @@ class CaseRunner:
             if fn is None:
                 raise StabkitError("this stabkit has no admissible-range analysis (stabkit.analysis.loads); "
                                    f"cannot check {self.case.where()}")
-            result = self._recording(fn, self.circuit, param, lo, hi)
+            from stabkit.analysis.bjt import linear_circuit_for_sweep
+
+            # transistors are linearized once, after checking that the sweep leaves their bias alone
+            small_signal = self._recording(linear_circuit_for_sweep, self.circuit, {param: [lo, hi]})
+            result = self._recording(fn, small_signal, param, lo, hi)
             self.range_results[key] = result
             self._ranges[key] = interval_list(result)
         return self._ranges[key]
