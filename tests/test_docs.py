@@ -23,7 +23,7 @@ from stab_helpers import have_netlist_reader
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-PAGES = sorted(DOCS.rglob("*.md"))
+PAGES = sorted(DOCS.rglob("*.md")) + [DOCS.parent / "README.md"]
 FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```\s*$", re.S | re.M)
 EXIT = re.compile(r"^\[exit status (\d+)\]$")
 
