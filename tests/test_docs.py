@@ -70,7 +70,7 @@ def test_docs_pages_exist():
         assert (DOCS / name).is_file(), name
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p, "python")], ids=lambda p: str(p.relative_to(DOCS)))
+@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p, "python")], ids=lambda p: str(p.relative_to(REPO)))
 def test_python_examples_run(page, tmp_path):
     code = "\n\n".join(blocks(page, "python"))
     script = tmp_path / "example.py"
