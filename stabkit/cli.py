@@ -14,16 +14,29 @@ import warnings
 from stabkit.errors import StabkitError, StabkitWarning
 
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ["poles", "zin", "ndf", "loads", "oppoints"]
+COMMANDS = ["poles", "zin", "ndf", "loads", "oppoints", "check", "report"]
 
 DESCRIPTION = """\
 stabkit tells whether a linear(ized) circuit is stable, why not, and for which external loads it stays
 stable. Give it a SPICE netlist (or a *.stab.yaml case file where a command says so).
 
+how to use it:
+  1. is it stable?      stabkit poles NET          exact natural frequencies (lumped circuits)
+  2. why not?           stabkit ndf NET            NDF encirclements, per dependent source
+  3. for which loads?   stabkit loads NET --sweep P --from A --to B
+     which DC points?   stabkit oppoints NET       NDR devices: every operating point, each judged
+  4. write it down      stabkit report NET -o report.html
+  5. keep it true       stabkit check cases/       expectations in *.stab.yaml files (also: pytest cases/)
+
 examples:
-  stabkit poles cases/ntype_amp.cir                      natural frequencies, verdict
-  stabkit poles cases/ntype_amp.cir --set lser=20n --json
-  stabkit zin cases/ideal_nic.cir --port in --freqs 100meg:3g:11
+  stabkit poles cases/ntype_smallsignal.cir
+  stabkit poles cases/ntype_smallsignal.cir --set lser=60n --json
+  stabkit report cases/ntype_smallsignal.cir -o ntype.html
+  stabkit check cases/
+
+Every command takes --set NAME=VALUE (repeatable, suffixes like 20n allowed) and --json (JSON on stdout).
+Exit status: 0 ok/stable, 1 unstable or a check failed, 2 bad input (one line on stderr).
+Run "stabkit COMMAND --help" for each command's options and examples.
 """
 
 
@@ -53,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        if getattr(args, "json", False):  # JSON output: no progress bars on stderr either
+            from stabkit.report.progress import set_quiet
+
+            set_quiet(True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", StabkitWarning)
             code = args.func(args)

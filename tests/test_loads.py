@@ -379,6 +379,17 @@ def test_distributed_edges_agree_with_ladders():
     np.testing.assert_allclose(res.edges[0].freq_hz, fine.edges[0].freq_hz, rtol=1e-2)
 
 
+def test_ndf_path_agrees_with_the_pencil_on_a_lumped_circuit():
+    """Second method: the NDF encirclement count locates the same N-type edges as the exact pencil."""
+    pytest.importorskip("stabkit.analysis.ndf", reason="the NDF (stabkit.analysis.ndf) has not landed on this branch")
+    by_ndf = admissible_range(_ntype(), "Rs", 0.5, 200.0, method="ndf", points=21)
+    assert by_ndf.method == "ndf"
+    _assert_edges(by_ndf, [2.0, 50.0])
+    assert [e.crossing for e in by_ndf.edges] == ["complex pair", "real pole"]
+    np.testing.assert_allclose(by_ndf.edges[0].freq_hz, math.sqrt((1 - 2.0 / 50.0) / (1e-9 * 10e-12)) / (2 * math.pi),
+                               rtol=2e-2)
+
+
 def test_distributed_without_ndf_says_so():
     try:
         import stabkit.analysis.ndf  # noqa: F401

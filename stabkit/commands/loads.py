@@ -75,7 +75,7 @@ def _edge_text(e) -> str:
     where = ""
     if e.crossing == "complex pair":
         where = f" at {format_eng(e.freq_hz, 'Hz')}"
-    elif e.crossing == "real pole":
+    elif e.crossing == "real pole" and e.via:
         where = f" through {e.via}"
     return f"{e.side} edge {e.value:.6g}: {what}{where} ({e.evaluations} evaluations)"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stabkit.analysis.ndf import ndf
+from stabkit.analysis.bjt import linear_circuit
 from stabkit.commands.common import add_common, emit_json, load_circuit, table
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
@@ -34,7 +35,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    circuit = load_circuit(args.netlist, args.set)
+    circuit = linear_circuit(load_circuit(args.netlist, args.set))  # Q/D: linearized at the DC point
     res = ndf(circuit, fmin=_frequency(args.fmin, "--fmin"), fmax=_frequency(args.fmax, "--fmax"))
     if args.json:
         emit_json(res.to_dict())

@@ -1,0 +1,45 @@
+"""``stabkit report NET_OR_CASE -o FILE.html|FILE.md``: a self-contained stability report."""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """\
+The report holds: the circuit summary (nodes, elements, active sources), the verdict, the NDF polar plot
+with its encirclement count, the return difference of each active source, the pole map (lumped circuits)
+and, for a case file, its expectations with the admissible-range tables and a stability map.
+HTML embeds the figures (base64 PNG); Markdown writes them beside the file in FILE_files/
+(or embeds data URIs with --embed). Apart from its "Generated:" line, the same input gives the same file.
+
+examples:
+  stabkit report cases/ntype_amp.cir -o ntype.html
+  stabkit report cases/ntype_amp.stab.yaml -o ntype.md
+  stabkit report cases/ntype_amp.cir --set lser=40n -o unstable.html
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="write an HTML or Markdown stability report with plots",
+                       description="Write a self-contained stability report for a netlist or a *.stab.yaml case.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", metavar="NET_OR_CASE", help="SPICE netlist or *.stab.yaml case file")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="output file: .html or .md")
+    p.add_argument("--embed", action="store_true", help="Markdown: embed figures as data: URIs instead of files")
+    p.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
+                   help="override a parameter (repeatable; suffixes allowed: 20n, 1k)")
+    p.add_argument("--json", action="store_true", help="print {\"output\": ..., \"files\": [...], \"stable\": ...}")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from stabkit.commands.common import emit_json, parse_sets
+    from stabkit.report.render import build_report, write_report
+
+    rep = build_report(args.source, params=parse_sets(args.set) or None)
+    files = write_report(rep, args.output, embed_images=args.embed)
+    stable = next((b.ok for b in rep.blocks if b.kind == "verdict"), None)
+    if args.json:
+        emit_json({"output": str(files[0]), "files": [str(f) for f in files], "stable": stable})
+    else:
+        print(f"wrote {files[0]}" + (f" (+{len(files) - 1} figure files)" if len(files) > 1 else ""))
+    return 0

@@ -1,0 +1,174 @@
+"""The Linvill NIC with the vendor BFR840L3RHESD subcircuit (cases/linvill_bfr840.cir).
+
+Checked against independent references: the paper's published bias points, ngspice (``op`` and ``ac``
+on the same nonlinear netlist), a de-embedding of the port impedance measured *with* the external load,
+and a fine scan of exact poles around the admissible-L_ext edges. docs/cases/linvill_bfr840.md."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stabkit import ngspice
+from stabkit.analysis.bjt import bias_point
+from stabkit.analysis.loads import admissible_range
+from stabkit.analysis.poles import poles
+from stabkit.analysis.ports import zin
+from stabkit.circuit.graph import Circuit
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = ROOT / "cases" / "linvill_bfr840.cir"
+VENDOR_LIB = ROOT.parent / "shared" / "models" / "BFR840L3RHESD.lib"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("linvill_bfr840_script", ROOT / "scripts" / "linvill_bfr840.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def vendor_lib() -> Path:
+    if not VENDOR_LIB.is_file():
+        pytest.skip(f"{VENDOR_LIB} is absent: the Infineon model is read from ../shared/models, never shipped")
+    return VENDOR_LIB
+
+
+@pytest.fixture(scope="module")
+def case(vendor_lib):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # model notes (MJC/MJS limited to 0.999)
+        circuit = Circuit.from_netlist(str(CASE))
+        script = _script()
+        return circuit, script.linearized(circuit), script
+
+
+@pytest.mark.parametrize("u, ic_paper, vce_paper", [(5.0, 2.0e-3, 1.6), (7.0, 3.3e-3, 1.6), (12.0, 6.2e-3, 1.7)])
+def test_bias_network_reproduces_the_papers_operating_points(case, u, ic_paper, vce_paper):
+    """The 820-ohm network (collector, emitter, base divider U/2): Vce = 2 Vbe whatever U is. The paper's
+    values are rounded (2 / 3.3 / 6.2 mA, 1.6 / 1.6 / 1.7 V): within 5 % and 0.05 V."""
+    circuit, _, _ = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = bias_point(circuit, {"u": u}).transistors["X1.Q1"]
+    assert q.ic == pytest.approx(ic_paper, rel=0.05)
+    assert q.vce == pytest.approx(vce_paper, abs=0.05)
+
+
+def _ngspice_text(extra: str = "") -> str:
+    text = CASE.read_text().replace(".lib ../../shared/models/BFR840L3RHESD.lib", f".include {VENDOR_LIB}")
+    return text.replace(".end", extra + "\n.end")
+
+
+@pytest.mark.ngspice
+def test_bias_agrees_with_ngspice_op(case, ngspice_required):
+    circuit, _, _ = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = bias_point(circuit)
+    theirs = ngspice.operating_point(_ngspice_text())
+    nodes = ["vdd", "k1", "k2", "b1", "b2", "e1", "e2", "c1", "c2", "in"]
+    np.testing.assert_allclose([ours.voltages[n] for n in nodes], [theirs[n] for n in nodes], rtol=1e-6, atol=1e-9)
+
+
+FREQS = np.array([0.5e9, 1.0e9, 1.5e9, 2.0e9])
+
+
+@pytest.mark.ngspice
+def test_leq_agrees_with_ngspice_ac(case, ngspice_required):
+    """Port impedance of the full nonlinear netlist by ngspice ``ac`` (1 A into ``in``, external load
+    removed by rsrc = 1 Tohm) against stabkit's linearization; the residue is ngspice's excess phase (PTF)."""
+    _, lin, script = case
+    ours = script.zin_open(lin, FREQS, {})
+    text = _ngspice_text("IPORT 0 in dc 0 ac 1").replace(".param rsrc=50", ".param rsrc=1e12")
+    theirs = ngspice.ac_vector(text, FREQS, "v(in)")
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4)
+
+
+def test_leq_deembedded_from_the_loaded_port(case):
+    """Z seen at ``in`` with the 50 ohm + lext load attached, with that load's admittance removed by hand,
+    must equal the NIC's own input impedance (computed with the load opened by rsrc = 1 Tohm)."""
+    _, lin, script = case
+    own = script.zin_open(lin, FREQS, {})
+    loaded = zin(lin, "in", FREQS, {"rsrc": 50.0, "lext": 5e-9}).z
+    external = 50.0 + 1j * 2 * np.pi * FREQS * 5e-9
+    np.testing.assert_allclose(1.0 / (1.0 / loaded - 1.0 / external), own, rtol=1e-7)
+
+
+def test_load_correction_makes_the_deviation_symmetric(case):
+    """With the netlist's Lн (the fitted per-Rc retune), max and min of L_eq over 0.5–2 GHz straddle −5 nH
+    symmetrically (to 2 pH), and the values stay within the ±12 % the docs report."""
+    _, lin, script = case
+    for rc in (0.0, 8.0):
+        l_eq = script.leq(lin, script.band_grid(), {"rc": rc})
+        assert 0.5 * (l_eq.max() + l_eq.min()) == pytest.approx(-5e-9, abs=2e-12)
+        assert np.all(np.abs(l_eq / -5e-9 - 1) < 0.12)
+
+
+@pytest.mark.parametrize("rc", [0.0, 8.0])
+def test_admissible_lext_column_matches_a_fine_pole_scan(case, rc):
+    """One column of the Table-3 sweep against an independent 60-point scan of the exact poles, plus
+    points 0.2 % either side of every located edge."""
+    _, lin, _ = case
+    res = admissible_range(lin, "lext", 1e-9, 100e-9, params={"rc": rc})
+    assert len(res.intervals) == 1
+    lo, hi = res.intervals[0]
+    assert lo == pytest.approx(1e-9) and 5.0e-9 < hi < 5.4e-9  # stable below about |L0|, as documented
+    grid = np.geomspace(1e-9, 100e-9, 60)
+    near = [x for e in res.edges for x in (e.value * 0.998, e.value * 1.002)]
+    for x in list(grid) + near:
+        verdict = poles(lin, {"rc": rc, "lext": x}).stable
+        assert verdict == res.is_stable_at(x), f"lext = {x:.4g}: poles say stable={verdict}"
+    # the crossing at the upper edge is a complex pair near 1.2 GHz
+    upper = [e for e in res.edges if e.side == "upper"][0]
+    assert upper.crossing == "complex pair" and 1.0e9 < upper.freq_hz < 1.4e9
+
+
+@pytest.mark.parametrize("lext, rhp", [(3e-9, 0), (8e-9, 2)])
+def test_ndf_count_agrees_with_exact_poles(case, lext, rhp):
+    """The paper's criterion (NDF encirclements) against the exact pencil, inside and above the window;
+    the unstable pair is attributed to q2's gm (the emitter follower's loop)."""
+    from stabkit.analysis.ndf import ndf
+
+    _, lin, _ = case
+    res = ndf(lin, {"lext": lext})
+    assert poles(lin, {"lext": lext}).rhp_count == rhp
+    assert res.encirclements == rhp
+    assert [s.encirclements for s in res.sources] == ([0, 0, 2, 0] if rhp else [0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("cload, mode_hz", [(1.0, 3.78e3), (2.2e-9, 0.477e6)])
+def test_as_specified_design_is_unstable_for_every_lext(case, cload, mode_hz):
+    """Rн = 10 ohm, Lн = 4.8 nH, load joined straight (CLD = 1 F: no block) or through 2.2 nF: no stable
+    L_ext in 1–100 nH, with a real low-frequency RHP pole (the multivibrator / converted-DC-block mode)
+    and a real GHz one (1.40 GHz at L_ext = 10 nH)."""
+    _, lin, _ = case
+    p = {"rload": 10.0, "cload": cload, "ln0": 4.8e-9, "dln": 0.0}
+    assert admissible_range(lin, "lext", 1e-9, 100e-9, params=p).intervals == []
+    all_poles = poles(lin, {**p, "lext": 10e-9}).poles
+    rhp = all_poles[all_poles.real > 0]
+    assert rhp.size == 2 and np.all(rhp.imag == 0)
+    np.testing.assert_allclose(np.sort(rhp.real) / (2 * np.pi), [mode_hz, 1.40e9], rtol=0.01)
+
+
+def test_table3_runs_as_one_command(case, capsys):
+    """`stabkit loads ... --by rc=0,8 --json`: the CLI accepts the rc sweep (no DC flows in Rc; the ESD
+    clamp midpoints' float noise is not mistaken for a bias change) and gives the API's intervals."""
+    import json
+
+    from stabkit.cli import main
+
+    _, lin, _ = case
+    code = main(["loads", str(CASE), "--sweep", "lext", "--from", "1n", "--to", "100n", "--by", "rc=0,8",
+                 "--workers", "1", "--json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    for column in data["columns"]:
+        rc = column["rc"]
+        ours = admissible_range(lin, "lext", 1e-9, 100e-9, params={"rc": rc}).intervals
+        np.testing.assert_allclose(column["intervals"], ours, rtol=1e-9)
