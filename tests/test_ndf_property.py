@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from stabkit.analysis.mna import assemble
-from stabkit.analysis.ndf import element_frequency_band, ndf
+from stabkit.analysis.ndf import element_frequency_band, ndf, numerical_limit
 from stabkit.analysis.poles import poles
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError, StabkitWarning
@@ -97,16 +97,18 @@ def random_circuit(draw) -> Circuit:
 
 
 def qz_rhp_count(G: np.ndarray, C: np.ndarray, eps: float, w_top: float) -> int:
-    """RHP generalized eigenvalues of ``(G, −C)`` by plain QZ (finite: ``|β| > 1e-13·|α|``).
+    """RHP generalized eigenvalues of ``(G, −C)`` by plain QZ (time-scaled; finite: ``|β| > 1e-13·|α|``).
 
     Only modes with ``|s| > 10·eps`` count, as for the NDF, whose contour starts at ``s = eps``: this drops
     the exact ``s = 0`` modes of series capacitors or inductor loops, which come out as round-off.
     Examples with a mode in the ambiguous band ``eps/10 … 10·eps``, within a relative 1e-6 of the jω axis,
-    or above ``w_top`` (10⁴ × the fastest element time scale: numerical infinity of index > 1 pencils and
-    exact cancellations) are rejected: they are ill-posed for any frequency-domain count."""
-    alpha, beta = la.eigvals(G, -C, homogeneous_eigvals=True)
+    or above ``w_top`` (10⁴ × the fastest element time scale, or where ``|s|·C0`` swamps ``G0`` by 1e9:
+    numerical infinity of index > 1 pencils and exact cancellations) are rejected: they are ill-posed for
+    any frequency-domain count."""
+    tau = np.max(np.abs(C)) / np.max(np.abs(G)) if np.any(C) and np.any(G) else 1.0  # s = ŝ/τ, as in poles
+    alpha, beta = la.eigvals(G, -C / tau, homogeneous_eigvals=True)
     finite = np.abs(beta) > 1e-13 * np.abs(alpha)
-    p = alpha[finite] / beta[finite]
+    p = alpha[finite] / beta[finite] / tau
     mag = np.abs(p)
     assume(np.all(mag < w_top))
     assume(not np.any((mag > eps / 10) & (mag < 10 * eps)))
@@ -137,7 +139,8 @@ def check_circuit(circuit: Circuit) -> None:
         try:
             system = assemble(circuit)
             res = ndf(system)
-            exact = exact_counts(system, 2 * np.pi * res.fmin, 1e4 * element_frequency_band(system)[1])
+            exact = exact_counts(system, 2 * np.pi * res.fmin,
+                                 min(1e4 * element_frequency_band(system)[1], numerical_limit(system)))
         except CircuitError:
             assume(False)  # singular for every s (degenerate random circuit)
             return

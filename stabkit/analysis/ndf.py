@@ -69,6 +69,12 @@ DETOUR_POINTS = 33
 SLOPE_TOL = 0.05
 #: ... and the remaining phase to the asymptote (radians) is below this
 TAIL_PHASE_TOL = 0.05
+#: default f_max: this factor above the fastest element time scale (gm-enhanced modes can sit far above it)
+TOP_FACTOR = 300.0
+#: the contour never goes where |s|·max|C0| exceeds this multiple of max|G0| (round-off territory)
+NUMERICAL_SPAN = 1e9
+#: refinement stops (with a warning) beyond this many samples
+MAX_POINTS = 20000
 #: the tail is extended by at most this factor beyond f_max
 MAX_TAIL_EXTENSION = 1e6
 #: a count further than this from an integer is reported as a warning
@@ -282,10 +288,19 @@ def passive_natural_frequencies(system: MNASystem) -> np.ndarray:
         return np.zeros(0, dtype=complex)
 
 
+def numerical_limit(system: MNASystem) -> float:
+    """Angular frequency above which ``s·C0`` outweighs ``G0`` by ``NUMERICAL_SPAN`` (entry-wise maxima):
+    beyond it ``M0(s)`` no longer carries its static part in double precision and the NDF is round-off."""
+    gmax = float(np.max(np.abs(system.G0.data))) if system.G0.nnz else 1.0
+    cmax = float(np.max(np.abs(system.C0.data))) if system.C0.nnz else 0.0
+    return NUMERICAL_SPAN * gmax / cmax if cmax > 0 else np.inf
+
+
 def default_band(system: MNASystem, passive_poles: np.ndarray | None = None) -> tuple[float, float]:
-    """Default ``(fmin, fmax)`` in Hz: four decades below and a factor 30 above the circuit's characteristic
+    """Default ``(fmin, fmax)`` in Hz: four decades below and a factor TOP_FACTOR (300) above the circuit's characteristic
     frequencies (element time constants and the passive natural frequencies)."""
     lo, hi = element_frequency_band(system)
+    hi = min(hi, numerical_limit(system) / TOP_FACTOR)
     if passive_poles is not None and passive_poles.size:
         mags = np.abs(passive_poles)
         # a passive mode at s = 0 (series capacitors, inductor loops) comes out as round-off, and a
@@ -293,7 +308,7 @@ def default_band(system: MNASystem, passive_poles: np.ndarray | None = None) -> 
         mags = mags[(mags > 1e-8 * hi) & (mags < 1e4 * hi)]
         if mags.size:
             lo, hi = min(lo, float(mags.min())), max(hi, float(mags.max()))
-    return lo / TWO_PI * 1e-4, hi / TWO_PI * 30.0
+    return lo / TWO_PI * 1e-4, hi / TWO_PI * TOP_FACTOR
 
 
 # ---------------------------------------------------------------------------------------------- contour
@@ -402,6 +417,9 @@ class _Contour:
 
     def refine(self, max_levels: int = 90) -> None:
         for _ in range(max_levels):
+            if self.t.size > MAX_POINTS:
+                self.notes.append(f"refinement stopped at {MAX_POINTS} samples: some phase steps may be unresolved")
+                return
             phase_bad, mag_bad = self.violations()
             if phase_bad.size == 0:
                 return
@@ -602,6 +620,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         raise CircuitError(f"NDF band: need 0 < fmin < fmax, got fmin={f_lo:g} Hz, fmax={f_hi:g} Hz")
     eps = TWO_PI * f_lo
     w_top = TWO_PI * f_hi
+    w_limit = max(numerical_limit(system), w_top)
     evaluator = ReturnDifferenceEvaluator(system)
     contour = _Contour(evaluator, eps)
     warn: list[str] = []
@@ -647,7 +666,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         resid = tail_residual(contour.L[-1], slope)
         slope_ok = np.abs(slope - np.round(slope)) < SLOPE_TOL
         settled = bool(np.all(slope_ok) and np.all(np.abs(resid) < TAIL_PHASE_TOL))
-        if settled or axis_only or contour.s[-1].imag >= w_top * MAX_TAIL_EXTENSION:
+        if settled or axis_only or contour.s[-1].imag >= min(w_top * MAX_TAIL_EXTENSION, w_limit):
             break
         contour.insert(top + np.linspace(0.0, 1.0, POINTS_PER_DECADE + 1)[1:])
         contour.refine()
