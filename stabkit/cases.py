@@ -179,13 +179,6 @@ class Case:
         if not self.netlist.exists():
             raise CaseFileError(f"netlist {str(self.netlist)!r} does not exist (paths are relative to the case file)",
                                 file=str(self.path), line=self.netlist_line)
-        try:
-            from stabkit.circuit.netlist import read_netlist  # noqa: F401
-        except ModuleNotFoundError as exc:
-            if exc.name == "stabkit.circuit.netlist":
-                raise StabkitError("this stabkit has no netlist reader (stabkit.circuit.netlist); "
-                                   "cannot read " + str(self.netlist)) from None
-            raise
         from stabkit.circuit.graph import Circuit
 
         circuit = Circuit.from_netlist(str(self.netlist))

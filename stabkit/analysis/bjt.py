@@ -40,7 +40,7 @@ from stabkit.analysis.mna import assemble
 from stabkit.circuit import gummel_poon as gp
 from stabkit.circuit.elements import Element
 from stabkit.circuit.graph import GROUND, Circuit
-from stabkit.errors import CircuitError, ParameterError, StabkitWarning
+from stabkit.errors import CircuitError, StabkitWarning
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -48,23 +48,8 @@ from stabkit.errors import CircuitError, ParameterError, StabkitWarning
 
 
 def _model_values(circuit: Circuit, element: Element, resolved: Mapping[str, float]) -> tuple[str, dict[str, float]]:
-    from stabkit.circuit import expr
-
-    key = (element.model or "").lower()
-    if key not in circuit.models:
-        raise CircuitError(f"{element.where()}: {element.describe()} uses model {element.model!r}, "
-                           "but no .model card of that name exists")
-    model = circuit.models[key]
-    values = {}
-    for name, raw in model.params.items():
-        if isinstance(raw, str):
-            try:
-                values[name] = expr.evaluate(raw, resolved)
-            except ParameterError as exc:
-                raise ParameterError(f"model {model.name}: {name}: {exc}") from None
-        else:
-            values[name] = float(raw)
-    return model.type, values
+    model, values = circuit.model_values(element, resolved)
+    return model.type, values  # type: ignore[return-value]
 
 
 def _is_junction_diode(circuit: Circuit, element: Element) -> bool:

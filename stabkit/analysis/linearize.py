@@ -21,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from stabkit.circuit import expr
 from stabkit.circuit.devices import Device, device_from_model
 from stabkit.circuit.elements import Element
 from stabkit.circuit.graph import Circuit
-from stabkit.errors import CircuitError, ParameterError, StabkitWarning
+from stabkit.errors import CircuitError, StabkitWarning
 
 
 @dataclass
@@ -75,22 +74,7 @@ def small_signal(device: Device, v: float, i: float) -> SmallSignal:
 
 def _model_params(circuit: Circuit, element: Element, params: Mapping[str, float]
                   ) -> tuple[str, dict[str, float | str], str | None]:
-    key = (element.model or "").lower()
-    if key not in circuit.models:
-        raise CircuitError(f"{element.where()}: {element.describe()} uses model {element.model!r}, "
-                           "but no .model card of that name exists")
-    model = circuit.models[key]
-    values: dict[str, float | str] = {}
-    for name, raw in model.params.items():
-        if name == "file":  # a table device's CSV path, kept as text
-            values[name] = str(raw)
-        elif isinstance(raw, str):
-            try:
-                values[name] = expr.evaluate(raw, params)
-            except ParameterError as exc:
-                raise ParameterError(f"model {model.name}: {name}: {exc}") from None
-        else:
-            values[name] = float(raw)
+    model, values = circuit.model_values(element, params, text_keys=("file",))  # a table's CSV path stays text
     # a table file is found relative to the top-level netlist's folder (model origins carry only a file name)
     base_dir = str(Path(circuit.source).parent) if circuit.source else None
     return model.type, values, base_dir

@@ -498,7 +498,6 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
     if refine_extrema and method_used != "ndf":
         extra = _refine_extrema(counter, samples, log, rtol, abs_floor)
         samples = sorted(samples + extra, key=lambda p: p.value)
-    refine_calls = counter.calls
     edges: list[Edge] = []
     for p, q in zip(samples, samples[1:]):
         if p.stable == q.stable:

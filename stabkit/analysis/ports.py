@@ -63,8 +63,8 @@ class ImpedanceResult:
         return plot_impedance(self.freq_hz, self.z, ax=ax, title=f"Z({self.port[0]},{self.port[1]})")
 
 
-def zin(circuit: Circuit, port: Sequence[str] | str, freqs_hz, params: Mapping[str, float] | None = None) -> ImpedanceResult:
-    """Impedance looking into ``port`` (a node, or a pair of nodes) at ``freqs_hz``."""
+def port_pair(port: str | Sequence[str]) -> tuple[str, str]:
+    """``"a"``, ``"a,b"``, ``["a"]`` or ``["a", "b"]`` as a ``(node+, node−)`` pair (ground by default)."""
     if isinstance(port, str):
         port = [p for p in port.split(",") if p]
     port = list(port)
@@ -72,6 +72,12 @@ def zin(circuit: Circuit, port: Sequence[str] | str, freqs_hz, params: Mapping[s
         port.append(GROUND)
     if len(port) != 2:
         raise CircuitError(f"a port is one node or two nodes, got {port}")
+    return port[0], port[1]
+
+
+def zin(circuit: Circuit, port: Sequence[str] | str, freqs_hz, params: Mapping[str, float] | None = None) -> ImpedanceResult:
+    """Impedance looking into ``port`` (a node, or a pair of nodes) at ``freqs_hz``."""
+    port = port_pair(port)
     system = assemble(circuit, params)
     freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
     if np.any(freqs <= 0):

@@ -19,21 +19,11 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from stabkit.analysis.mna import MNASystem, assemble
-from stabkit.circuit.graph import GROUND, Circuit
+from stabkit.analysis.ports import port_pair
+from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError
 
 TWO_PI = 2.0 * np.pi
-
-
-def _port_pair(port: str | Sequence[str]) -> tuple[str, str]:
-    if isinstance(port, str):
-        port = [p for p in port.split(",") if p]
-    port = list(port)
-    if len(port) == 1:
-        port.append(GROUND)
-    if len(port) != 2:
-        raise CircuitError(f"a port is one node or two nodes, got {port}")
-    return port[0], port[1]
 
 
 def z_parameters(system: MNASystem, ports: Sequence[tuple[str, str]], freqs_hz) -> np.ndarray:
@@ -140,7 +130,7 @@ def two_port(circuit: Circuit | MNASystem, port1, port2, freqs_hz, params: Mappi
     """S-parameters and stability factors of the two-port between ``port1`` and ``port2`` (a node, or
     ``"n+,n-"``) at ``freqs_hz``; reference impedance ``z0`` (Ω) at both ports."""
     system = circuit if isinstance(circuit, MNASystem) else assemble(circuit, params)
-    ports = (_port_pair(port1), _port_pair(port2))
+    ports = (port_pair(port1), port_pair(port2))
     freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
     if np.any(freqs <= 0):
         raise CircuitError("two-port frequencies must be positive (Hz)")

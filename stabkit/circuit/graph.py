@@ -322,6 +322,30 @@ class Circuit:
                 out[key] = float(raw)
         return out
 
+    def model_values(self, element: Element, params: Mapping[str, float],
+                     text_keys: tuple[str, ...] = ()) -> tuple[Model, dict[str, float | str]]:
+        """The ``.model`` card an element uses and its parameters as floats (``text_keys`` stay text).
+
+        Raises :class:`CircuitError` when the card is missing, :class:`ParameterError` naming the card when a
+        value does not evaluate."""
+        key = (element.model or "").lower()
+        if key not in self.models:
+            raise CircuitError(f"{element.where()}: {element.describe()} uses model {element.model!r}, "
+                               "but no .model card of that name exists")
+        model = self.models[key]
+        values: dict[str, float | str] = {}
+        for name, raw in model.params.items():
+            if name in text_keys:
+                values[name] = str(raw)
+            elif isinstance(raw, str):
+                try:
+                    values[name] = expr.evaluate(raw, params)
+                except ParameterError as exc:
+                    raise ParameterError(f"model {model.name}: {name}: {exc}") from None
+            else:
+                values[name] = float(raw)
+        return model, values
+
     def with_values(self, overrides: Mapping[str, float] | None = None) -> "Circuit":
         """A copy in which overrides are applied. Names may be parameters or element names
         (``R1=50`` sets R1's main value). Unknown names raise :class:`ParameterError`."""
