@@ -390,18 +390,6 @@ def test_ndf_path_agrees_with_the_pencil_on_a_lumped_circuit():
                                rtol=2e-2)
 
 
-def test_distributed_without_ndf_says_so():
-    try:
-        import stabkit.analysis.ndf  # noqa: F401
-    except ImportError:
-        from stabkit.errors import DistributedCircuitError
-
-        with pytest.raises(DistributedCircuitError, match="NDF"):
-            admissible_range(_line_circuit(), "rs", 1.0, 200.0)
-    else:
-        pytest.skip("the NDF is installed: distributed sweeps use it (tested above)")
-
-
 def test_results_serialise_and_plot():
     """Every result has ``to_dict`` (JSON-ready) and ``plot`` (draws what it was given)."""
     import json

@@ -156,12 +156,8 @@ class CircuitProbe:
 
 
 def _ndf_function():
-    try:
-        from stabkit.analysis.ndf import ndf  # noqa: PLC0415 - optional, written elsewhere
-    except ImportError:
-        raise DistributedCircuitError(
-            "the circuit has distributed elements (transmission lines); its stability needs the NDF "
-            "(stabkit.analysis.ndf), which is not available in this installation") from None
+    from stabkit.analysis.ndf import ndf
+
     return ndf
 
 
