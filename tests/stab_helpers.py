@@ -42,21 +42,3 @@ def ntype_poles_hz(lser: float, g: float = G_NEG) -> np.ndarray:
     """Closed-form natural frequencies s/2π (Hz) of :func:`ntype_circuit`."""
     roots = np.roots([lser * C_DEV, R_SER * C_DEV - g * lser, 1.0 - g * R_SER])
     return roots / (2 * np.pi)
-
-
-def have_netlist_reader() -> bool:
-    try:
-        import stabkit.circuit.netlist  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
-
-
-def have(module: str) -> bool:
-    import importlib
-
-    try:
-        importlib.import_module(f"stabkit.analysis.{module}")
-    except ModuleNotFoundError:
-        return False
-    return True

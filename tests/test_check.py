@@ -7,12 +7,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from stab_helpers import L_CRIT, NTYPE_NETLIST, have, have_netlist_reader, ntype_circuit, ntype_poles_hz
+from stab_helpers import L_CRIT, NTYPE_NETLIST, ntype_circuit, ntype_poles_hz
 from stabkit.cases import CaseFileError, CaseRunner, load_case, spice_number
 from stabkit.cli import main
 from stabkit.units import format_eng
 
-needs_reader = pytest.mark.skipif(not have_netlist_reader(), reason="the netlist reader (stabkit.circuit.netlist) is not on this branch yet")
 
 
 def write(path, text):
@@ -152,7 +151,6 @@ def test_help_teaches_the_case_format(capsys):
     assert "check" in out and "report" in out
 
 
-@needs_reader
 def test_check_netlist_syntax_error_exits_2_with_netlist_file_and_line(tmp_path, capsys):
     net = tmp_path / "broken.cir"
     net.write_text("broken\nR1 a 0 50\nC1 a 0 oops\n.end\n")
@@ -163,7 +161,6 @@ def test_check_netlist_syntax_error_exits_2_with_netlist_file_and_line(tmp_path,
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-@needs_reader
 def test_check_exit_codes_and_reasons(tmp_path, capsys):
     (tmp_path / "ntype.cir").write_text(NTYPE_NETLIST)
     good = write(tmp_path / "good.stab.yaml", "netlist: ntype.cir\nset: {lser: 5n}\nexpect: {stable: true}\n")
@@ -183,8 +180,6 @@ def test_check_exit_codes_and_reasons(tmp_path, capsys):
     assert data["failed"] == 1 and data["checked"] == 2
 
 
-@needs_reader
-@pytest.mark.skipif(not have("loads"), reason="admissible ranges (stabkit.analysis.loads) are not on this branch yet")
 def test_check_admissible_range_against_closed_form(tmp_path, capsys):
     """Stable lser set over [0.1n, 100n] is (0.1n, 10n): an expectation inside holds, one beyond fails."""
     (tmp_path / "ntype.cir").write_text(NTYPE_NETLIST)
@@ -211,8 +206,6 @@ def test_check_admissible_range_against_closed_form(tmp_path, capsys):
     np.testing.assert_allclose(found[0][1], L_CRIT, rtol=1e-3)
 
 
-@needs_reader
-@pytest.mark.skipif(not have("ndf"), reason="the NDF (stabkit.analysis.ndf) is not on this branch yet")
 def test_encirclements_expectation_counts_rhp_poles(tmp_path, capsys):
     """The NDF count of the N-type circuit equals its number of RHP poles (2 above the 10 nH limit, 0 below)."""
     (tmp_path / "ntype.cir").write_text(NTYPE_NETLIST)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from stab_helpers import have_netlist_reader
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
@@ -85,8 +84,6 @@ CONSOLE = [(p, c) for p in PAGES for c in console_commands(p)]
 
 @pytest.mark.parametrize("page, command", CONSOLE, ids=[f"{p.name}:{c[0]}" for p, c in CONSOLE])
 def test_console_examples_run(page, command):
-    if not have_netlist_reader():
-        pytest.skip("the netlist reader (stabkit.circuit.netlist) is not on this branch yet")
     line, expected, status = command
     argv = shlex.split(line)
     proc = subprocess.run([sys.executable, "-m", "stabkit", *argv[1:]], cwd=REPO, env=env(), capture_output=True,

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import scipy.linalg as la
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from stabkit.analysis.mna import assemble

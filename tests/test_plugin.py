@@ -6,10 +6,9 @@ import textwrap
 
 import pytest
 
-from stab_helpers import NTYPE_NETLIST, have, have_netlist_reader, ntype_poles_hz
+from stab_helpers import NTYPE_NETLIST, ntype_poles_hz
 from stabkit.units import format_eng
 
-needs_reader = pytest.mark.skipif(not have_netlist_reader(), reason="the netlist reader (stabkit.circuit.netlist) is not on this branch yet")
 
 BUILD = '''
 import warnings
@@ -86,7 +85,6 @@ def test_bad_case_files_are_collection_errors_with_lines(pytester):
     result.assert_outcomes(errors=2)
 
 
-@needs_reader
 def test_case_items_pass_fail_and_messages(pytester):
     """One item per expectation; a wrong `stable` names the RHP poles, a wrong range says how to update."""
     pytester.makefile(".cir", ntype=NTYPE_NETLIST)
@@ -101,7 +99,6 @@ def test_case_items_pass_fail_and_messages(pytester):
     assert "change" in out and "`stable: false`" in out
 
 
-@needs_reader
 def test_report_option_writes_one_report_per_case(pytester, tmp_path):
     pytester.makefile(".cir", ntype=NTYPE_NETLIST)
     pytester.makefile(".stab.yaml", good="netlist: ntype.cir\nset: {lser: 5n}\nexpect: {stable: true}\n")
@@ -114,7 +111,6 @@ def test_report_option_writes_one_report_per_case(pytester, tmp_path):
     assert "STABLE" in text and "data:image/png;base64," in text
 
 
-@needs_reader
 def test_netlist_syntax_error_in_case_is_reported_with_file_and_line(pytester):
     pytester.makefile(".cir", broken="broken\nR1 a 0 50\nC1 a 0 oops\n.end\n")
     pytester.makefile(".stab.yaml", c="netlist: broken.cir\nexpect: {stable: true}\n")
@@ -123,8 +119,6 @@ def test_netlist_syntax_error_in_case_is_reported_with_file_and_line(pytester):
     assert "broken.cir:3" in result.stdout.str()
 
 
-@needs_reader
-@pytest.mark.skipif(not have("loads"), reason="admissible ranges (stabkit.analysis.loads) are not on this branch yet")
 def test_wrong_admissible_range_names_found_and_expected(pytester):
     """Stable lser set over [0.1n, 100n] is [0.1n, 10n] (closed form rs·C/g): asking for [1n, 12n] fails."""
     pytester.makefile(".cir", ntype=NTYPE_NETLIST)
@@ -138,8 +132,6 @@ def test_wrong_admissible_range_names_found_and_expected(pytester):
     assert "`contains: [100p, 10n]`" in out
 
 
-@needs_reader
-@pytest.mark.skipif(not have("loads"), reason="admissible ranges (stabkit.analysis.loads) are not on this branch yet")
 def test_shipped_cases_pass_under_the_repository_config(pytester):
     """`pytest cases/` with the repository's own pytest config (strict markers, warnings as errors)."""
     from pathlib import Path

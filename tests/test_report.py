@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stab_helpers import L_CRIT, NTYPE_NETLIST, have, have_netlist_reader, ntype_circuit, ntype_poles_hz
+from stab_helpers import L_CRIT, NTYPE_NETLIST, ntype_circuit, ntype_poles_hz
 from stabkit.report.progress import Progress, progress, render_bar, set_quiet
 from stabkit.report.render import (
     report_for_circuit, render_html, render_markdown, strip_generated, write_report,
@@ -21,7 +21,6 @@ from stabkit.report.render import (
 from stabkit.units import format_eng
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-needs_reader = pytest.mark.skipif(not have_netlist_reader(), reason="the netlist reader (stabkit.circuit.netlist) is not on this branch yet")
 
 
 def verdict_of(rep):
@@ -90,7 +89,6 @@ def test_unknown_suffix_is_rejected(tmp_path):
         write_report(report_for_circuit(ntype_circuit(2e-9)), tmp_path / "out.pdf")
 
 
-@needs_reader
 def test_cli_report_from_netlist_and_case(tmp_path, capsys):
     from stabkit.cli import main
 
@@ -107,8 +105,6 @@ def test_cli_report_from_netlist_and_case(tmp_path, capsys):
     assert "expected a .html or .md" in capsys.readouterr().err
 
 
-@needs_reader
-@pytest.mark.skipif(not have("loads"), reason="admissible ranges (stabkit.analysis.loads) are not on this branch yet")
 def test_case_report_ranges_table_and_map_match_closed_form(tmp_path):
     """Stable iff lser < rs·C/g = rs·0.5 nH (and rs < 50 Ω): the table's edges and the map's stable count."""
     from stabkit.report.render import build_report
@@ -206,8 +202,6 @@ def test_pole_zoom_window_frames_the_least_damped_poles():
     assert pole_zoom_window(near) is None  # few poles: the full map shows them
 
 
-@needs_reader
-@pytest.mark.skipif(not have("dc"), reason="operating points (stabkit.analysis.dc) are not on this branch yet")
 def test_nonlinear_report_judges_each_operating_point():
     """cases/tunnel_bistable.cir: the load line (R1 = 100 Ω) cuts the N-shaped curve three times. An N-type point
     fed through R is stable iff R < |r| where r < 0 (DESIGN.md §1), and always where r > 0 (passive slope)."""
@@ -236,7 +230,6 @@ def test_unstable_bands():
     assert unstable_bands(f, np.array([1, 1, 1, 1, 0, 0], bool)) == [(5.0, 6.0)]
 
 
-@pytest.mark.skipif(not have("twoport"), reason="two-port factors (stabkit.analysis.twoport) are not on this branch yet")
 def test_report_of_circuit_with_sparameter_block_shows_two_port_factors(models_dir):
     """K of the measured block as in the report equals scikit-rf's K; μ > 1 exactly where K > 1 and |Δ| < 1
     (Edwards–Sinsky); a distributed circuit without the NDF gets no verdict."""
@@ -260,5 +253,3 @@ def test_report_of_circuit_with_sparameter_block_shows_two_port_factors(models_d
     expected = "; ".join(f"{format_eng(a, 'Hz')} … {format_eng(b, 'Hz')}" for a, b in unstable_bands(net.f, unconditional))
     assert table.rows[0][5] == (expected or "none")
     assert any(b.slug == "twoport-N1" for b in rep.figures)
-    if not have("ndf"):
-        assert verdict_of(rep).text.startswith("UNDECIDED")
