@@ -352,24 +352,6 @@ def _parse_report(data: _Mapping, file: str):
     return table, smap
 
 
-# ----------------------------------------------------------------------------- optional analyses
-def optional_analysis(module: str, attribute: str):
-    """``stabkit.analysis.<module>.<attribute>`` if that module is installed, else ``None``.
-
-    Other import errors (a bug inside the module) propagate.
-    """
-    import importlib
-
-    full = f"stabkit.analysis.{module}"
-    try:
-        mod = importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name == full:
-            return None
-        raise
-    return getattr(mod, attribute, None)
-
-
 def ndf_sources(result) -> list[tuple[str, int]]:
     """``(name, encirclements)`` per source of an NDF result (objects, dicts or pairs)."""
     out = []
@@ -435,24 +417,16 @@ def format_pole(p_hz: complex) -> str:
 
 def stability_verdict(circuit, params: Mapping[str, float] | None = None) -> Verdict:
     """Decide stability: the NDF when available (and exact poles too for lumped circuits), else the poles."""
+    from stabkit.analysis.ndf import ndf
     from stabkit.analysis.poles import poles
 
-    ndf_fn = optional_analysis("ndf", "ndf")
     pole_result = poles(circuit, params) if circuit.is_lumped else None
-    ndf_result = ndf_fn(circuit, params) if ndf_fn is not None else None
-    notes: list[str] = []
-    if ndf_result is not None:
-        notes.extend(f"NDF warning: {w}" for w in (getattr(ndf_result, "warnings", None) or []))
-        stable, method = bool(ndf_result.stable), "ndf"
-        if pole_result is not None and pole_result.rhp_count != int(ndf_result.encirclements):
-            notes.append(f"note: the NDF counts {ndf_result.encirclements} encirclement(s) but the exact poles give "
-                         f"{pole_result.rhp_count} right-half-plane pole(s); the two methods disagree")
-    elif pole_result is not None:
-        stable, method = bool(pole_result.stable), "poles"
-        notes.append("decided by the exact natural frequencies (the NDF module is not installed)")
-    else:
-        raise StabkitError("the circuit has distributed elements and this stabkit has no NDF module "
-                           "(stabkit.analysis.ndf): its stability cannot be decided")
+    ndf_result = ndf(circuit, params)
+    notes: list[str] = [f"NDF warning: {w}" for w in (ndf_result.warnings or [])]
+    stable, method = bool(ndf_result.stable), "ndf"
+    if pole_result is not None and pole_result.rhp_count != int(ndf_result.encirclements):
+        notes.append(f"note: the NDF counts {ndf_result.encirclements} encirclement(s) but the exact poles give "
+                     f"{pole_result.rhp_count} right-half-plane pole(s); the two methods disagree")
     return Verdict(stable=stable, method=method, poles=pole_result, ndf=ndf_result, notes=notes)
 
 
@@ -534,10 +508,7 @@ class CaseRunner:
     def admissible(self, param: str, lo: float, hi: float) -> list[tuple[float, float]]:
         key = (param, lo, hi)
         if key not in self._ranges:
-            fn = optional_analysis("loads", "admissible_range")
-            if fn is None:
-                raise StabkitError("this stabkit has no admissible-range analysis (stabkit.analysis.loads); "
-                                   f"cannot check {self.case.where()}")
+            from stabkit.analysis.loads import admissible_range as fn
             from stabkit.analysis.bjt import linear_circuit_for_sweep
 
             # transistors are linearized once, after checking that the sweep leaves their bias alone
@@ -564,9 +535,6 @@ class CaseRunner:
             return Outcome(case, exp, False, reason, [*v.evidence(), how], data)
         if exp.kind == "encirclements":
             v = self.verdict
-            if v.ndf is None:
-                raise StabkitError(f"{where}: expect.encirclements needs the NDF (stabkit.analysis.ndf), "
-                                   "which this stabkit does not have")
             n = int(v.ndf.encirclements)
             data = {"encirclements": n, "sources": [{"name": a, "encirclements": b} for a, b in ndf_sources(v.ndf)]}
             if n == exp.encirclements:

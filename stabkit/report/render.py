@@ -314,15 +314,12 @@ def _section_circuit(rep: Report, circuit, resolved) -> None:
 
 def _section_oppoints(rep: Report, circuit) -> None:
     """DC operating points of a circuit with NDR devices, each linearized and judged."""
-    from stabkit.cases import optional_analysis, stability_verdict
+    from stabkit.analysis.dc import operating_points
+    from stabkit.analysis.linearize import linearize
+    from stabkit.cases import stability_verdict
 
     rep.h2("Verdict")
-    op_fn = optional_analysis("dc", "operating_points")
-    if op_fn is None:
-        rep.note("Not available: the circuit is nonlinear and this stabkit has no operating-point analysis "
-                 "(stabkit.analysis.dc).")
-        return
-    ops = op_fn(circuit)
+    ops = operating_points(circuit)
     n, k = len(ops.points), ops.stable_count
     text = (f"{k} of {n} DC operating point(s) stable"
             + (" — the circuit cannot rest at any of them: it oscillates or switches." if k == 0 else "."))
@@ -344,16 +341,14 @@ def _section_oppoints(rep: Report, circuit) -> None:
                "verdict"], rows)
     if hasattr(ops, "plot"):
         rep.draw(lambda ax: _plot_with_ax(ops, ax), "device curve, DC load line and operating points", "oppoints")
-    linearize = optional_analysis("linearize", "linearize")
     for idx, p in enumerate(ops.points, start=1):
         rep.h2(f"Operating point {idx}: v = {format_eng(p.v, 'V')}, i = {format_eng(p.i, 'A')}")
         verdict = None
-        if linearize is not None:
-            bias = {p.device: (p.v, p.i), **{name: b for name, (b, _m) in getattr(p, "others", {}).items()}}
-            try:
-                verdict = stability_verdict(linearize(circuit, bias, ops.params or None))
-            except StabkitError as exc:
-                rep.note(f"linearized analysis failed: {exc}")
+        bias = {p.device: (p.v, p.i), **{name: b for name, (b, _m) in getattr(p, "others", {}).items()}}
+        try:
+            verdict = stability_verdict(linearize(circuit, bias, ops.params or None))
+        except StabkitError as exc:
+            rep.note(f"linearized analysis failed: {exc}")
         if verdict is not None:
             rep.verdict(verdict.stable, f"{'STABLE' if verdict.stable else 'UNSTABLE'} "
                                         f"(linearized circuit, decided by {verdict.method})")
@@ -398,13 +393,11 @@ def _section_verdict(rep: Report, runner, circuit):
 
 
 def _section_ndf(rep: Report, verdict) -> None:
-    from stabkit.cases import ndf_sources, optional_analysis
+    from stabkit.cases import ndf_sources
 
     rep.h2("NDF and return differences")
     res = verdict.ndf if verdict is not None else None
     if res is None:
-        if optional_analysis("ndf", "ndf") is None:
-            rep.note("Not available: this stabkit has no NDF module (stabkit.analysis.ndf).")
         return
     rep.p(f"The NDF encircles the origin {res.encirclements} time(s) clockwise for ω from −∞ to +∞ "
           f"→ {res.encirclements} natural frequenc{'y' if res.encirclements == 1 else 'ies'} in the right half-plane.")
@@ -513,7 +506,7 @@ def unstable_bands(freq_hz: np.ndarray, ok: np.ndarray) -> list[tuple[float, flo
 
 def _section_twoport(rep: Report, circuit) -> None:
     """K, |Δ|, μ of every 2-port S-parameter block in the circuit (where the factors apply at all)."""
-    from stabkit.cases import optional_analysis
+    from stabkit.analysis import twoport
 
     rep.h2("Two-port stability factors (K, μ)")
     networks = getattr(circuit, "networks", {}) or {}
@@ -523,11 +516,8 @@ def _section_twoport(rep: Report, circuit) -> None:
         rep.note("Not applicable: the circuit has no 2-port S-parameter block. K and μ describe a two-port "
                  "between passive terminations; the NDF and the natural frequencies above decide this circuit.")
         return
-    fns = [optional_analysis("twoport", n) for n in ("rollett_k", "determinant_s", "mu_factor", "mu_prime_factor")]
-    if any(fn is None for fn in fns):
-        rep.note("Not available: this stabkit has no two-port analysis (stabkit.analysis.twoport).")
-        return
-    k_fn, det_fn, mu_fn, mu2_fn = fns
+    k_fn, det_fn, mu_fn, mu2_fn = (twoport.rollett_k, twoport.determinant_s, twoport.mu_factor,
+                                   twoport.mu_prime_factor)
     rep.p("For each 2-port S-parameter block on its own (reference terminations): μ > 1 means unconditionally "
           "stable for passive terminations *if the block itself is stable* — the NDF above treats the block as a "
           "black box under that same assumption, and judges the whole circuit.")
@@ -631,7 +621,9 @@ def _serial_if_small(fn, evaluations: int) -> dict:
 
 def _section_sweeps(rep: Report, runner) -> None:
     """``report.table`` and ``report.map`` of a case (or an automatic map over its first two swept parameters)."""
-    from stabkit.cases import optional_analysis, spice_number
+    from stabkit.analysis.loads import stability_map as map_fn
+    from stabkit.analysis.loads import stability_table as table_fn
+    from stabkit.cases import spice_number
     from stabkit.report.progress import is_quiet
 
     case = runner.case
@@ -645,33 +637,25 @@ def _section_sweeps(rep: Report, runner) -> None:
             spec = {"x": sweeps[0], "y": sweeps[1]}
     if case.table is None and spec is None:
         return
-    table_fn = optional_analysis("loads", "stability_table")
-    map_fn = optional_analysis("loads", "stability_map")
     if case.table is not None:
         t = case.table
         rep.h2(f"Admissible {t['param']} for each {t['by']}")
-        if table_fn is None:
-            rep.note("Not available: this stabkit has no stability tables (stabkit.analysis.loads).")
-        else:
-            extra = _serial_if_small(table_fn, len(t["values"]) * 40)
-            table = runner._recording(lambda: table_fn(runner.circuit, t["param"], t["lo"], t["hi"], t["by"], t["values"],
-                                                       progress=not is_quiet(), **extra))
-            header = [f"{t['param']} \\ {t['by']}"] + [spice_number(v) for v in table.by_values]
-            rows = []
-            for x, srow, nrow in zip(table.probes, table.probe_stable, table.probe_rhp):
-                rows.append([spice_number(x)] + ["stable" if st else (f"unstable ({n} RHP)" if n else "marginal")
-                                                 for st, n in zip(srow, nrow)])
-            rows.append(["admissible"] + ["; ".join(f"{spice_number(a)} … {spice_number(b)}" for a, b in col.intervals)
-                                         or "none" for col in table.columns])
-            rep.table(header, rows)
-            if hasattr(table, "plot"):
-                rep.draw(lambda ax: _plot_with_ax(table, ax), f"stable {t['param']} intervals for each {t['by']}", "table")
+        extra = _serial_if_small(table_fn, len(t["values"]) * 40)
+        table = runner._recording(lambda: table_fn(runner.circuit, t["param"], t["lo"], t["hi"], t["by"], t["values"],
+                                                   progress=not is_quiet(), **extra))
+        header = [f"{t['param']} \\ {t['by']}"] + [spice_number(v) for v in table.by_values]
+        rows = []
+        for x, srow, nrow in zip(table.probes, table.probe_stable, table.probe_rhp):
+            rows.append([spice_number(x)] + ["stable" if st else (f"unstable ({n} RHP)" if n else "marginal")
+                                             for st, n in zip(srow, nrow)])
+        rows.append(["admissible"] + ["; ".join(f"{spice_number(a)} … {spice_number(b)}" for a, b in col.intervals)
+                                     or "none" for col in table.columns])
+        rep.table(header, rows)
+        if hasattr(table, "plot"):
+            rep.draw(lambda ax: _plot_with_ax(table, ax), f"stable {t['param']} intervals for each {t['by']}", "table")
     if spec is not None:
         (xp, xlo, xhi, xn), (yp, ylo, yhi, yn) = spec["x"], spec["y"]
         rep.h2(f"Stability map: {xp} × {yp}")
-        if map_fn is None:
-            rep.note("Not available: this stabkit has no stability maps (stabkit.analysis.loads).")
-            return
         extra = _serial_if_small(map_fn, xn * yn)
         smap = runner._recording(lambda: map_fn(runner.circuit, xp, _grid(xlo, xhi, xn), yp, _grid(ylo, yhi, yn),
                                                 progress=not is_quiet(), **extra))
