@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stabkit.errors import NetlistError, StabkitError
+from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
 CASE_SUFFIX = ".stab.yaml"
