@@ -136,13 +136,14 @@ def test_shipped_cases_pass_under_the_repository_config(pytester):
     """`pytest cases/` with the repository's own pytest config (strict markers, warnings as errors)."""
     from pathlib import Path
 
+    from stabkit.cases import load_case
+
     repo = Path(__file__).resolve().parents[1]
     cases = sorted((repo / "cases").glob("*.stab.yaml"))
     assert cases, "no shipped case files"
-    result = run(pytester, f"--rootdir={repo}", "-c", str(repo / "pyproject.toml"), str(repo / "cases"))
-    expected = 0
-    from stabkit.cases import load_case
-
-    for c in cases:
-        expected += len(load_case(c).expectations)
+    if not (repo.parent / "shared" / "models").is_dir():
+        # cases built on the vendors' models need ../shared/models (never shipped); the rest must still pass
+        cases = [c for c in cases if "shared/models" not in load_case(c).netlist.read_text(errors="replace")]
+    result = run(pytester, f"--rootdir={repo}", "-c", str(repo / "pyproject.toml"), *map(str, cases))
+    expected = sum(len(load_case(c).expectations) for c in cases)
     result.assert_outcomes(passed=expected)
