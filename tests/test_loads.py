@@ -408,3 +408,18 @@ def test_results_serialise_and_plot():
         ax = res.plot()
         assert ax.has_data()
         plt.close(ax.figure)
+
+
+def test_cli_loads_table_uses_engineering_prefixes():
+    """Human output prints 44.1749 n, not 4.41749e-08 (closed-form edge L = R·C·|r| = 30·25p·58.9)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "stabkit", "loads", "cases/ntype_smallsignal.cir", "--sweep", "lser",
+                           "--from", "1n", "--to", "200n"], capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "e-0" not in proc.stdout
+    edge_nh = 30 * 25e-12 * 58.9 * 1e9  # 44.175 nH; found to 1e-4 relative
+    assert f"upper edge {edge_nh:.2f}"[:-1] in proc.stdout and " n:" in proc.stdout

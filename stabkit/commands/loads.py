@@ -77,7 +77,7 @@ def _edge_text(e) -> str:
         where = f" at {format_eng(e.freq_hz, 'Hz')}"
     elif e.crossing == "real pole" and e.via:
         where = f" through {e.via}"
-    return f"{e.side} edge {e.value:.6g}: {what}{where} ({e.evaluations} evaluations)"
+    return f"{e.side} edge {format_eng(e.value, digits=6)}: {what}{where} ({e.evaluations} evaluations)"
 
 
 def run(args) -> int:
@@ -105,7 +105,7 @@ def run(args) -> int:
         if args.json:
             emit_json({"param": args.sweep, **res.to_dict()})
         else:
-            rows = [[f"{y:.4g}"] + ["." if s else str(n) for s, n in zip(srow, nrow)]
+            rows = [[format_eng(y)] + ["." if s else str(n) for s, n in zip(srow, nrow)]
                     for y, srow, nrow in zip(res.y_values, res.stable, res.rhp_count)]
             print(f"RHP natural frequencies ('.' = stable); rows {yname}, columns {args.sweep} "
                   f"{format_eng(xs[0])} … {format_eng(xs[-1])}")
@@ -124,7 +124,7 @@ def run(args) -> int:
             print(res.text())
             for v, col in zip(res.by_values, res.columns):
                 for e in col.edges:
-                    print(f"  {by}={v:g}: {_edge_text(e)}")
+                    print(f"  {by}={format_eng(v)}: {_edge_text(e)}")
         _save_plot(res, args.plot)
         return 0 if any(c.intervals for c in res.columns) else 1
     res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, **common)
@@ -133,9 +133,10 @@ def run(args) -> int:
     else:
         print(circuit.summary())
         if res.intervals:
-            print(table([[f"{a:.6g}", f"{b:.6g}"] for a, b in res.intervals], ["stable from", "to"]))
+            print(table([[format_eng(a, digits=6), format_eng(b, digits=6)] for a, b in res.intervals],
+                        ["stable from", "to"]))
         else:
-            print(f"no stable value of {args.sweep} in [{lo:g}, {hi:g}]")
+            print(f"no stable value of {args.sweep} in [{format_eng(lo)}, {format_eng(hi)}]")
         for e in res.edges:
             print("  " + _edge_text(e))
         for w in res.warnings:
