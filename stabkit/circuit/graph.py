@@ -311,16 +311,7 @@ class Circuit:
 
     def values(self, element: Element, params: Mapping[str, float]) -> dict[str, float]:
         """The element's values as floats, given resolved parameters."""
-        out: dict[str, float] = {}
-        for key, raw in element.values.items():
-            if isinstance(raw, str):
-                try:
-                    out[key] = expr.evaluate(raw, params)
-                except ParameterError as exc:
-                    raise ParameterError(f"{element.where()}: {element.name}.{key}: {exc}") from None
-            else:
-                out[key] = float(raw)
-        return out
+        return _evaluate_table(element.values, params, f"{element.where()}: {element.name}.")  # type: ignore[return-value]
 
     def model_values(self, element: Element, params: Mapping[str, float],
                      text_keys: tuple[str, ...] = ()) -> tuple[Model, dict[str, float | str]]:
@@ -333,18 +324,7 @@ class Circuit:
             raise CircuitError(f"{element.where()}: {element.describe()} uses model {element.model!r}, "
                                "but no .model card of that name exists")
         model = self.models[key]
-        values: dict[str, float | str] = {}
-        for name, raw in model.params.items():
-            if name in text_keys:
-                values[name] = str(raw)
-            elif isinstance(raw, str):
-                try:
-                    values[name] = expr.evaluate(raw, params)
-                except ParameterError as exc:
-                    raise ParameterError(f"model {model.name}: {name}: {exc}") from None
-            else:
-                values[name] = float(raw)
-        return model, values
+        return model, _evaluate_table(model.params, params, f"model {model.name}: ", text_keys)
 
     def with_values(self, overrides: Mapping[str, float] | None = None) -> "Circuit":
         """A copy in which overrides are applied. Names may be parameters or element names
@@ -467,6 +447,24 @@ def _rename_if_expression(value, mapping: Mapping[str, str]):
         return expr.rename(value, mapping)
     except ParameterError:
         return value
+
+
+def _evaluate_table(table: Mapping[str, float | str], params: Mapping[str, float], label: str,
+                    text_keys: tuple[str, ...] = ()) -> dict[str, float | str]:
+    """Numbers stay numbers, expression strings are evaluated against ``params`` (errors prefixed by ``label``
+    and the key), ``text_keys`` are kept as text."""
+    out: dict[str, float | str] = {}
+    for key, raw in table.items():
+        if key in text_keys:
+            out[key] = str(raw)
+        elif isinstance(raw, str):
+            try:
+                out[key] = expr.evaluate(raw, params)
+            except ParameterError as exc:
+                raise ParameterError(f"{label}{key}: {exc}") from None
+        else:
+            out[key] = float(raw)
+    return out
 
 
 @dataclass

@@ -67,6 +67,29 @@ _BJT_ALIASES = {"va": "vaf", "vb": "var", "ik": "ikf", "pe": "vje", "me": "mje",
 _BJT_IGNORED = {"kf", "af", "level"}
 
 
+def _card_values(params: Mapping[str, float], known: set[str], aliases: Mapping[str, str], ignored,
+                 label: str, model_name: str) -> dict[str, float]:
+    """A model card's parameters as floats under their dataclass field names (``IS`` → ``is_``, aliases
+    resolved, ignored ones dropped); a non-number or an unsupported name raises :class:`CircuitError`."""
+    values: dict[str, float] = {}
+    for raw_key, raw in params.items():
+        key = aliases.get(raw_key.lower(), raw_key.lower())
+        if key in ignored:
+            continue
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise CircuitError(f"{label}: {raw_key}={raw!r} is not a number") from None
+        if key == "is":
+            values["is_"] = value
+        elif key in known:
+            values[key] = value
+        else:
+            raise CircuitError(f"{label}: parameter {raw_key!r} is not supported by the {model_name} here "
+                               f"(supported: IS {' '.join(sorted(k.upper() for k in known))})")
+    return values
+
+
 @dataclass(frozen=True)
 class GummelPoonParams:
     """A Gummel–Poon model card with SPICE defaults (SI units, temperatures in °C).
@@ -125,21 +148,8 @@ class GummelPoonParams:
             raise CircuitError(f"model {name}: type {model_type!r} is not a bipolar transistor (npn or pnp)")
         known = {f.name for f in fields(cls)} - {"polarity", "is_"}
         values: dict[str, float | None] = {"polarity": 1 if mtype == "npn" else -1}
-        for raw_key, raw in params.items():
-            key = _BJT_ALIASES.get(raw_key.lower(), raw_key.lower())
-            if key in _BJT_IGNORED:
-                continue
-            try:
-                value = float(raw)
-            except (TypeError, ValueError):
-                raise CircuitError(f"model {name}: {raw_key}={raw!r} is not a number") from None
-            if key == "is":
-                values["is_"] = value
-            elif key in known:
-                values[key] = value
-            else:
-                raise CircuitError(f"model {name} ({mtype}): parameter {raw_key!r} is not supported by the "
-                                   f"Gummel–Poon model here (supported: IS {' '.join(sorted(k.upper() for k in known))})")
+        values.update(_card_values(params, known, _BJT_ALIASES, _BJT_IGNORED, f"model {name} ({mtype})",
+                                   "Gummel–Poon model"))
         for key in ("vaf", "var", "ikf", "ikr"):  # SPICE: 0 means infinite
             if values.get(key) == 0.0:
                 values[key] = math.inf
@@ -185,22 +195,8 @@ class JunctionDiodeParams:
     @classmethod
     def from_card(cls, params: Mapping[str, float], name: str = "model") -> "JunctionDiodeParams":
         known = {f.name for f in fields(cls)} - {"is_"}
-        values: dict[str, float] = {}
-        for raw_key, raw in params.items():
-            key = _DIODE_ALIASES.get(raw_key.lower(), raw_key.lower())
-            if key in _DIODE_IGNORED:
-                continue
-            try:
-                value = float(raw)
-            except (TypeError, ValueError):
-                raise CircuitError(f"model {name}: {raw_key}={raw!r} is not a number") from None
-            if key == "is":
-                values["is_"] = value
-            elif key in known:
-                values[key] = value
-            else:
-                raise CircuitError(f"model {name} (d): parameter {raw_key!r} is not supported by the junction "
-                                   f"diode model here (supported: IS {' '.join(sorted(k.upper() for k in known))})")
+        values = _card_values(params, known, _DIODE_ALIASES, _DIODE_IGNORED, f"model {name} (d)",
+                              "junction diode model")
         p = cls(**values)
         if p.fc > 0.95:
             p = replace(p, fc=0.95)
