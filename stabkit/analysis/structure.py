@@ -1,0 +1,425 @@
+"""Graph structure of the MNA pencil ``G + s·C``: what is dynamic, what is algebraic, and which natural
+frequencies sit at ``s = 0`` for every element value.
+
+The matrices of :mod:`stabkit.analysis.mna` are sums of element stamps ``coef · u vᵀ`` with small integer
+vectors ``u`` (equations) and ``v`` (unknowns). Everything here works on those stamps and on graphs built
+from them (networkx), never on accumulated floating-point entries, so the zeros it promises are exact:
+
+1. **Contraction.** Zeroed independent voltage sources that no F/H element uses as an ammeter (and
+   dependent voltage sources whose gain is zero) are wires for stability: their two nodes are merged
+   (their KCL rows added) and their branch current and KVL row removed. Independent current sources are
+   open and have no stamp anyway. This removes the commonest index-2 structure (capacitors across a
+   supply).
+2. **Capacitive forests.** The node-space part of ``C`` (capacitors, negative capacitors,
+   transcapacitances) only couples nodes of one component of the *capacitive graph*. A component ``K``
+   not containing ground has one null vector, ``1_K``: with the unimodular change of node coordinates
+   ``v_k = y_k + y_r`` (``r`` the component's root) and the row operation "row ``r`` := Σ_K KCL", the
+   root's row and column of ``C`` are exactly zero. Roots (and nodes without any capacitance) are
+   algebraic unknowns; the other nodes, and the inductor currents, are dynamic.
+3. **Structural zero modes.**
+
+   * *capacitor-only cut-sets*: a component ``S`` (without ground) of the graph of every element that
+     has a conductive stamp (R, L, V, E, H, F, G outputs ...) is joined to the rest only through
+     capacitors. The sum of its KCL rows has an exactly zero ``G`` part: ``1_Sᵀ(G + sC) = s·q(x)`` with
+     ``q`` the charge on the island. ``det(G + sC)`` has the factor ``s``; replacing that row by ``q``
+     (a constraint: the island's charge is conserved) divides it out exactly.
+   * *inductor-only loops* (through zeroed voltage sources too): the signed sum of the branch rows
+     around the loop has an exactly zero ``G`` part and a ``C`` part ``−Σ ±L i`` (the loop's flux),
+     which replaces it in the same way.
+
+   These are conserved quantities of the ideal circuit (charge on an island, flux in a loop), not
+   instabilities: :class:`stabkit.analysis.poles.PoleResult` reports them as ``zero_modes`` and does
+   not count them as poles.
+
+The result, :class:`PencilStructure`, is the transformed pencil with masks saying which rows and
+columns of ``C`` are structurally nonzero (every other entry of ``C`` is exactly zero) and which rows
+are zero-mode constraints. :mod:`stabkit.analysis.poles` takes it from there.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from stabkit.analysis.mna import MNASystem
+from stabkit.circuit.graph import GROUND
+from stabkit.errors import CircuitError
+
+__all__ = ["ZeroMode", "PencilStructure", "pencil_structure"]
+
+_GND = -1  # ground in the contracted node numbering
+
+
+@dataclass
+class ZeroMode:
+    """One structural natural frequency at ``s = 0``.
+
+    ``kind`` is ``"charge"`` (a set of nodes joined to the rest of the circuit only through capacitors: the
+    charge on that island is conserved) or ``"flux"`` (a loop of inductors and zeroed voltage sources: the
+    flux around it is conserved); ``nodes`` the circuit nodes of the island, ``elements`` the capacitors of
+    the cut-set or the elements of the loop."""
+
+    kind: str
+    nodes: list[str]
+    elements: list[str]
+
+    def describe(self) -> str:
+        if self.kind == "charge":
+            return (f"charge on node(s) {', '.join(self.nodes)}, joined to the rest only through capacitor(s) "
+                    f"{', '.join(self.elements)}")
+        return f"flux around the loop {', '.join(self.elements)} (inductors and zeroed voltage sources)"
+
+
+@dataclass
+class PencilStructure:
+    """The pencil ``G + s·C`` in structural coordinates (dense), ``det`` equal to ``const · s^(−z) ·
+    det(G_mna + s·C_mna)`` with ``z = len(zero_modes)``.
+
+    ``row_dyn``/``col_dyn`` mark rows/columns where ``C`` may be nonzero (``C`` is exactly zero elsewhere);
+    ``constraints`` are the rows that replaced zero-mode rows (``G`` entries on dynamic columns only, ``C``
+    zero). ``labels`` name the columns (for messages)."""
+
+    G: np.ndarray
+    C: np.ndarray
+    row_dyn: np.ndarray
+    col_dyn: np.ndarray
+    constraints: list[int]
+    zero_modes: list[ZeroMode] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    contracted: list[str] = field(default_factory=list)
+
+
+class _UnionFind:
+    def __init__(self):
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        if rb == _GND:  # ground stays the representative
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        return True
+
+
+def _effective_stamps(system: MNASystem):
+    """``(matrix, coef, u, v, element)`` with active gains resolved and integer vectors."""
+    out = []
+    for st in system.stamps:
+        u = tuple((int(i), int(round(a))) for i, a in st.u)
+        v = tuple((int(i), int(round(b))) for i, b in st.v)
+        if st.matrix == "A":
+            act = system.active[st.active]
+            if act.a0 != 0:
+                out.append(("G", float(act.a0), u, v, st.element))
+            if act.a1 != 0:
+                out.append(("C", float(act.a1), u, v, st.element))
+        else:
+            out.append((st.matrix, st.coef, u, v, st.element))
+    return out
+
+
+def _fundamental_cycles(edges: list[tuple[int, int, int]]) -> list[list[tuple[int, int]]]:
+    """Fundamental cycles of a multigraph given as ``(a, b, edge_id)``; each cycle is a list of
+    ``(edge_id, sign)`` with sign +1 when traversed from ``a`` to ``b``. Self-loops are cycles of one edge."""
+    adj: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    parent: dict[int, tuple[int, int, int] | None] = {}
+    depth: dict[int, int] = {}
+    tree: set[int] = set()
+    for a, b, k in edges:
+        adj[a].append((b, k, +1))
+        adj[b].append((a, k, -1))
+    for root in list(adj):
+        if root in parent:
+            continue
+        parent[root] = None
+        depth[root] = 0
+        stack = [root]
+        while stack:
+            x = stack.pop()
+            for y, k, sgn in adj[x]:
+                if y not in parent:
+                    parent[y] = (x, k, sgn)  # edge k goes x -> y when sgn = +1
+                    depth[y] = depth[x] + 1
+                    tree.add(k)
+                    stack.append(y)
+    cycles = []
+    for a, b, k in edges:
+        if k in tree:
+            continue
+        # edge a -> b (+1), then the tree path b -> a
+        cyc = [(k, +1)]
+        up_b, up_a = [], []
+        x, y = b, a
+        while depth[x] > depth[y]:
+            px, kk, sgn = parent[x]
+            up_b.append((kk, -sgn))  # x -> px is against the orientation px -> x when sgn = +1
+            x = px
+        while depth[y] > depth[x]:
+            py, kk, sgn = parent[y]
+            up_a.append((kk, sgn))  # py -> y along the orientation when sgn = +1
+            y = py
+        while x != y:
+            px, kx, sx = parent[x]
+            py, ky, sy = parent[y]
+            up_b.append((kx, -sx))
+            up_a.append((ky, sy))
+            x, y = px, py
+        cycles.append(cyc + up_b + up_a[::-1])
+    return cycles
+
+
+def pencil_structure(system: MNASystem) -> PencilStructure:
+    """Contract, split dynamic from algebraic unknowns and deflate structural zero modes (module doc).
+
+    Raises :class:`CircuitError` when the circuit has no recorded stamps (distributed elements) or is
+    singular for every ``s`` in a way the graph shows (a loop of voltage-defined shorts, a floating island).
+    """
+    if not system.is_lumped:
+        raise CircuitError("structural analysis needs a lumped circuit")
+    circuit = system.circuit
+    nn = len(system.node_index)
+    node_names = {i: nd for nd, i in system.node_index.items()}
+    stamps = _effective_stamps(system)
+    branch_elem: dict[int, object] = {}
+    for e in circuit:
+        if e.key in system.branch_index:
+            branch_elem[system.branch_index[e.key]] = e
+    ammeters = {e.refs[0].lower() for e in circuit if e.kind in ("F", "H") and e.refs}
+    gains = {a.name: (a.a0, a.a1) for a in system.active}
+    c_elements = {st[4] for st in stamps if st[0] == "C"}
+
+    def node_of(i):
+        return GROUND if i == _GND else node_names[i]
+
+    # ---- 1. contraction of shorts
+    uf = _UnionFind()
+    uf.find(_GND)
+    shorts: set[int] = set()
+    short_names: list[str] = []
+    for br, e in branch_elem.items():
+        short = (e.kind == "V" and e.key not in ammeters) or \
+                (e.kind in ("E", "H") and gains.get(e.name, (1.0, 0.0))[0] == 0.0) or \
+                (e.kind == "L" and e.name not in c_elements)  # a switched-off negative L: a 0 V short
+        if not short:
+            continue
+        p, m = (_GND if nd == GROUND else system.node_index[nd] for nd in e.nodes[:2])
+        if not uf.union(p, m):
+            raise CircuitError(f"the circuit equations are singular for every frequency: {e.name} closes a loop of "
+                               "zero-volt branches (voltage sources, switched-off dependent voltage sources)")
+        shorts.add(br)
+        short_names.append(e.name)
+    cls_of = {i: uf.find(i) for i in range(nn)}
+    reps = sorted({c for c in cls_of.values() if c != _GND})
+    new_node = {c: k for k, c in enumerate(reps)}  # contracted node numbering
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, c in cls_of.items():
+        members[c].append(i)
+    nc = len(reps)
+    branches = [br for br in range(nn, system.n) if br not in shorts]
+    new_branch = {br: nc + k for k, br in enumerate(branches)}
+    n = nc + len(branches)
+
+    def contract(vec):
+        acc: dict[int, int] = defaultdict(int)
+        for i, a in vec:
+            if i < nn:
+                c = cls_of[i]
+                if c == _GND:
+                    continue
+                acc[new_node[c]] += a
+            elif i in shorts:
+                return None
+            else:
+                acc[new_branch[i]] += a
+        return {k: a for k, a in acc.items() if a}
+
+    cst = []
+    for mat, coef, u, v, name in stamps:
+        cu, cv = contract(u), contract(v)
+        if cu is None or cv is None:
+            continue  # a contracted short's own stamps
+        if cu and cv:
+            cst.append((mat, coef, cu, cv, name))
+
+    # ---- 2. graphs on contracted nodes (+ ground)
+    def node_pairs(vec):
+        nodes = [k for k in vec if k < nc]
+        if not nodes:
+            return []
+        total = sum(vec[k] for k in nodes)
+        pairs = [(nodes[0], k) for k in nodes[1:]]
+        if total != 0 or len(nodes) == 1:
+            pairs.append((nodes[0], _GND))
+        return pairs
+
+    capg = nx.Graph()
+    cong = nx.Graph()
+    capg.add_nodes_from(range(nc))
+    capg.add_node(_GND)
+    cong.add_nodes_from(range(nc))
+    cong.add_node(_GND)
+    cut_caps: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for mat, coef, u, v, name in cst:
+        if mat == "C":
+            for a, b in node_pairs(u) + node_pairs(v):
+                capg.add_edge(a, b)
+                cut_caps[(a, b)].add(name)
+                cut_caps[(b, a)].add(name)
+        else:
+            for a, b in node_pairs(u):
+                cong.add_edge(a, b)
+    cap_comps = [sorted(c) for c in nx.connected_components(capg) if _GND not in c]
+    islands = [sorted(c) for c in nx.connected_components(cong) if _GND not in c]
+
+    def _cnode(nd):
+        if nd == GROUND:
+            return _GND
+        c = cls_of[system.node_index[nd]]
+        return _GND if c == _GND else new_node[c]
+
+    # inductor / ammeter-source loops
+    loop_edges = []
+    for br in branches:
+        e = branch_elem[br]
+        if e.kind in ("L", "V"):
+            p, m = (_cnode(nd) for nd in e.nodes[:2])
+            loop_edges.append((p, m, new_branch[br]))
+    cycles = _fundamental_cycles(loop_edges)
+
+    # ---- 3. representatives (distinct rows for every sum)
+    used: set[int] = set()
+    comp_rep: dict[int, int] = {}
+    comp_of: dict[int, int] = {}
+    for ci, comp in enumerate(cap_comps):
+        for k in comp:
+            comp_of[k] = ci
+        if len(comp) == 1:
+            comp_rep[ci] = comp[0]
+            used.add(comp[0])
+    island_rep: dict[int, int] = {}
+    island_of: dict[int, int] = {}
+    for si, isl in enumerate(islands):
+        for k in isl:
+            island_of[k] = si
+        free = [k for k in isl if k not in used]
+        if not free:
+            names = [node_of(reps[k]) for k in isl]
+            raise CircuitError(f"the circuit equations are singular for every frequency: node(s) {', '.join(names)} "
+                               "float (no element ties them to the rest)")
+        island_rep[si] = free[0]
+        used.add(free[0])
+    for ci, comp in enumerate(cap_comps):
+        if ci in comp_rep:
+            continue
+        free = [k for k in comp if k not in used]
+        if not free:
+            names = [node_of(reps[k]) for k in comp]
+            raise CircuitError(f"the circuit equations are singular for every frequency: node(s) {', '.join(names)} "
+                               "float (joined to the rest by nothing)")
+        comp_rep[ci] = free[0]
+        used.add(free[0])
+    rep_rows = set(comp_rep.values()) | set(island_rep.values())
+
+    # row map: old contracted row -> [(new row, coefficient)]
+    row_map: dict[int, list[tuple[int, int]]] = {}
+    for k in range(nc):
+        targets = []
+        if k in comp_of and comp_rep[comp_of[k]] != k:
+            targets.append((comp_rep[comp_of[k]], 1))
+        if k in island_of:
+            targets.append((island_rep[island_of[k]], 1))
+        if k not in rep_rows or (k in comp_of and comp_rep[comp_of[k]] == k):
+            targets.append((k, 1))
+        row_map[k] = targets
+    loop_rep = {}
+    branch_rows: dict[int, list[tuple[int, int]]] = {nb: [] for nb in new_branch.values()}
+    for li, cyc in enumerate(cycles):
+        rep = cyc[0][0]
+        loop_rep[li] = rep
+        for eid, sgn in cyc:
+            branch_rows[eid].append((rep, sgn))
+    rep_branch = set(loop_rep.values())
+    for nb, lst in branch_rows.items():
+        if nb not in rep_branch:
+            lst.append((nb, 1))
+        row_map[nb] = lst
+    # column map: v_k = y_k + y_root within a capacitive component
+    col_map: dict[int, list[tuple[int, int]]] = {}
+    for k in range(n):
+        if k < nc and k in comp_of and comp_rep[comp_of[k]] != k:
+            col_map[k] = [(k, 1), (comp_rep[comp_of[k]], 1)]
+        else:
+            col_map[k] = [(k, 1)]
+
+    def transform(vec, mapping):
+        acc: dict[int, int] = defaultdict(int)
+        for i, a in vec.items():
+            for j, b in mapping[i]:
+                acc[j] += a * b
+        return [(j, a) for j, a in acc.items() if a]
+
+    G = np.zeros((n, n))
+    C = np.zeros((n, n))
+    for mat, coef, u, v, name in cst:
+        tu, tv = transform(u, row_map), transform(v, col_map)
+        target = G if mat == "G" else C
+        for i, a in tu:
+            for j, b in tv:
+                target[i, j] += coef * (a * b)
+
+    # ---- 4. dynamic / algebraic split and zero-mode rows
+    col_dyn = np.zeros(n, bool)
+    row_dyn = np.zeros(n, bool)
+    for k in range(nc):
+        in_comp = k in comp_of
+        dyn = (not in_comp and capg.degree(k) > 0) or (in_comp and comp_rep[comp_of[k]] != k and
+                                                     len(cap_comps[comp_of[k]]) > 1)
+        col_dyn[k] = dyn
+        row_dyn[k] = dyn
+    for br in branches:
+        e = branch_elem[br]
+        if e.kind == "L":
+            col_dyn[new_branch[br]] = row_dyn[new_branch[br]] = True
+    zero_modes: list[ZeroMode] = []
+    constraints: list[int] = []
+    for si, isl in enumerate(islands):
+        r = island_rep[si]
+        inside = {x for k in isl for x in members[reps[k]]}
+        names = sorted({nm for k in isl for (a, b), nms in cut_caps.items() if a == k and b not in isl for nm in nms})
+        zero_modes.append(ZeroMode("charge", sorted(node_of(i) for i in inside), names))
+        constraints.append(r)
+    for li, cyc in enumerate(cycles):
+        constraints.append(loop_rep[li])
+        inv = {nb: br for br, nb in new_branch.items()}
+        zero_modes.append(ZeroMode("flux", [], [branch_elem[inv[eid]].name for eid, _ in cyc]))
+    for r in constraints:
+        if np.any(G[r]):
+            raise AssertionError("a zero-mode row kept a conductive part")  # pragma: no cover
+        if not np.any(C[r]):
+            raise CircuitError("the circuit equations are singular for every frequency: "
+                               f"{zero_modes[constraints.index(r)].describe()} with nothing to store it")
+        G[r] = C[r]
+        C[r] = 0.0
+        row_dyn[r] = False
+    # C vanishes outside the marked block (exact by construction)
+    if np.any(C[~row_dyn, :]) or np.any(C[:, ~col_dyn]):
+        raise AssertionError("structural split left capacitance outside the dynamic block")  # pragma: no cover
+    labels = [""] * n
+    for c, k in new_node.items():
+        labels[k] = f"v({node_names[c]})"
+    for br, nb in new_branch.items():
+        labels[nb] = system.unknowns[br]
+    return PencilStructure(G=G, C=C, row_dyn=row_dyn, col_dyn=col_dyn, constraints=constraints,
+                           zero_modes=zero_modes, labels=labels, contracted=short_names)
