@@ -51,40 +51,58 @@ from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError
 
 TWO_PI = 2.0 * np.pi
-#: a phase step larger than this between neighbouring samples (any factor, or the product) is refined
-MAX_PHASE_STEP = np.pi / 4
-#: a change of log|F| larger than this between neighbours is refined (|NDF| dips and peaks)
-MAX_LOG_MAG_STEP = 1.0
-#: initial samples per decade on the jω axis
-POINTS_PER_DECADE = 20
-#: relative ω-width below which a segment that still turns too fast is treated as a singularity on the axis
-SINGULAR_REL_WIDTH = 1e-11
-#: relative ω-width below which a magnitude-only violation is accepted (a steep but resolved slope)
-MAG_REL_WIDTH = 1e-7
-#: at most this many indentations around singularities found on the axis (beyond: reported as unresolved)
-MAX_DETOURS = 20
-#: number of interior samples on an indentation semicircle
-DETOUR_POINTS = 33
-#: the tail is settled when the last decade's log-log slope is within this of an integer ...
-SLOPE_TOL = 0.05
-#: ... and the remaining phase to the asymptote (radians) is below this
-TAIL_PHASE_TOL = 0.05
-#: default f_max: this factor above the fastest element time scale (gm-enhanced modes can sit far above it)
-TOP_FACTOR = 300.0
-#: the contour never goes where |s|·max|C0| exceeds this multiple of max|G0| (round-off territory)
-NUMERICAL_SPAN = 1e9
-#: refinement stops (with a warning) beyond this many samples
-MAX_POINTS = 20000
-#: the tail is extended by at most this factor beyond f_max
-MAX_TAIL_EXTENSION = 1e6
-#: a count further than this from an integer is reported as a warning
-INTEGER_TOL = 0.1
-#: dense batched solves are used up to this many unknowns; banded or sparse LU above
-DENSE_MAX_N = 80
-#: banded LU (after reverse Cuthill–McKee) when the half-bandwidth is at most this; general sparse LU beyond
-MAX_BAND = 24
-#: |NDF| below this on the contour means a natural frequency on or next to the jω axis
-MARGINAL_ABS = 1e-9
+
+__all__ = ["NDFResult", "SourceResult", "ndf", "ndf_on_axis", "default_band", "element_frequency_band",
+           "passive_natural_frequencies", "numerical_limit", "return_difference_matrix", "unpivoted_lu_pivots",
+           "python_control_count", "defaults"]
+
+#: tunables, python-control style (``stabkit.analysis.ndf.defaults["ndf.points_per_decade"] = 40``)
+defaults: dict[str, float] = {
+    # a phase step larger than this between neighbouring samples (any factor, or the product) is refined
+    "ndf.max_phase_step": np.pi / 4,
+    # a change of log|F| larger than this between neighbours is refined (|NDF| dips and peaks)
+    "ndf.max_log_mag_step": 1.0,
+    # initial samples per decade on the jω axis
+    "ndf.points_per_decade": 20,
+    # relative ω-width below which a segment that still turns too fast is treated as a singularity on the axis
+    "ndf.singular_rel_width": 1e-11,
+    # relative ω-width below which a magnitude-only violation is accepted (a steep but resolved slope)
+    "ndf.mag_rel_width": 1e-7,
+    # at most this many indentations around singularities found on the axis (beyond: reported as a doubt)
+    "ndf.max_detours": 20,
+    # number of interior samples on an indentation semicircle
+    "ndf.detour_points": 33,
+    # the tail is settled when the last decade's log-log slope is within this of an integer ...
+    "ndf.slope_tol": 0.05,
+    # ... and the remaining phase to the asymptote (radians) is below this
+    "ndf.tail_phase_tol": 0.05,
+    # default band: this factor below the slowest and above the fastest natural frequency (lumped circuits)
+    "ndf.pole_margin": 100.0,
+    # default band of distributed circuits: this factor above the fastest element time scale ...
+    "ndf.top_factor": 300.0,
+    # ... and this factor below the slowest
+    "ndf.bottom_factor": 1e4,
+    # refinement stops (with a doubt) beyond this many samples
+    "ndf.max_points": 20000,
+    # the tail is extended by at most this factor beyond f_max (then: a doubt, not a silent cut)
+    "ndf.max_tail_extension": 1e6,
+    # a count further than this from an integer is a doubt
+    "ndf.integer_tol": 0.1,
+    # dense batched solves are used up to this many unknowns; banded or sparse LU above
+    "ndf.dense_max_n": 80,
+    # banded LU (after reverse Cuthill–McKee) when the half-bandwidth is at most this; general sparse LU beyond
+    "ndf.max_band": 24,
+    # |NDF| below this on the contour means a natural frequency on or next to the jω axis
+    "ndf.marginal_abs": 1e-9,
+    # product of the return differences vs det R: a mismatch (log) above this is a doubt
+    "ndf.det_check_tol": 1e-6,
+    # used by numerical_limit() only (informational)
+    "ndf.numerical_span": 1e9,
+}
+
+
+def _d(key: str):
+    return defaults[f"ndf.{key}"]
 
 
 # ---------------------------------------------------------------------------------------------- maths
@@ -122,7 +140,7 @@ def log_pivots(pivots: np.ndarray) -> np.ndarray:
 class ReturnDifferenceEvaluator:
     """Evaluates ``R(s) = I + Eᵀ M0(s)⁻¹ U diag(w(s))`` for arrays of ``s`` (rad/s, complex).
 
-    Small systems (``n ≤ DENSE_MAX_N``) are solved as one batched dense solve over all frequencies;
+    Small systems (``n ≤ defaults["ndf.dense_max_n"]``) are solved as one batched dense solve over all frequencies;
     larger ones with one sparse LU of ``M0(s)`` per frequency on a pre-computed common sparsity pattern.
     Points where ``M0`` is exactly singular come back as ``nan``.
     """
@@ -149,7 +167,7 @@ class ReturnDifferenceEvaluator:
         np.add.at(self.g, inverse[:ng], G0.data)
         np.add.at(self.c, inverse[ng:ng + nc], C0.data)
         self.dist_pos = inverse[ng + nc:]
-        self.dense = n <= DENSE_MAX_N
+        self.dense = n <= _d("dense_max_n")
         self.banded = False
         if not self.dense and m:
             # a reverse Cuthill–McKee ordering usually leaves circuit matrices with a narrow band: then a
@@ -162,7 +180,7 @@ class ReturnDifferenceEvaluator:
             where[perm] = np.arange(n)
             pr, pc = where[self.pattern_rows], where[self.pattern_cols]
             lower, upper = int(max(0, np.max(pr - pc))), int(max(0, np.max(pc - pr)))
-            if max(lower, upper) <= MAX_BAND:
+            if max(lower, upper) <= _d("max_band"):
                 self.banded = True
                 self.band = (lower, upper)
                 self.band_rows = upper + pr - pc
@@ -278,37 +296,52 @@ def passive_natural_frequencies(system: MNASystem) -> np.ndarray:
     or when the passive pencil cannot be solved."""
     if not system.is_lumped or system.n == 0 or system.n > 1500:
         return np.zeros(0, dtype=complex)
-    from stabkit.analysis.poles import finite_eigenvalues
+    import dataclasses
+
+    passive = dataclasses.replace(system, active=[dataclasses.replace(a, a0=0.0, a1=0.0) for a in system.active])
+    return _lumped_poles(passive)
+
+
+def _lumped_poles(system: MNASystem) -> np.ndarray:
+    """Natural frequencies (rad/s, structural zero modes excluded) of a lumped system, or empty."""
+    from stabkit.analysis.poles import poles
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return finite_eigenvalues(system.G0.toarray(), system.C0.toarray())
+            return poles(system).poles
     except (CircuitError, np.linalg.LinAlgError, ValueError):
         return np.zeros(0, dtype=complex)
 
 
 def numerical_limit(system: MNASystem) -> float:
-    """Angular frequency above which ``s·C0`` outweighs ``G0`` by ``NUMERICAL_SPAN`` (entry-wise maxima):
+    """Angular frequency above which ``s·C0`` outweighs ``G0`` by ``defaults["ndf.numerical_span"]`` (entry-wise maxima):
     beyond it ``M0(s)`` no longer carries its static part in double precision and the NDF is round-off."""
     gmax = float(np.max(np.abs(system.G0.data))) if system.G0.nnz else 1.0
     cmax = float(np.max(np.abs(system.C0.data))) if system.C0.nnz else 0.0
-    return NUMERICAL_SPAN * gmax / cmax if cmax > 0 else np.inf
+    return _d("numerical_span") * gmax / cmax if cmax > 0 else np.inf
 
 
-def default_band(system: MNASystem, passive_poles: np.ndarray | None = None) -> tuple[float, float]:
-    """Default ``(fmin, fmax)`` in Hz: four decades below and a factor TOP_FACTOR (300) above the circuit's characteristic
-    frequencies (element time constants and the passive natural frequencies)."""
+def default_band(system: MNASystem, passive_poles: np.ndarray | None = None,
+                 poles: np.ndarray | None = None) -> tuple[float, float]:
+    """Default ``(fmin, fmax)`` in Hz.
+
+    Lumped circuits: the natural frequencies are known (``poles`` of the circuit and ``passive_poles`` of
+    the passive reference, rad/s, structural zero modes excluded): the band covers all of them with a
+    margin ``defaults["ndf.pole_margin"]`` (100×) on either side, so the contour starts below the slowest
+    mode and the dense sweep ends above the fastest. Distributed circuits: element time scales
+    (:func:`element_frequency_band`), ``bottom_factor`` below and ``top_factor`` above. Never capped at a
+    "numerical limit": the tail is extended until it settles, or the result says it did not."""
     lo, hi = element_frequency_band(system)
-    hi = min(hi, numerical_limit(system) / TOP_FACTOR)
-    if passive_poles is not None and passive_poles.size:
-        mags = np.abs(passive_poles)
-        # a passive mode at s = 0 (series capacitors, inductor loops) comes out as round-off, and a
-        # higher-index pencil can leave round-off "modes" near numerical infinity: ignore both
-        mags = mags[(mags > 1e-8 * hi) & (mags < 1e4 * hi)]
-        if mags.size:
-            lo, hi = min(lo, float(mags.min())), max(hi, float(mags.max()))
-    return lo / TWO_PI * 1e-4, hi / TWO_PI * TOP_FACTOR
+    known = [np.abs(np.asarray(p)) for p in (poles, passive_poles) if p is not None and np.size(p)]
+    mags = np.concatenate(known) if known else np.zeros(0)
+    mags = mags[np.isfinite(mags) & (mags > 0)]
+    if system.is_lumped and mags.size:
+        margin = _d("pole_margin")
+        return float(mags.min()) / TWO_PI / margin, float(mags.max()) / TWO_PI * margin
+    if mags.size:
+        lo, hi = min(lo, float(mags.min())), max(hi, float(mags.max()))
+    return lo / TWO_PI / _d("bottom_factor"), hi / TWO_PI * _d("top_factor")
 
 
 # ---------------------------------------------------------------------------------------------- contour
@@ -384,14 +417,14 @@ class _Contour:
         if w1 <= self.eps:
             return
         t1, t2 = self.t_of_omega([w1, w2])
-        theta = np.linspace(-np.pi / 2, np.pi / 2, DETOUR_POINTS + 2)[1:-1]
+        theta = np.linspace(-np.pi / 2, np.pi / 2, _d("detour_points") + 2)[1:-1]
         s_arc = 1j * omega_center + radius * np.exp(1j * theta)
-        t_arc = t1 + (t2 - t1) * (np.arange(1, DETOUR_POINTS + 1) / (DETOUR_POINTS + 1))
+        t_arc = t1 + (t2 - t1) * (np.arange(1, _d("detour_points") + 1) / (_d("detour_points") + 1))
         # drop regular samples that fall inside the indentation
         keep = ~((self.t > t1) & (self.t < t2))
         self.t, self.s, self.L, self.detour = self.t[keep], self.s[keep], self.L[keep], self.detour[keep]
         self.insert(np.array([t1, t2]))
-        self.insert(t_arc, detour=np.ones(DETOUR_POINTS, bool), s=s_arc)
+        self.insert(t_arc, detour=np.ones(_d("detour_points"), bool), s=s_arc)
 
     # ---- refinement
     def violations(self) -> tuple[np.ndarray, np.ndarray]:
@@ -401,12 +434,12 @@ class _Contour:
         ph = self.L.imag
         dphi = np.abs(wrap_phase(np.diff(ph, axis=0)))
         dtot = np.abs(wrap_phase(np.diff(ph.sum(axis=1))))
-        phase_bad = (dphi.max(axis=1, initial=0.0) > MAX_PHASE_STEP) | (dtot > MAX_PHASE_STEP)
+        phase_bad = (dphi.max(axis=1, initial=0.0) > _d("max_phase_step")) | (dtot > _d("max_phase_step"))
         mag = self.L.real
         dmag = np.abs(np.diff(mag, axis=0)).max(axis=1, initial=0.0)
         tot = mag.sum(axis=1)
         dmag_tot = np.abs(np.diff(tot))
-        mag_bad = (dmag > MAX_LOG_MAG_STEP) | (dmag_tot > MAX_LOG_MAG_STEP)
+        mag_bad = (dmag > _d("max_log_mag_step")) | (dmag_tot > _d("max_log_mag_step"))
         # local dips of |NDF| (a near pass of the origin): refine both sides
         if tot.size >= 3:
             dip = (tot[1:-1] < tot[:-2] - 0.5) & (tot[1:-1] < tot[2:] - 0.5)
@@ -417,8 +450,8 @@ class _Contour:
 
     def refine(self, max_levels: int = 90) -> None:
         for _ in range(max_levels):
-            if self.t.size > MAX_POINTS:
-                self.notes.append(f"refinement stopped at {MAX_POINTS} samples: some phase steps may be unresolved")
+            if self.t.size > _d("max_points"):
+                self.notes.append(f"refinement stopped at {_d('max_points')} samples: some phase steps may be unresolved")
                 return
             phase_bad, mag_bad = self.violations()
             if phase_bad.size == 0:
@@ -430,11 +463,11 @@ class _Contour:
             w1 = np.abs(self.s[1:].imag)
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
                 rel = np.where(on_axis, (w1 - w0) / np.maximum(w0, 1e-300), t1 - t0)
-            split = regular & ((phase_bad & (rel > SINGULAR_REL_WIDTH)) | (mag_bad & (rel > MAG_REL_WIDTH)))
-            stuck = regular & phase_bad & on_axis & (rel <= SINGULAR_REL_WIDTH)
-            if self.detours >= MAX_DETOURS:
+            split = regular & ((phase_bad & (rel > _d("singular_rel_width"))) | (mag_bad & (rel > _d("mag_rel_width"))))
+            stuck = regular & phase_bad & on_axis & (rel <= _d("singular_rel_width"))
+            if self.detours >= _d("max_detours"):
                 stuck[:] = False
-            for i in np.flatnonzero(stuck)[::-1][:max(MAX_DETOURS - self.detours, 0)]:
+            for i in np.flatnonzero(stuck)[::-1][:max(_d("max_detours") - self.detours, 0)]:
                 self.detours += 1
                 center = 0.5 * (w0[i] + w1[i])
                 self.notes.append(f"indented the contour around a singularity on the jω axis at "
@@ -503,8 +536,13 @@ class NDFResult:
     ``s`` is the sampled contour (rad/s; the first samples are the small quarter circle and any detours leave
     the axis), ``freq_hz = Im(s)/2π``, ``values`` the NDF there, ``log_values`` its complex logarithm with an
     unwrapped phase (safe where ``values`` would over- or underflow), ``factors`` the ``F_k`` (columns in
-    netlist order). ``encirclements`` is the rounded total of ``raw_count``; ``stable`` needs it to be 0 and
-    no natural frequency on the jω axis. Numerical doubt is listed in ``warnings``."""
+    netlist order). ``encirclements`` is the rounded total of ``raw_count``.
+
+    ``doubts`` say why the count may be wrong (non-integer count, unsettled tail, unresolved phase steps,
+    product of the factors ≠ det R, a natural frequency on the axis); ``warnings`` are informational
+    (indentations, S-parameter blocks assumed stable). ``verdict`` is ``"uncertain"`` with any doubt or a
+    marginal locus, else ``"unstable"`` with encirclements, else ``"stable"``; ``stable`` means
+    ``verdict == "stable"``."""
 
     s: np.ndarray = field(repr=False)
     log_values: np.ndarray = field(repr=False)
@@ -518,10 +556,17 @@ class NDFResult:
     fmax: float
     params: dict[str, float] = field(default_factory=dict)
     title: str = ""
+    doubts: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if self.doubts or self.marginal:
+            return "uncertain"
+        return "unstable" if self.encirclements > 0 else ("stable" if self.encirclements == 0 else "uncertain")
 
     @property
     def stable(self) -> bool:
-        return self.encirclements == 0 and not self.marginal
+        return self.verdict == "stable"
 
     @property
     def freq_hz(self) -> np.ndarray:
@@ -540,12 +585,13 @@ class NDFResult:
 
     def to_dict(self) -> dict:
         return {
+            "verdict": self.verdict,
             "stable": self.stable,
             "encirclements": int(self.encirclements),
             "raw_count": float(self.raw_count),
             "marginal": bool(self.marginal),
             "sources": [src.to_dict() for src in self.sources],
-            "warnings": list(self.warnings),
+            "warnings": list(self.doubts) + list(self.warnings),
             "fmin_hz": float(self.fmin),
             "fmax_hz": float(self.fmax),
             "points": int(self.s.size),
@@ -608,7 +654,8 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     """
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
     passive = passive_natural_frequencies(system)
-    dflt_lo, dflt_hi = default_band(system, passive)
+    full = _lumped_poles(system) if system.is_lumped and system.n <= 1500 else np.zeros(0, complex)
+    dflt_lo, dflt_hi = default_band(system, passive, full)
     blocks = [e.name for e in system.circuit if e.kind == "N"]
     networks = list(getattr(system.circuit, "networks", {}).values()) if blocks else []
     if networks:  # S-parameter data exist on the jω axis, inside their measured band only
@@ -620,24 +667,28 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         raise CircuitError(f"NDF band: need 0 < fmin < fmax, got fmin={f_lo:g} Hz, fmax={f_hi:g} Hz")
     eps = TWO_PI * f_lo
     w_top = TWO_PI * f_hi
-    w_limit = max(numerical_limit(system), w_top)
     evaluator = ReturnDifferenceEvaluator(system)
     contour = _Contour(evaluator, eps)
     warn: list[str] = []
+    doubts: list[str] = []
     axis_only = bool(blocks)
     if axis_only:
-        contour.detours = MAX_DETOURS  # off the axis the blocks are unknown: no indentation
+        contour.detours = _d("max_detours")  # off the axis the blocks are unknown: no indentation
         warn.append(f"S-parameter block(s) {', '.join(blocks)} stay in the passive reference M0: the count is valid "
                     "only if the blocks are themselves stable; the contour runs on the jω axis from "
                     f"{f_lo:.4g} Hz to {f_hi:.4g} Hz only")
 
     decades = np.log10(w_top / eps)
-    n_axis = max(int(np.ceil(decades * POINTS_PER_DECADE)), 2)
+    n_axis = max(int(np.ceil(decades * _d("points_per_decade"))), 2)
     t_axis = 1.0 + np.linspace(0.0, decades, n_axis + 1)
     t_arc = np.zeros(0) if axis_only else np.linspace(0.0, 1.0, 9)[:-1]
     # samples around the passive circuit's resonances (the NDF's poles): sharp features a plain grid misses
     extra = []
     on_axis_poles = []
+    for p in full:  # and around the circuit's own natural frequencies near the axis (the NDF's zeros)
+        if p.imag > 0 and abs(p.real) < 0.3 * p.imag:
+            for m in (-4, -2, -1, -0.5, 0, 0.5, 1, 2, 4):
+                extra.append(p.imag + m * max(abs(p.real), 1e-9 * p.imag))
     for p in passive:
         if p.imag <= 0:
             continue
@@ -664,11 +715,11 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         span = top - contour.t[below]
         slope = tail_exponent(contour.L[-1], contour.L[below], span) if span > 0 else np.zeros(r)
         resid = tail_residual(contour.L[-1], slope)
-        slope_ok = np.abs(slope - np.round(slope)) < SLOPE_TOL
-        settled = bool(np.all(slope_ok) and np.all(np.abs(resid) < TAIL_PHASE_TOL))
-        if settled or axis_only or contour.s[-1].imag >= min(w_top * MAX_TAIL_EXTENSION, w_limit):
+        slope_ok = np.abs(slope - np.round(slope)) < _d("slope_tol")
+        settled = bool(np.all(slope_ok) and np.all(np.abs(resid) < _d("tail_phase_tol")))
+        if settled or axis_only or contour.s[-1].imag >= w_top * _d("max_tail_extension"):
             break
-        contour.insert(top + np.linspace(0.0, 1.0, POINTS_PER_DECADE + 1)[1:])
+        contour.insert(top + np.linspace(0.0, 1.0, _d("points_per_decade") + 1)[1:])
         contour.refine()
 
     if r:
@@ -680,12 +731,12 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         if axis_only:  # close the low end onto the real axis (NDF(0) is real) and say how far that was
             start = contour.L[0].imag - np.pi * np.round(contour.L[0].imag / np.pi)
             raw = raw - start / np.pi
-            if np.max(np.abs(start)) > TAIL_PHASE_TOL:
-                warn.append(f"at {f_lo:.4g} Hz the NDF is still {np.max(np.abs(start)):.3g} rad off the real axis: "
+            if np.max(np.abs(start)) > _d("tail_phase_tol"):
+                doubts.append(f"at {f_lo:.4g} Hz the NDF is still {np.max(np.abs(start)):.3g} rad off the real axis: "
                             "the low-frequency part of the count is uncertain")
         if not settled:
-            names = [a.name for a, ok in zip(system.active, np.abs(resid) < TAIL_PHASE_TOL) if not ok]
-            warn.append(f"the NDF has not settled at {contour.s[-1].imag / TWO_PI:.4g} Hz (log-log slope "
+            names = [a.name for a, ok in zip(system.active, np.abs(resid) < _d("tail_phase_tol")) if not ok]
+            doubts.append(f"the NDF has not settled at {contour.s[-1].imag / TWO_PI:.4g} Hz (log-log slope "
                         f"{', '.join(f'{x:.3g}' for x in slope)}; phase still to turn "
                         f"{np.max(np.abs(resid)):.3g} rad{'; sources ' + ', '.join(names) if names else ''}): "
                         "the count may be wrong")
@@ -694,25 +745,29 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     counts = np.round(raw).astype(int)
     total_raw = float(np.sum(raw))
     total = int(round(total_raw))
-    if abs(total_raw - total) > INTEGER_TOL or np.any(np.abs(raw - counts) > INTEGER_TOL):
-        warn.append(f"non-integer encirclement count {total_raw:.3f} (per source: "
+    if abs(total_raw - total) > _d("integer_tol") or np.any(np.abs(raw - counts) > _d("integer_tol")):
+        doubts.append(f"non-integer encirclement count {total_raw:.3f} (per source: "
                     f"{', '.join(f'{x:.3f}' for x in raw)}): the locus is not fully resolved")
     if int(np.sum(counts)) != total:
-        warn.append(f"per-source counts {counts.tolist()} do not sum to the total {total}")
+        doubts.append(f"per-source counts {counts.tolist()} do not sum to the total {total}")
     unresolved = contour.unresolved_steps()
     if unresolved:
-        warn.append(f"{unresolved} phase step(s) larger than {MAX_PHASE_STEP:.2f} rad remain unresolved")
-    if contour.det_check and max(contour.det_check) > 1e-6:
-        warn.append(f"the product of the return differences differs from det R by up to "
+        doubts.append(f"{unresolved} phase step(s) larger than {_d('max_phase_step'):.2f} rad remain unresolved")
+    if contour.det_check and max(contour.det_check) > _d("det_check_tol"):
+        doubts.append(f"the product of the return differences differs from det R by up to "
                     f"{max(contour.det_check):.2g} (log): an intermediate circuit is nearly singular")
-    warn.extend(dict.fromkeys(contour.notes))
+    for note in dict.fromkeys(contour.notes):
+        (doubts if ("unresolved" in note or "stopped" in note) else warn).append(note)
+    if contour.detours >= _d("max_detours") and not axis_only:
+        doubts.append(f"the contour needed more than {_d('max_detours')} indentations around singularities on the "
+                      "jω axis: some were left out")
     log_ndf = np.sum(contour.L.real, axis=1) + 1j * (
         np.concatenate([[0.0], np.cumsum(wrap_phase(np.diff(contour.L.imag.sum(axis=1))))])
         + (contour.L[0].imag.sum() if r else 0.0))
-    marginal = bool(np.min(log_ndf.real) < np.log(MARGINAL_ABS)) if r else False
+    marginal = bool(np.min(log_ndf.real) < np.log(_d("marginal_abs"))) if r else False
     if marginal:
         i = int(np.argmin(log_ndf.real))
-        warn.append(f"|NDF| falls to {np.exp(log_ndf.real[i]):.3g} at {contour.s[i].imag / TWO_PI:.6g} Hz: a natural "
+        doubts.append(f"marginal: |NDF| falls to {np.exp(log_ndf.real[i]):.3g} at {contour.s[i].imag / TWO_PI:.6g} Hz: a natural "
                     "frequency on (or extremely close to) the jω axis; the circuit is at best marginally stable")
     sources = []
     for k, a in enumerate(system.active):
@@ -726,4 +781,5 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         factors = np.exp(contour.L)
     return NDFResult(s=contour.s, log_values=log_ndf, factors=factors,
                      sources=sources, encirclements=total, raw_count=total_raw, marginal=marginal, warnings=warn,
+                     doubts=doubts,
                      fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title)
