@@ -95,6 +95,12 @@ class _Pencil:
         self.dropped = 0.0  # largest relative perturbation introduced by a rank decision
         self.steps = 0      # numerical index-reduction steps
 
+    def transpose(self) -> None:
+        """Work on ``Gᵀ + s·Cᵀ`` (same determinant): column constraints become row constraints."""
+        self.G, self.C = self.G.T.copy(), self.C.T.copy()
+        self.row_alive, self.col_alive = self.col_alive, self.row_alive
+        self.row_dyn, self.col_dyn = self.col_dyn, self.row_dyn
+
     def idx(self, rows: bool, dyn: bool) -> np.ndarray:
         alive = self.row_alive if rows else self.col_alive
         d = self.row_dyn if rows else self.col_dyn
@@ -200,7 +206,8 @@ class PencilEigen:
 
 
 def pencil_eigenvalues(G: np.ndarray, C: np.ndarray, row_dyn: np.ndarray | None = None,
-                       col_dyn: np.ndarray | None = None, constraints: list[int] | tuple = ()) -> PencilEigen:
+                       col_dyn: np.ndarray | None = None, constraints: list[int] | tuple = (),
+                       col_constraints: list[int] | tuple = ()) -> PencilEigen:
     """Finite ``s`` with ``det(G + s·C) = 0`` and an error bound for each.
 
     Parameters
@@ -211,6 +218,7 @@ def pencil_eigenvalues(G: np.ndarray, C: np.ndarray, row_dyn: np.ndarray | None 
         nonzero pattern).
     constraints : row indices whose ``G`` part lives on dynamic columns and whose ``C`` part is zero (zero
         modes already divided out, :mod:`stabkit.analysis.structure`).
+    col_constraints : the same for columns (floating potentials).
 
     Returns
     -------
@@ -233,6 +241,11 @@ def pencil_eigenvalues(G: np.ndarray, C: np.ndarray, row_dyn: np.ndarray | None 
     tol = defaults["poles.rank_rtol"] * n * EPS
     for i in constraints:
         P.eliminate_constraint(int(i))
+    if len(col_constraints):
+        P.transpose()
+        for j in col_constraints:
+            P.eliminate_constraint(int(j))
+        P.transpose()
     for _ in range(2 * n + 2):
         if P.fix_dynamic_rank(tol):
             continue
@@ -444,7 +457,7 @@ def poles(circuit: Circuit | MNASystem, params: Mapping[str, float] | None = Non
     notes: list[str] = []
     if system.stamps or system.n == 0:
         st = pencil_structure(system)
-        eig = pencil_eigenvalues(st.G, st.C, st.row_dyn, st.col_dyn, st.constraints)
+        eig = pencil_eigenvalues(st.G, st.C, st.row_dyn, st.col_dyn, st.constraints, st.col_constraints)
         zero_notes = [z.describe() for z in st.zero_modes]
         nzero = len(st.zero_modes)
         if st.contracted:

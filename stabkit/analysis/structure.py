@@ -23,6 +23,9 @@ from them (networkx), never on accumulated floating-point entries, so the zeros 
      capacitors. The sum of its KCL rows has an exactly zero ``G`` part: ``1_Sᵀ(G + sC) = s·q(x)`` with
      ``q`` the charge on the island. ``det(G + sC)`` has the factor ``s``; replacing that row by ``q``
      (a constraint: the island's charge is conserved) divides it out exactly.
+   * *floating potentials* (the dual): a node set whose potential no conductive stamp sees (tied to the
+     rest through capacitors and current sources only): ``(G + sC)·1_S = s·C·1_S``; the column is divided
+     by ``s`` the same way.
    * *inductor-only loops* (through zeroed voltage sources too): the signed sum of the branch rows
      around the loop has an exactly zero ``G`` part and a ``C`` part ``−Σ ±L i`` (the loop's flux),
      which replaces it in the same way.
@@ -70,6 +73,9 @@ class ZeroMode:
         if self.kind == "charge":
             return (f"charge on node(s) {', '.join(self.nodes)}, joined to the rest only through capacitor(s) "
                     f"{', '.join(self.elements)}")
+        if self.kind == "potential":
+            return (f"potential of node(s) {', '.join(self.nodes)}, tied to the rest only through capacitors and "
+                    "current sources (no conductive element sees it)")
         return f"flux around the loop {', '.join(self.elements)} (inductors and zeroed voltage sources)"
 
 
@@ -87,6 +93,7 @@ class PencilStructure:
     row_dyn: np.ndarray
     col_dyn: np.ndarray
     constraints: list[int]
+    col_constraints: list[int] = field(default_factory=list)
     zero_modes: list[ZeroMode] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     contracted: list[str] = field(default_factory=list)
@@ -266,6 +273,9 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
 
     capg = nx.Graph()
     cong = nx.Graph()
+    colg = nx.Graph()  # conductive stamps seen from the unknowns (columns)
+    colg.add_nodes_from(range(nc))
+    colg.add_node(_GND)
     capg.add_nodes_from(range(nc))
     capg.add_node(_GND)
     cong.add_nodes_from(range(nc))
@@ -280,8 +290,12 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
         else:
             for a, b in node_pairs(u):
                 cong.add_edge(a, b)
+            for a, b in node_pairs(v):
+                colg.add_edge(a, b)
     cap_comps = [sorted(c) for c in nx.connected_components(capg) if _GND not in c]
     islands = [sorted(c) for c in nx.connected_components(cong) if _GND not in c]
+    row_sets = {tuple(i) for i in islands}
+    col_islands = [sorted(c) for c in nx.connected_components(colg) if _GND not in c and tuple(sorted(c)) not in row_sets]
 
     def _cnode(nd):
         if nd == GROUND:
@@ -355,13 +369,51 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
         if nb not in rep_branch:
             lst.append((nb, 1))
         row_map[nb] = lst
-    # column map: v_k = y_k + y_root within a capacitive component
+    # column representatives: capacitive components (singletons first) and column islands, all distinct
+    used_c: set[int] = set()
+    comp_rep_c: dict[int, int] = {}
+    for ci, comp in enumerate(cap_comps):
+        if len(comp) == 1:
+            comp_rep_c[ci] = comp[0]
+            used_c.add(comp[0])
+    col_island_rep: dict[int, int] = {}
+    col_island_of: dict[int, int] = {}
+    for si, isl in enumerate(col_islands):
+        free = [k for k in isl if k not in used_c]
+        if not free:
+            continue  # cannot be a mode of its own (it is made of capacitor-free nodes only)
+        for k in isl:
+            col_island_of[k] = si
+        col_island_rep[si] = free[0]
+        used_c.add(free[0])
+    for ci, comp in enumerate(cap_comps):
+        if ci in comp_rep_c:
+            continue
+        free = [k for k in comp if k not in used_c]
+        if not free:
+            names = [node_of(reps[k]) for k in comp]
+            raise CircuitError(f"the circuit equations are singular for every frequency: node(s) {', '.join(names)} "
+                               "float (joined to the rest by nothing)")
+        comp_rep_c[ci] = free[0]
+        used_c.add(free[0])
+    rep_cols = set(comp_rep_c.values()) | set(col_island_rep.values())
+    # column map (x = T y): x_k = y_k + y_root(K) + y_root(island); root columns become sums of columns
     col_map: dict[int, list[tuple[int, int]]] = {}
     for k in range(n):
-        if k < nc and k in comp_of and comp_rep[comp_of[k]] != k:
-            col_map[k] = [(k, 1), (comp_rep[comp_of[k]], 1)]
-        else:
+        if k >= nc:
             col_map[k] = [(k, 1)]
+            continue
+        targets = []
+        if k in comp_of and comp_rep_c[comp_of[k]] != k:
+            targets.append((comp_rep_c[comp_of[k]], 1))
+        if k in col_island_of:
+            rr = col_island_rep[col_island_of[k]]
+            if rr != k:
+                targets.append((rr, 1))
+        if k not in rep_cols or (k in comp_of and comp_rep_c[comp_of[k]] == k) or \
+                (k in col_island_of and col_island_rep[col_island_of[k]] == k):
+            targets.append((k, 1))
+        col_map[k] = targets
 
     def transform(vec, mapping):
         acc: dict[int, int] = defaultdict(int)
@@ -384,10 +436,9 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
     row_dyn = np.zeros(n, bool)
     for k in range(nc):
         in_comp = k in comp_of
-        dyn = (not in_comp and capg.degree(k) > 0) or (in_comp and comp_rep[comp_of[k]] != k and
-                                                     len(cap_comps[comp_of[k]]) > 1)
-        col_dyn[k] = dyn
-        row_dyn[k] = dyn
+        grounded = not in_comp and capg.degree(k) > 0
+        row_dyn[k] = grounded or (in_comp and comp_rep[comp_of[k]] != k)
+        col_dyn[k] = grounded or (in_comp and comp_rep_c[comp_of[k]] != k)
     for br in branches:
         e = branch_elem[br]
         if e.kind == "L":
@@ -413,6 +464,21 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
         G[r] = C[r]
         C[r] = 0.0
         row_dyn[r] = False
+    # islands of floating potential: every conductive stamp sees only voltage differences inside them (they
+    # are tied to the rest through capacitors and current sources): G·1_S = 0, column S := its C part / s
+    col_constraints: list[int] = []
+    for si, isl in enumerate(col_islands):
+        if si not in col_island_rep:
+            continue
+        c = col_island_rep[si]
+        if np.any(G[:, c]) or not np.any(C[:, c]):
+            continue  # already divided out with a cut-set row, or floating for every s (caught later)
+        inside = {x for k in isl for x in members[reps[k]]}
+        zero_modes.append(ZeroMode("potential", sorted(node_of(i) for i in inside), []))
+        G[:, c] = C[:, c]
+        C[:, c] = 0.0
+        col_dyn[c] = False
+        col_constraints.append(c)
     # C vanishes outside the marked block (exact by construction)
     if np.any(C[~row_dyn, :]) or np.any(C[:, ~col_dyn]):
         raise AssertionError("structural split left capacitance outside the dynamic block")  # pragma: no cover
@@ -422,4 +488,5 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
     for br, nb in new_branch.items():
         labels[nb] = system.unknowns[br]
     return PencilStructure(G=G, C=C, row_dyn=row_dyn, col_dyn=col_dyn, constraints=constraints,
+                           col_constraints=col_constraints,
                            zero_modes=zero_modes, labels=labels, contracted=short_names)
