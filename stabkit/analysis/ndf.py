@@ -360,6 +360,7 @@ class _Contour:
         self.det_check: list[float] = []
         self.detours = 0
         self.notes: list[str] = []
+        self.axis_zeros: list[float] = []
 
     def s_of_t(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=float)
@@ -470,6 +471,9 @@ class _Contour:
             for i in np.flatnonzero(stuck)[::-1][:max(_d("max_detours") - self.detours, 0)]:
                 self.detours += 1
                 center = 0.5 * (w0[i] + w1[i])
+                if min(self.L[i].real.sum(), self.L[i + 1].real.sum()) < np.log(1e-6):
+                    # |NDF| → 0 there: a natural frequency on the jω axis, not a passive resonance
+                    self.axis_zeros.append(center)
                 self.notes.append(f"indented the contour around a singularity on the jω axis at "
                                   f"{center / TWO_PI:.6g} Hz")
                 self.add_detour(center, max(1e-7 * center, (w1[i] - w0[i])))
@@ -704,6 +708,8 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     for w in on_axis_poles:
         if eps < w < w_top:
             contour.add_detour(w, 1e-6 * w)
+        doubts.append(f"marginal: the passive reference has a natural frequency on the jω axis at {w / TWO_PI:.6g} Hz; "
+                      "a mode there that the active elements do not move is invisible to the NDF")
     contour.refine()
 
     # extend the tail until every factor has settled on c·(jω)^m
@@ -758,6 +764,8 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
                     f"{max(contour.det_check):.2g} (log): an intermediate circuit is nearly singular")
     for note in dict.fromkeys(contour.notes):
         (doubts if ("unresolved" in note or "stopped" in note) else warn).append(note)
+    for w in contour.axis_zeros:
+        doubts.append(f"marginal: the NDF vanishes on the jω axis at {w / TWO_PI:.6g} Hz (a natural frequency on the axis)")
     if contour.detours >= _d("max_detours") and not axis_only:
         doubts.append(f"the contour needed more than {_d('max_detours')} indentations around singularities on the "
                       "jω axis: some were left out")
