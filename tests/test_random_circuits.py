@@ -52,10 +52,14 @@ def _judge(seed: int, group: str, stats: dict, failures: list) -> None:
             failures.append((seed, group, "poles: wrong RHP count", pr.rhp_count, truth))
         elif v == "stable" and pr.zero_modes != truth["zero_modes"]:
             failures.append((seed, group, "poles: wrong zero-mode count", pr.zero_modes, truth))
-        if seed % NDF_EVERY:
+        if (seed // len(GROUPS)) % NDF_EVERY:
             return
         st["ndf_draws"] += 1
-        res = ndf(circuit)
+        try:
+            res = ndf(circuit)
+        except CircuitError:  # the NDF refuses (a degenerate contour): no answer, counted as uncertain
+            st["ndf_uncertain"] += 1
+            return
     v = res.verdict
     if v == "uncertain":
         st["ndf_uncertain"] += 1
@@ -68,6 +72,7 @@ def test_random_circuits_never_give_a_wrong_sure_answer():
     failures: list = []
     for seed in range(DRAWS):
         _judge(seed, GROUPS[seed % len(GROUPS)], stats, failures)
+    print(stats)
     assert not failures, failures[:10]
     draws = sum(s["draws"] for s in stats.values())
     ndf_draws = sum(s["ndf_draws"] for s in stats.values())

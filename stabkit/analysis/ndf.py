@@ -336,6 +336,8 @@ def default_band(system: MNASystem, passive_poles: np.ndarray | None = None,
     known = [np.abs(np.asarray(p)) for p in (poles, passive_poles) if p is not None and np.size(p)]
     mags = np.concatenate(known) if known else np.zeros(0)
     mags = mags[np.isfinite(mags) & (mags > 0)]
+    if mags.size:  # below 1e-12 × the fastest mode a "pole" is rounding around s = 0 (reported by poles())
+        mags = mags[mags > 1e-12 * mags.max()]
     if system.is_lumped and mags.size:
         margin = _d("pole_margin")
         return float(mags.min()) / TWO_PI / margin, float(mags.max()) / TWO_PI * margin
