@@ -518,10 +518,20 @@ class NDFResult:
     fmax: float
     params: dict[str, float] = field(default_factory=dict)
     title: str = ""
+    #: reasons the count may be wrong (make :attr:`verdict` ``"uncertain"``)
+    doubts: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """``"unstable"`` (encirclements, no doubt), ``"uncertain"`` (doubt or a zero on the jω axis) or
+        ``"stable"``."""
+        if self.doubts or self.marginal:
+            return "uncertain"
+        return "unstable" if self.encirclements else "stable"
 
     @property
     def stable(self) -> bool:
-        return self.encirclements == 0 and not self.marginal
+        return self.verdict == "stable"
 
     @property
     def freq_hz(self) -> np.ndarray:
@@ -541,6 +551,7 @@ class NDFResult:
     def to_dict(self) -> dict:
         return {
             "stable": self.stable,
+            "verdict": self.verdict,
             "encirclements": int(self.encirclements),
             "raw_count": float(self.raw_count),
             "marginal": bool(self.marginal),
@@ -726,4 +737,5 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         factors = np.exp(contour.L)
     return NDFResult(s=contour.s, log_values=log_ndf, factors=factors,
                      sources=sources, encirclements=total, raw_count=total_raw, marginal=marginal, warnings=warn,
-                     fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title)
+                     fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title,
+                     doubts=[w for w in warn if not w.startswith("S-parameter block(s)")])

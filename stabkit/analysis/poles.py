@@ -196,6 +196,11 @@ class PoleResult:
     poles: np.ndarray
     params: dict[str, float] = field(default_factory=dict)
     title: str = ""
+    #: structural natural frequencies at s = 0 (not in ``poles``)
+    zero_modes: int = 0
+    #: reasons the result is numerically uncertain (make :attr:`verdict` ``"uncertain"``)
+    doubts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def poles_hz(self) -> np.ndarray:
@@ -222,12 +227,25 @@ class PoleResult:
         return int(self.rhp.size)
 
     @property
+    def verdict(self) -> str:
+        """``"unstable"`` (a pole surely in the RHP), ``"uncertain"`` (doubt, or a pole on the jω axis) or
+        ``"stable"``."""
+        if self.rhp_count:
+            return "unstable"
+        if self.marginal.size or self.doubts:
+            return "uncertain"
+        return "stable"
+
+    @property
     def stable(self) -> bool:
-        return self.rhp_count == 0 and self.marginal.size == 0
+        return self.verdict == "stable"
 
     def to_dict(self) -> dict:
         return {
             "stable": self.stable,
+            "verdict": self.verdict,
+            "warnings": [*self.doubts, *self.warnings],
+            "zero_modes": int(self.zero_modes),
             "rhp_count": self.rhp_count,
             "marginal_count": int(self.marginal.size),
             "poles": [[float(p.real), float(p.imag)] for p in self.poles_hz],
