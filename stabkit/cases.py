@@ -16,9 +16,15 @@ The same code serves ``stabkit check``, ``stabkit report`` and the pytest plugin
 :class:`Outcome` whose ``reason`` is one line and whose ``details`` give the numbers and how to update
 the expectation.
 
-Which analysis decides "stable": the NDF (:mod:`stabkit.analysis.ndf`) when it is installed; for lumped
-circuits the exact natural frequencies are computed as well (they name the unstable poles) and, if the
-NDF is missing, they decide. A circuit with distributed elements needs the NDF.
+Which analysis decides "stable": :func:`stabkit.analysis.verdict.decide`, the same path every command takes
+(operating points, linearization, exact poles cross-checked with the NDF). An ``uncertain`` verdict fails a
+``stable`` or ``encirclements`` expectation with its reason.
+
+A case whose netlist needs files that are not shipped (vendor models in ``../shared/models``) says so::
+
+    requires: [../../shared/models/BFR840L3RHESD.lib]   # relative to the case file
+
+and is skipped, with the missing file named, where they are absent.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ TOP_KEYS = {"netlist": "netlist file, relative to the case file",
             "description": "free text for reports",
             "set": "parameter overrides {name: value}",
             "expect": "what must hold: stable, encirclements, admissible",
-            "report": "extra analyses for `stabkit report` (not checked): table, map"}
+            "report": "extra analyses for `stabkit report` (not checked): table, map",
+            "requires": "files the netlist needs that stabkit does not ship (relative to the case file)"}
 REPORT_KEYS = {"table": "{param, from, to, by, values: [...]}: admissible ranges of param per value of by",
                "map": "{x: {param, from, to, points}, y: {param, from, to, points}}: 2-D stability map"}
 EXPECT_KEYS = {"stable": "true or false", "encirclements": "an integer (NDF clockwise encirclements)",
@@ -162,6 +169,21 @@ class Case:
     table: dict | None = None
     #: ``report.map``: dict(x=(param, lo, hi, points), y=(param, lo, hi, points)) or None
     map: dict | None = None
+    #: files the netlist needs (``requires:``), resolved against the case file's folder
+    requires: list[Path] = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[Path]:
+        """Required files that are absent: the case cannot be checked here (it is skipped, not failed)."""
+        return [p for p in self.requires if not p.exists()]
+
+    def skip_reason(self) -> str | None:
+        """Why the case is skipped, or None."""
+        missing = self.missing
+        if not missing:
+            return None
+        return (f"{self.name}: needs {', '.join(str(p) for p in missing)}, which is absent (vendor files are not "
+                "shipped with stabkit; see the case file's `requires:`)")
 
     @property
     def name(self) -> str:
@@ -294,8 +316,15 @@ def load_case(path: str | os.PathLike) -> Case:
     title = data.get("title") or ""
     description = data.get("description") or ""
     table, smap = _parse_report(data, file)
+    requires = data.get("requires") or []
+    if isinstance(requires, str):
+        requires = [requires]
+    if not isinstance(requires, list) or not all(isinstance(r, str) and r.strip() for r in requires):
+        raise CaseFileError("requires: expected a list of file names (relative to the case file)", file=file,
+                            line=data.line_of("requires"))
     return Case(path=path, netlist=netlist, params=params, expectations=expectations, title=str(title),
-                description=str(description), netlist_line=data.line_of("netlist"), table=table, map=smap)
+                description=str(description), netlist_line=data.line_of("netlist"), table=table, map=smap,
+                requires=[path.parent / r.strip() for r in requires])
 
 
 def _parse_report(data: _Mapping, file: str):
@@ -352,19 +381,6 @@ def _parse_report(data: _Mapping, file: str):
     return table, smap
 
 
-def ndf_sources(result) -> list[tuple[str, int]]:
-    """``(name, encirclements)`` per source of an NDF result (objects, dicts or pairs)."""
-    out = []
-    for s in getattr(result, "sources", None) or []:
-        if isinstance(s, Mapping):
-            out.append((str(s["name"]), int(s["encirclements"])))
-        elif hasattr(s, "name"):
-            out.append((str(s.name), int(s.encirclements)))
-        else:
-            out.append((str(s[0]), int(s[1])))
-    return out
-
-
 def interval_list(result) -> list[tuple[float, float]]:
     """Intervals of an admissible-range result (an object with ``.intervals`` or a plain list)."""
     items = getattr(result, "intervals", result)
@@ -372,62 +388,11 @@ def interval_list(result) -> list[tuple[float, float]]:
 
 
 # ----------------------------------------------------------------------------- verdict
-@dataclass
-class Verdict:
-    """The stability verdict of one circuit at fixed parameters, with the evidence."""
+def stability_verdict(circuit, params: Mapping[str, float] | None = None, *, point: int | None = None):
+    """The verdict of ``circuit`` (:func:`stabkit.analysis.verdict.decide`: every command's path)."""
+    from stabkit.analysis.verdict import decide
 
-    stable: bool
-    method: str  # "ndf" or "poles"
-    poles: Any = None  # PoleResult (lumped circuits)
-    ndf: Any = None  # NDFResult (when stabkit.analysis.ndf exists)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def encirclements(self) -> int | None:
-        return None if self.ndf is None else int(self.ndf.encirclements)
-
-    def evidence(self) -> list[str]:
-        """Lines with the numbers behind the verdict."""
-        lines = []
-        if self.ndf is not None:
-            per = ", ".join(f"{n}: {k}" for n, k in ndf_sources(self.ndf)) or "none"
-            lines.append(f"NDF: {self.ndf.encirclements} clockwise encirclement(s) of the origin; per source: {per}")
-        if self.poles is not None:
-            rhp = self.poles.poles_hz[self.poles.rhp_mask]
-            if rhp.size:
-                shown = [p for p in rhp if p.imag >= 0]
-                text = "; ".join(format_pole(p) for p in shown)
-                lines.append(f"{self.poles.rhp_count} right-half-plane pole(s): {text}")
-            elif self.poles.marginal.size:
-                lines.append(f"{self.poles.marginal.size} pole(s) on the jω axis: "
-                             + "; ".join(format_pole(p) for p in self.poles.marginal / (2 * math.pi) if p.imag >= 0))
-            else:
-                lines.append(f"all {self.poles.poles.size} natural frequencies in the left half-plane")
-        lines.extend(self.notes)
-        return lines
-
-
-def format_pole(p_hz: complex) -> str:
-    """``s/2π = 1.2 MHz ± j 3.4 GHz`` style text for one pole (Hz)."""
-    re = format_eng(p_hz.real, "Hz")
-    if abs(p_hz.imag) > 0:
-        return f"s/2π = {re} ± j{format_eng(abs(p_hz.imag), 'Hz')} (oscillates at {format_eng(abs(p_hz.imag), 'Hz')})"
-    return f"s/2π = {re} (real)"
-
-
-def stability_verdict(circuit, params: Mapping[str, float] | None = None) -> Verdict:
-    """Decide stability: the NDF when available (and exact poles too for lumped circuits), else the poles."""
-    from stabkit.analysis.ndf import ndf
-    from stabkit.analysis.poles import poles
-
-    pole_result = poles(circuit, params) if circuit.is_lumped else None
-    ndf_result = ndf(circuit, params)
-    notes: list[str] = [f"NDF warning: {w}" for w in (ndf_result.warnings or [])]
-    stable, method = bool(ndf_result.stable), "ndf"
-    if pole_result is not None and pole_result.rhp_count != int(ndf_result.encirclements):
-        notes.append(f"note: the NDF counts {ndf_result.encirclements} encirclement(s) but the exact poles give "
-                     f"{pole_result.rhp_count} right-half-plane pole(s); the two methods disagree")
-    return Verdict(stable=stable, method=method, poles=pole_result, ndf=ndf_result, notes=notes)
+    return decide(circuit, params, point=point)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -441,6 +406,10 @@ class Outcome:
     reason: str  # one line
     details: list[str] = field(default_factory=list)  # the numbers and how to update the expectation
     data: dict = field(default_factory=dict)
+    #: the verdict behind it was ``uncertain`` (the expectation fails with the reason)
+    uncertain: bool = False
+    #: the case could not be checked here (a required file is absent): neither passed nor failed
+    skipped: bool = False
 
     def message(self) -> str:
         return "\n".join([self.reason, *("  " + d for d in self.details)])
@@ -464,7 +433,7 @@ class CaseRunner:
         """``circuit`` replaces reading ``case.netlist`` (for circuits built in Python); ``set`` is applied to it."""
         self.case = case
         self._circuit = None if circuit is None else (circuit.with_values(case.params) if case.params else circuit)
-        self._verdict: Verdict | None = None
+        self._verdict = None
         self._ranges: dict[tuple[str, float, float], list[tuple[float, float]]] = {}
         #: the full admissible-range results (with edges) by (param, lo, hi)
         self.range_results: dict[tuple[str, float, float], Any] = {}
@@ -497,22 +466,20 @@ class CaseRunner:
         return self._circuit
 
     @property
-    def verdict(self) -> Verdict:
+    def verdict(self):
+        """The :class:`~stabkit.analysis.verdict.Verdict` of the case's circuit (computed once)."""
         if self._verdict is None:
-            from stabkit.analysis.bjt import linear_circuit
-
-            small_signal = self._recording(linear_circuit, self.circuit)  # transistors: at their DC point
-            self._verdict = self._recording(stability_verdict, small_signal)
+            self._verdict = self._recording(stability_verdict, self.circuit)
         return self._verdict
 
     def admissible(self, param: str, lo: float, hi: float) -> list[tuple[float, float]]:
         key = (param, lo, hi)
         if key not in self._ranges:
             from stabkit.analysis.loads import admissible_range as fn
-            from stabkit.analysis.bjt import linear_circuit_for_sweep
+            from stabkit.analysis.points import sweep_circuit
 
-            # transistors are linearized once, after checking that the sweep leaves their bias alone
-            small_signal = self._recording(linear_circuit_for_sweep, self.circuit, {param: [lo, hi]})
+            # nonlinear devices are linearized once, after checking that the sweep leaves their bias alone
+            small_signal = self._recording(sweep_circuit, self.circuit, {param: [lo, hi]})
             result = self._recording(fn, small_signal, param, lo, hi)
             self.range_results[key] = result
             self._ranges[key] = interval_list(result)
@@ -522,21 +489,34 @@ class CaseRunner:
         """Check one expectation. Bad input (netlist syntax, unknown parameter) raises StabkitError."""
         case = self.case
         where = case.where(exp.line)
+        reason = case.skip_reason()
+        if reason is not None:
+            return Outcome(case, exp, False, reason, [], {}, skipped=True)
+        if exp.kind in ("stable", "encirclements"):
+            v = self.verdict
+            if v.verdict == "uncertain":
+                why = "; ".join(v.reasons) or "numerical doubt"
+                return Outcome(case, exp, False, f"{case.name}: the verdict is uncertain: {why}",
+                               [*v.evidence(), f"expected {exp.describe()}; stabkit cannot decide this circuit "
+                                               "reliably (see the reason): fix the circuit or the analysis band"],
+                               {"verdict": v.verdict, "reasons": v.reasons}, uncertain=True)
         if exp.kind == "stable":
             v = self.verdict
             ok = v.stable == exp.stable
-            got = "stable" if v.stable else "unstable"
-            data = {"stable": v.stable, "method": v.method, "encirclements": v.encirclements,
-                    "rhp_poles_hz": [] if v.poles is None else [[float(p.real), float(p.imag)] for p in v.poles.poles_hz[v.poles.rhp_mask]]}
+            got = v.verdict
+            rhp = [] if v.poles is None else [[float(p.real), float(p.imag)] for p in v.poles.poles_hz[v.poles.rhp_mask]]
+            data = {"stable": v.stable, "verdict": v.verdict, "method": v.method, "encirclements": v.encirclements,
+                    "rhp_poles_hz": rhp}
             if ok:
-                return Outcome(case, exp, True, f"{case.name}: {got} as expected ({v.method})", v.evidence(), data)
-            reason = f"{case.name}: expected {'stable' if exp.stable else 'unstable'}, found {got} ({v.method})"
+                return Outcome(case, exp, True, f"{case.name}: {got} as expected", v.evidence(), data)
+            reason = f"{case.name}: expected {'stable' if exp.stable else 'unstable'}, found {got}"
             how = (f"if the circuit is meant to be {got}, change {where} to `stable: {str(v.stable).lower()}`")
             return Outcome(case, exp, False, reason, [*v.evidence(), how], data)
         if exp.kind == "encirclements":
             v = self.verdict
-            n = int(v.ndf.encirclements)
-            data = {"encirclements": n, "sources": [{"name": a, "encirclements": b} for a, b in ndf_sources(v.ndf)]}
+            n = v.encirclements if v.encirclements is not None else v.rhp_count
+            sources = [] if v.ndf is None else [{"name": s.name, "encirclements": s.encirclements} for s in v.ndf.sources]
+            data = {"encirclements": n, "sources": sources}
             if n == exp.encirclements:
                 return Outcome(case, exp, True, f"{case.name}: {n} encirclement(s) as expected", v.evidence(), data)
             return Outcome(case, exp, False,
@@ -555,6 +535,10 @@ class CaseRunner:
         if ok:
             return Outcome(case, exp, True, f"{head}: found {found_text} ⊇ {want}", [], data)
         details = [f"stable {exp.param} intervals found: {found_text}", f"expected an interval containing {want}"]
+        doubt = self.range_results[(exp.param, exp.lo, exp.hi)].uncertain
+        if doubt:
+            details.insert(0, f"{len(doubt)} value(s) could not be decided (counted as not stable), e.g. "
+                              f"{exp.param}={format_eng(doubt[0][0])}: {doubt[0][1]}")
         if found:
             best = max(found, key=lambda ab: (min(ab[1], c_hi) - max(ab[0], c_lo), ab[1] - ab[0]))
             details.append(f"if the new range is right, change {where} to "
@@ -562,7 +546,8 @@ class CaseRunner:
         else:
             details.append(f"no value of {exp.param} in the sweep is stable; if that is right, remove the entry at "
                            f"{where} and expect `stable: false`")
-        return Outcome(case, exp, False, f"{head}: found {found_text}, expected it to contain {want}", details, data)
+        return Outcome(case, exp, False, f"{head}: found {found_text}, expected it to contain {want}", details, data,
+                       uncertain=bool(doubt))
 
     def run(self) -> list[Outcome]:
         return [self.evaluate(e) for e in self.case.expectations]

@@ -1,7 +1,8 @@
 """``stabkit`` command line. Each command lives in ``stabkit/commands/<name>.py`` with a ``register`` function.
 
 Exit codes: 0 ok (and stable where a verdict is asked), 1 a check failed / the circuit is unstable,
-2 bad input (one line on stderr, never a traceback).
+2 bad input (one line on stderr, never a traceback), 3 the verdict is uncertain (the reason on stderr),
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ examples:
   stabkit check cases/
 
 Every command takes --set NAME=VALUE (repeatable, suffixes like 20n allowed) and --json (JSON on stdout).
-Exit status: 0 ok/stable, 1 unstable or a check failed, 2 bad input (one line on stderr).
+Every command gives the same verdict for the same circuit (exact poles cross-checked with the NDF, each
+DC operating point of a nonlinear circuit judged). Exit status: 0 ok/stable, 1 unstable or a check failed,
+2 bad input (one line on stderr), 3 uncertain (the reason on stderr, also under --json).
 Run "stabkit COMMAND --help" for each command's options and examples.
 """
 
@@ -73,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", StabkitWarning)
             code = args.func(args)
-        for w in caught:
-            if issubclass(w.category, StabkitWarning) and not getattr(args, "json", False):
+        for w in caught:  # on stderr also under --json (stdout holds only the JSON document)
+            if issubclass(w.category, StabkitWarning):
                 print(f"warning: {w.message}", file=sys.stderr)
         return int(code or 0)
     except SystemExit as exc:  # --help / --version
@@ -82,8 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     except StabkitError as exc:
         print(f"stabkit: error: {exc}", file=sys.stderr)
         return 2
-    except (OSError, KeyboardInterrupt) as exc:
-        print(f"stabkit: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("stabkit: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("stabkit: error: out of memory: the circuit is too large for this analysis on this machine "
+              "(try fewer frequencies, a narrower sweep, or a machine with more memory)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"stabkit: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
         return 2
 
 

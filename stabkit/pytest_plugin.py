@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from stabkit.cases import CASE_SUFFIX, CaseRunner, Expectation, Outcome, Verdict, load_case, stability_verdict
+from stabkit.analysis.verdict import Verdict
+from stabkit.cases import CASE_SUFFIX, CaseRunner, Expectation, Outcome, load_case, stability_verdict
 from stabkit.errors import StabkitError
 
 MARKER = "stabkit: a circuit stability test (every *.stab.yaml item carries it; select them with -m stabkit)"
@@ -37,27 +38,31 @@ def _where(circuit, params) -> str:
     return repr(name)
 
 
-def assert_stable(circuit, params: Mapping[str, float] | None = None) -> Verdict:
-    """Assert that ``circuit`` (at ``params``) is stable; return the :class:`~stabkit.cases.Verdict`.
+def assert_stable(circuit, params: Mapping[str, float] | None = None, *, point: int | None = None) -> Verdict:
+    """Assert that ``circuit`` (at ``params``) is stable; return the :class:`~stabkit.analysis.verdict.Verdict`.
 
-    The assertion message lists the unstable poles (lumped circuits) and the NDF encirclements per source.
-    """
-    verdict = stability_verdict(circuit, params)
+    The verdict is the one ``stabkit poles``/``check`` give: nonlinear devices are linearized at their DC
+    operating point(s) first, and an ``uncertain`` verdict fails with its reason. The message lists the
+    unstable poles (lumped circuits) and the NDF encirclements per source."""
+    verdict = stability_verdict(circuit, params, point=point)
     if not verdict.stable:
-        lines = [f"{_where(circuit, params)} is unstable (decided by {verdict.method})", *verdict.evidence()]
-        raise AssertionError("\n  ".join(lines))
+        head = (f"{_where(circuit, params)}: stability is uncertain" if verdict.verdict == "uncertain"
+                else f"{_where(circuit, params)} is unstable")
+        raise AssertionError("\n  ".join([head, *verdict.evidence()]))
     return verdict
 
 
-def assert_unstable(circuit, params: Mapping[str, float] | None = None, *, rhp_count: int | None = None) -> Verdict:
-    """Assert that ``circuit`` is unstable (optionally with exactly ``rhp_count`` unstable natural frequencies,
-    counted by the NDF when installed, else by the exact poles)."""
-    verdict = stability_verdict(circuit, params)
-    if verdict.stable:
-        raise AssertionError("\n  ".join([f"{_where(circuit, params)} is stable (decided by {verdict.method}), "
-                                          "expected unstable", *verdict.evidence()]))
+def assert_unstable(circuit, params: Mapping[str, float] | None = None, *, rhp_count: int | None = None,
+                    point: int | None = None) -> Verdict:
+    """Assert that ``circuit`` is unstable (optionally with exactly ``rhp_count`` unstable natural frequencies).
+    An ``uncertain`` verdict fails with its reason."""
+    verdict = stability_verdict(circuit, params, point=point)
+    if verdict.verdict != "unstable":
+        word = "stable" if verdict.stable else "uncertain"
+        raise AssertionError("\n  ".join([f"{_where(circuit, params)} is {word}, expected unstable",
+                                          *verdict.evidence()]))
     if rhp_count is not None:
-        found = verdict.encirclements if verdict.ndf is not None else verdict.poles.rhp_count
+        found = verdict.rhp_count
         if found != rhp_count:
             raise AssertionError("\n  ".join([f"{_where(circuit, params)} has {found} unstable natural "
                                               f"frequenc{'y' if found == 1 else 'ies'}, expected {rhp_count}",
@@ -75,14 +80,16 @@ class StabkitHelper:
     assert_unstable = staticmethod(assert_unstable)
 
     @staticmethod
-    def verdict(circuit, params: Mapping[str, float] | None = None) -> Verdict:
-        """The verdict with its evidence (``.stable``, ``.method``, ``.poles``, ``.ndf``)."""
-        return stability_verdict(circuit, params)
+    def verdict(circuit, params: Mapping[str, float] | None = None, *, point: int | None = None) -> Verdict:
+        """The verdict with its evidence (``.verdict``, ``.stable``, ``.poles``, ``.ndf``, ``.points``)."""
+        return stability_verdict(circuit, params, point=point)
 
     @staticmethod
     def check_case(path) -> list[Outcome]:
         """Check a case file; raise AssertionError listing every failing expectation."""
         outcomes = CaseRunner(load_case(path)).run()
+        if outcomes and outcomes[0].skipped:
+            pytest.skip(outcomes[0].reason)
         failed = [o for o in outcomes if not o.passed]
         if failed:
             raise AssertionError("\n".join(o.message() for o in failed))
@@ -161,6 +168,9 @@ class StabCaseItem(pytest.Item):
         self.expectation = expectation
 
     def runtest(self) -> None:
+        reason = self.runner.case.skip_reason()
+        if reason is not None:
+            pytest.skip(reason)
         try:
             outcome = self.runner.evaluate(self.expectation)
         finally:

@@ -37,6 +37,8 @@ def parse_value(text: str) -> float:
     suffix = m.group(2)
     if suffix:
         value *= SUFFIXES[suffix]
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {text!r} (beyond double precision)")
     return value
 
 

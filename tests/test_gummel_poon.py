@@ -308,7 +308,7 @@ def test_cli_load_sweep_linearizes_once_and_refuses_bias_moving_parameters(model
     np.testing.assert_allclose(data["intervals"], admissible_range_intervals(lin), rtol=1e-12)
     # the collector resistor sets the bias: one linearization cannot serve a sweep of it
     assert main(["loads", str(path), "--sweep", "rc", "--from", "100", "--to", "300"]) == 2
-    assert "moves the transistors' DC operating point" in capsys.readouterr().err
+    assert "sweeping rc moves the DC operating point" in capsys.readouterr().err
 
 
 def admissible_range_intervals(lin: Circuit):

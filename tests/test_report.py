@@ -95,9 +95,12 @@ def test_cli_report_from_netlist_and_case(tmp_path, capsys):
     (tmp_path / "ntype.cir").write_text(NTYPE_NETLIST)
     (tmp_path / "n.stab.yaml").write_text("netlist: ntype.cir\nset: {lser: 20n}\nexpect: {stable: false}\n")
     out = tmp_path / "r.html"
-    assert main(["report", str(tmp_path / "ntype.cir"), "-o", str(out), "--set", "lser=30n"]) == 0
-    assert "UNSTABLE" in out.read_text()
-    assert main(["report", str(tmp_path / "n.stab.yaml"), "-o", str(tmp_path / "c.md")]) == 0
+    # the report is written either way; the exit code is the circuit's verdict (lser = 30n > 10n: unstable)
+    assert main(["report", str(tmp_path / "ntype.cir"), "-o", str(out), "--set", "lser=30n"]) == 1
+    assert '<p class="verdict bad">UNSTABLE: 2 unstable natural frequencies' in out.read_text()
+    assert main(["report", str(tmp_path / "ntype.cir"), "-o", str(out), "--set", "lser=5n"]) == 0
+    assert '<p class="verdict ok">STABLE' in out.read_text()
+    assert main(["report", str(tmp_path / "n.stab.yaml"), "-o", str(tmp_path / "c.md")]) == 1
     md = (tmp_path / "c.md").read_text()
     assert "## Expectations" in md and "| stable: false | holds |" in md
     capsys.readouterr()
@@ -210,15 +213,20 @@ def test_nonlinear_report_judges_each_operating_point():
 
     repo = Path(__file__).resolve().parents[1]
     rep = build_report(repo / "cases" / "tunnel_bistable.cir")
-    assert verdict_of(rep).text.startswith("2 of 3 DC operating point(s) stable")
     table = next(b for b in rep.blocks if b.kind == "table" and b.header and b.header[0] == "#")
     assert len(table.rows) == 3
+    expected = []
     for row in table.rows:
-        r = parse_value(row[3].replace(" ", "").replace("Ω", ""))
-        expected_stable = r > 0 or 100.0 < abs(r)
-        assert row[-1] == ("stable" if expected_stable else "UNSTABLE"), row
-    point_verdicts = [b.ok for b in rep.blocks if b.kind == "verdict"][1:]
-    assert point_verdicts == [row[-1] == "stable" for row in table.rows]
+        r = parse_value(row[4].replace(" ", "").replace("Ω", ""))
+        expected.append(r > 0 or 100.0 < abs(r))
+        assert row[-1] == ("stable" if expected[-1] else "unstable"), row
+    assert expected == [True, False, True]
+    # one unstable point makes the circuit's verdict unstable (the report's exit code is 1)
+    assert verdict_of(rep).word == "unstable" and rep.outcome == "unstable"
+    assert verdict_of(rep).text.startswith("UNSTABLE (operating point 2 of 3)")
+    headings = [b.text for b in rep.blocks if b.kind == "h2" and b.text.startswith("Operating point")]
+    assert headings == [f"Operating point {k} of 3: {'STABLE' if ok else 'UNSTABLE'}"
+                        for k, ok in enumerate(expected, start=1)]
 
 
 def test_unstable_bands():

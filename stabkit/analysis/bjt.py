@@ -52,14 +52,14 @@ def _model_values(circuit: Circuit, element: Element, resolved: Mapping[str, flo
     return model.type, values  # type: ignore[return-value]
 
 
-def _is_junction_diode(circuit: Circuit, element: Element) -> bool:
+def is_junction_diode(circuit: Circuit, element: Element) -> bool:
     model = circuit.models.get((element.model or "").lower())
     return element.kind == "D" and model is not None and gp.is_junction_diode_model(model.type)
 
 
 def needs_bias(circuit: Circuit) -> bool:
     """True when the circuit holds ``Q`` elements or junction diodes (``D`` with a SPICE ``D`` card)."""
-    return any(e.kind == "Q" or _is_junction_diode(circuit, e) for e in circuit)
+    return any(e.kind == "Q" or is_junction_diode(circuit, e) for e in circuit)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -205,24 +205,6 @@ def _options(circuit: Circuit, temp: float | None, gmin: float | None) -> tuple[
     return temp_c, tnom_c, g
 
 
-def _copy_without(circuit: Circuit, drop: set[str]) -> Circuit:
-    out = Circuit(circuit.title)
-    out.params = dict(circuit.params)
-    out.models = dict(circuit.models)
-    out.networks = dict(circuit.networks)
-    out.subcircuits = circuit.subcircuits
-    out.source = circuit.source
-    out.options = dict(getattr(circuit, "options", {}) or {})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StabkitWarning)  # negative values were reported when first added
-        for e in circuit:
-            if e.key in drop:
-                continue
-            out.add(Element(name=e.name, kind=e.kind, nodes=e.nodes, values=dict(e.values), refs=e.refs,
-                            model=e.model, origin=e.origin))
-    return out
-
-
 def _refined_solve(jac: np.ndarray, b: np.ndarray, steps: int = 2) -> np.ndarray | None:
     """``jac⁻¹ b`` with iterative refinement, residuals in extended precision: nodes tied to the rest only by
     reverse-biased junctions and gmin (conductances 1e-12 S beside 10 S ones) are otherwise lost in rounding."""
@@ -281,7 +263,7 @@ class _BiasProblem:
                     bi=f"{prefix}.bi" if t.rb > 0 else b, ei=f"{prefix}.ei" if t.re > 0 else em, gmin=gmin * m))
                 drop.add(e.key)
             elif e.kind == "D":
-                if not _is_junction_diode(circuit, e):
+                if not is_junction_diode(circuit, e):
                     mtype = circuit.models.get((e.model or "").lower())
                     raise CircuitError(f"{e.where()}: {e.name}: the transistor bias solver handles junction diodes "
                                        f"(.model ... D); {e.model} is a {mtype.type if mtype else '?'} device "
@@ -297,7 +279,7 @@ class _BiasProblem:
                 # a diode's m folds into its area and gmin stays single (as ngspice does)
                 self.diodes.append(_Diode(e, d, a, k, ai=f"{e.name.lower()}.ai" if d.rs > 0 else a, gmin=gmin))
                 drop.add(e.key)
-        net = _copy_without(circuit, drop)
+        net = circuit.without(drop)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StabkitWarning)
             for q in self.transistors:
@@ -562,11 +544,11 @@ def linearize_bjts(circuit: Circuit, bias: BiasResult) -> Circuit:
     ``bias`` (from :func:`bias_point` on the same circuit). The result is linear: ``poles``, ``zin``, the
     NDF and the load sweeps apply to it (the bias is frozen: parameters changed later do not move it)."""
     missing = [e.name for e in circuit if (e.kind == "Q" and e.name not in bias.transistors)
-               or (_is_junction_diode(circuit, e) and e.name not in bias.diodes)]
+               or (is_junction_diode(circuit, e) and e.name not in bias.diodes)]
     if missing:
         raise CircuitError(f"linearize: no operating point for {', '.join(missing)} (bias computed for another circuit?)")
-    drop = {e.key for e in circuit if e.kind == "Q" or _is_junction_diode(circuit, e)}
-    out = _copy_without(circuit, drop)
+    drop = {e.key for e in circuit if e.kind == "Q" or is_junction_diode(circuit, e)}
+    out = circuit.without(drop)
     for q in bias.transistors.values():
         nd = q.nodes
         x = q.name
@@ -607,38 +589,5 @@ def linear_circuit(circuit: Circuit, params: Mapping[str, float] | None = None) 
     return small_signal(circuit, params) if needs_bias(circuit) else circuit
 
 
-def linear_circuit_for_sweep(circuit: Circuit, sweeps: Mapping[str, Sequence[float]],
-                             params: Mapping[str, float] | None = None) -> Circuit:
-    """The small-signal circuit for a parameter sweep (the load sweeps of :mod:`stabkit.analysis.loads`).
-
-    The circuit is linearized once, at ``params``; that is only right when the swept parameters do not move
-    the DC operating point (inductors, capacitors, AC-coupled loads). This is checked: the bias is solved
-    again at each parameter's smallest and largest value, and a change of any node voltage beyond 1e-9
-    relative raises :class:`CircuitError`. Circuits without transistors or junction diodes pass through."""
-    if not needs_bias(circuit):
-        return circuit
-    base = bias_point(circuit, params)
-    # a node joined only to junction diodes (an ESD clamp's midpoint) is held by reverse leakage and gmin:
-    # its voltage carries ~1e-5 V of float64 noise that says nothing about the bias; it is not compared
-    incident: dict[str, set[str]] = {}
-    for e in circuit:
-        for n in e.nodes:
-            incident.setdefault(n, set()).add(e.kind)
-    diode_only = {n for n, kinds in incident.items() if kinds == {"D"}}
-    for name, values in sweeps.items():
-        values = [float(v) for v in values]
-        for value in sorted({min(values), max(values)}):
-            other = bias_point(circuit, {**dict(params or {}), name: value})
-            for node, v0 in base.voltages.items():
-                v1 = other.voltages[node]
-                if abs(v1 - v0) > 1e-9 * (1.0 + abs(v0)) and not node.endswith((".ai", ".bi", ".ci", ".ei")) \
-                        and node not in diode_only:
-                    raise CircuitError(
-                        f"sweeping {name} moves the transistors' DC operating point (node {node}: {v0:.6g} V, "
-                        f"{v1:.6g} V at {name}={value:g}); the sweep linearizes once, so sweep a parameter that "
-                        "leaves the bias alone (an inductor, a capacitor, an AC-coupled load)")
-    return linearize_bjts(circuit, base)
-
-
-__all__ = ["BiasResult", "linear_circuit_for_sweep", "TransistorBias", "DiodeBias", "bias_point", "linearize_bjts", "small_signal",
+__all__ = ["BiasResult", "TransistorBias", "DiodeBias", "bias_point", "linearize_bjts", "small_signal",
            "linear_circuit", "needs_bias"]

@@ -100,20 +100,9 @@ def circuit_devices(circuit: Circuit, params: Mapping[str, float] | None = None)
 
 
 def without_devices(circuit: Circuit, names: set[str] | None = None) -> Circuit:
-    """A copy of ``circuit`` without its ``D`` elements (or only those in ``names``); params and models kept."""
-    out = Circuit(circuit.title)
-    out.params = dict(circuit.params)
-    out.models = dict(circuit.models)
-    out.source = circuit.source
-    drop = {n.lower() for n in names} if names is not None else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StabkitWarning)  # negative values were reported when first added
-        for e in circuit:
-            if e.kind == "D" and (drop is None or e.key in drop):
-                continue
-            out.add(Element(name=e.name, kind=e.kind, nodes=e.nodes, values=dict(e.values), refs=e.refs,
-                            model=e.model, origin=e.origin))
-    return out
+    """A copy of ``circuit`` without its ``D`` elements (or only those in ``names``); everything else kept."""
+    drop = {e.key for e in circuit if e.kind == "D"} if names is None else {n.lower() for n in names}
+    return circuit.without(drop)
 
 
 def linearize(circuit: Circuit, bias: Mapping[str, tuple[float, float]], params: Mapping[str, float] | None = None,

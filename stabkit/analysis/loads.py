@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stabkit.analysis.mna import assemble
-from stabkit.analysis.poles import MARGIN_RTOL, finite_eigenvalues
+from stabkit.analysis.poles import MARGIN_RTOL
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import DistributedCircuitError, ParameterError
 
@@ -69,10 +68,20 @@ class Probe:
     warnings: list[str] = field(default_factory=list)
     #: NDF path: the frequency (Hz) where |NDF(jω)| is smallest — near an edge, where the zero crosses
     nearest_zero_hz: float | None = None
+    #: the verdict at this value (:mod:`stabkit.analysis.verdict`); ``uncertain`` counts as not stable
+    verdict: str | None = None
+    #: why the verdict is uncertain
+    reasons: list[str] = field(default_factory=list)
 
     @property
     def stable(self) -> bool:
+        if self.verdict is not None:
+            return self.verdict == "stable"
         return self.rhp_count == 0 and self.marginal == 0
+
+    @property
+    def uncertain(self) -> bool:
+        return self.verdict == "uncertain"
 
 
 def _margin_of(poles_rad: np.ndarray) -> float:
@@ -124,8 +133,6 @@ class CircuitProbe:
             raise DistributedCircuitError("the circuit has transmission lines: the exact pencil does not apply; "
                                           "use method='ndf'")
         self.method = method
-        if method == "ndf":
-            _ndf_function()  # fail early with a clear message
 
     def overrides(self, x: float) -> dict[str, float]:
         out = dict(self.fixed)
@@ -133,32 +140,25 @@ class CircuitProbe:
         return out
 
     def __call__(self, x: float) -> Probe:
+        from stabkit.analysis.verdict import decide_linear
+
         params = self.overrides(x)
+        judged = decide_linear(self.circuit, params, method=self.method)
+        where = f"{self.param}={x:g}: "
+        notes = [where + w for w in judged.warnings]
         if self.method == "poles":
-            system = assemble(self.circuit, params, validate=False)
-            ev = finite_eigenvalues(system.G.toarray(), system.C.toarray(), system.unknowns)
-            tol = MARGIN_RTOL * np.maximum(np.abs(ev), 1e-300)
-            rhp = int(np.sum(ev.real > tol))
-            marg = int(np.sum(np.abs(ev.real) <= tol))
-            return Probe(value=float(x), rhp_count=rhp, marginal=marg, margin=_margin_of(ev), poles=ev,
-                         method="poles")
-        ndf = _ndf_function()
-        res = ndf(self.circuit, params)
-        marginal = bool(getattr(res, "marginal", not res.stable and not res.encirclements))
+            pr = judged.poles
+            ev = pr.poles
+            return Probe(value=float(x), rhp_count=pr.rhp_count, marginal=int(pr.marginal.size),
+                         margin=_margin_of(ev), poles=ev, method="poles", warnings=notes,
+                         verdict=judged.verdict, reasons=[where + r for r in judged.reasons])
+        res = judged.ndf
         nearest = None
-        log_values = getattr(res, "log_values", None)
-        if log_values is not None and np.size(log_values):
-            nearest = float(abs(res.freq_hz[int(np.argmin(np.real(log_values)))]))
-        return Probe(value=float(x), rhp_count=int(res.encirclements), marginal=int(marginal), margin=None,
-                     poles=None, method="ndf", warnings=[f"{self.param}={x:g}: {w}" for w in
-                                                         getattr(res, "warnings", [])],
-                     nearest_zero_hz=nearest)
-
-
-def _ndf_function():
-    from stabkit.analysis.ndf import ndf
-
-    return ndf
+        if np.size(res.log_values):
+            nearest = float(abs(res.freq_hz[int(np.argmin(np.real(res.log_values)))]))
+        return Probe(value=float(x), rhp_count=int(res.encirclements), marginal=int(res.marginal), margin=None,
+                     poles=None, method="ndf", warnings=notes, nearest_zero_hz=nearest,
+                     verdict=judged.verdict, reasons=[where + r for r in judged.reasons])
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -214,6 +214,16 @@ class AdmissibleRange:
     method: str
     fixed: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: values whose verdict was ``uncertain`` (counted as not stable), with the reason
+    uncertain: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """``uncertain`` when some evaluated value could not be decided (the intervals may then be too narrow),
+        else ``stable`` when a stable interval exists, else ``unstable``."""
+        if self.uncertain:
+            return "uncertain"
+        return "stable" if self.intervals else "unstable"
 
     @property
     def stable_anywhere(self) -> bool:
@@ -235,6 +245,8 @@ class AdmissibleRange:
             "rtol": self.rtol, "method": self.method, "evaluations": self.evaluations,
             "fixed": dict(self.fixed),
             "samples": [[float(x), int(n)] for x, n in zip(self.sample_values, self.sample_rhp)],
+            "verdict": self.verdict,
+            "uncertain": [[float(x), r] for x, r in self.uncertain],
             "warnings": list(self.warnings),
         }
 
@@ -452,10 +464,13 @@ class _Counter:
     def __init__(self, probe):
         self.probe = probe
         self.calls = 0
+        self.seen: list[Probe] = []
 
     def __call__(self, x):
         self.calls += 1
-        return self.probe(x)
+        result = self.probe(x)
+        self.seen.append(result)
+        return result
 
 
 def _map(executor: Executor | None, fn, items: Sequence):
@@ -511,6 +526,9 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
             warnings_out.append(f"edge near {value:g}: the unstable side is marginal (pole on the jω axis)")
     intervals = _intervals_from(samples, edges, float(lo), float(hi))
     evaluations = len(grid) + counter.calls
+    uncertain = [(p.value, p.reasons[0] if p.reasons else "uncertain") for p in [*samples, *counter.seen]
+                 if p.uncertain]
+    uncertain = sorted(dict(uncertain).items())
     for p in samples:
         warnings_out.extend(w for w in p.warnings if w not in warnings_out)
     if any(p.marginal and not p.rhp_count for p in samples):
@@ -521,7 +539,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
                            sample_values=np.array([p.value for p in samples]),
                            sample_rhp=np.array([p.rhp_count for p in samples]),
                            evaluations=evaluations, rtol=rtol, method=method_used, fixed=fixed,
-                           warnings=warnings_out)
+                           warnings=warnings_out, uncertain=uncertain)
 
 
 # ---------------------------------------------------------------------------------------------- parallel helpers
@@ -531,7 +549,19 @@ def default_executor(jobs: int, workers: int | None = None) -> Executor | None:
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or jobs <= 1:
         return None
-    return ProcessPoolExecutor(max_workers=min(workers, jobs))
+    return ProcessPoolExecutor(max_workers=min(workers, jobs), initializer=single_threaded_blas)
+
+
+def single_threaded_blas() -> None:
+    """Limit BLAS/OpenMP to one thread in this process: a worker of a process pool must not start a thread
+    per core on top of the pool's one process per core (2–7× slower sweeps when it does)."""
+    from threadpoolctl import threadpool_limits
+
+    global _BLAS_LIMIT
+    _BLAS_LIMIT = threadpool_limits(limits=1)
+
+
+_BLAS_LIMIT = None
 
 
 class _Progress:
@@ -567,13 +597,28 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
             return out
         futures = [executor.submit(fn, x) for x in items]
         out = []
-        for f in futures:
-            out.append(f.result())
-            bar.step()
+        try:
+            for f in futures:
+                out.append(f.result())
+                bar.step()
+        except BaseException:  # Ctrl-C or a failing job: drop what has not started, do not wait for it
+            for f in futures:
+                f.cancel()
+            if own is not None:
+                _terminate(own)
+                own = None
+            raise
         return out
     finally:
         if own is not None:
             own.shutdown()
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop a process pool at once (its running jobs are abandoned)."""
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 # ---------------------------------------------------------------------------------------------- tables
@@ -601,7 +646,7 @@ class _ProbeJob:
         params = dict(self.fixed)
         params.update(by_values)
         p = CircuitProbe(self.circuit, self.param, params, self.method)(x)
-        return p.rhp_count, p.stable
+        return p.rhp_count, p.verdict
 
 
 @dataclass
@@ -616,6 +661,15 @@ class StabilityTable:
     probes: list[float]
     probe_stable: np.ndarray  # (len(probes), len(by_values)) bool
     probe_rhp: np.ndarray
+    probe_verdict: np.ndarray | None = None  # (len(probes), len(by_values)) "stable" | "unstable" | "uncertain"
+
+    @property
+    def verdict(self) -> str:
+        """``uncertain`` if a column or a probed cell is, else ``stable`` if a column has a stable interval."""
+        if any(c.verdict == "uncertain" for c in self.columns) or (
+                self.probe_verdict is not None and np.any(self.probe_verdict == "uncertain")):
+            return "uncertain"
+        return "stable" if any(c.intervals for c in self.columns) else "unstable"
 
     def to_dict(self) -> dict:
         return {
@@ -626,6 +680,7 @@ class StabilityTable:
                         for v, col in zip(self.by_values, self.columns)],
             "probes": [{"value": float(x), "stable": [bool(s) for s in row], "rhp_count": [int(n) for n in nrow]}
                        for x, row, nrow in zip(self.probes, self.probe_stable, self.probe_rhp)],
+            "verdict": self.verdict,
         }
 
     def text(self, unit: str = "", by_unit: str = "") -> str:
@@ -636,8 +691,10 @@ class StabilityTable:
         head = [f"{self.param} \\ {self.by}"] + [format_eng(v, by_unit) for v in self.by_values]
         rows = []
         for x, srow, nrow in zip(self.probes, self.probe_stable, self.probe_rhp):
-            rows.append([format_eng(x, unit)] + ["stable" if s else f"x ({n} RHP)" if n else "x (marginal)"
-                                                 for s, n in zip(srow, nrow)])
+            words = self.probe_verdict[len(rows)] if self.probe_verdict is not None else [None] * len(srow)
+            rows.append([format_eng(x, unit)] + ["stable" if s else "?" if w == "uncertain" else
+                                                 f"x ({n} RHP)" if n else "x (marginal)"
+                                                 for s, n, w in zip(srow, nrow, words)])
         rows.append(["admissible"] + ["; ".join(f"[{format_eng(a, unit)}, {format_eng(b, unit)}]"
                                                 for a, b in col.intervals) or "none" for col in self.columns])
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
@@ -686,9 +743,9 @@ def stability_table(circuit: Circuit, param: str, lo: float, hi: float, by: str,
                          workers if len(points_list) > 16 else 1, progress, "probes")
     shape = (len(probe_values), len(by_values))
     rhp = np.array([v[0] for v in verdicts], dtype=int).reshape(shape)
-    stable = np.array([v[1] for v in verdicts], dtype=bool).reshape(shape)
+    words = np.array([v[1] for v in verdicts], dtype=object).reshape(shape)
     return StabilityTable(param=param, by=by, by_values=by_values, columns=columns, probes=probe_values,
-                          probe_stable=stable, probe_rhp=rhp)
+                          probe_stable=words == "stable", probe_rhp=rhp, probe_verdict=words)
 
 
 # ---------------------------------------------------------------------------------------------- maps
@@ -727,7 +784,7 @@ def stability_map(circuit: Circuit, x_param: str, x_values: Iterable[float], y_p
     res = _run_jobs(_ProbeJob(circuit, x_param, fixed, method), items, executor, workers, progress,
                     "stability map")
     rhp = np.array([r[0] for r in res], dtype=int).reshape(len(ys), len(xs))
-    stable = np.array([r[1] for r in res], dtype=bool).reshape(len(ys), len(xs))
+    stable = np.array([r[1] == "stable" for r in res], dtype=bool).reshape(len(ys), len(xs))
     return StabilityMap(x_param=x_param, x_values=xs, y_param=y_param, y_values=ys, rhp_count=rhp, stable=stable)
 
 

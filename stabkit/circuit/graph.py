@@ -126,6 +126,27 @@ class Circuit:
     def copy(self) -> "Circuit":
         return copy.deepcopy(self)
 
+    def without(self, names: Iterable[str] = ()) -> "Circuit":
+        """A copy without the elements in ``names`` (any case); everything else — parameters, model cards,
+        S-parameter blocks, subcircuit definitions, options, the source file — is kept. This is the one copy
+        routine the linearizers use to replace nonlinear devices by their small-signal models."""
+        drop = {str(n).lower() for n in names}
+        out = Circuit(self.title)
+        out.params = dict(self.params)
+        out.models = dict(self.models)
+        out.networks = dict(self.networks)
+        out.subcircuits = self.subcircuits
+        out.source = self.source
+        out.options = dict(self.options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StabkitWarning)  # negative values were reported when first added
+            for e in self:
+                if e.key in drop:
+                    continue
+                out.add(Element(name=e.name, kind=e.kind, nodes=e.nodes, values=dict(e.values), refs=e.refs,
+                                model=e.model, origin=e.origin))
+        return out
+
     # ------------------------------------------------------------------ building
     def add(self, element: Element) -> Element:
         """Add a prepared :class:`Element` (checks its name, nodes and values)."""

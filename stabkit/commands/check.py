@@ -10,19 +10,21 @@ from stabkit.errors import StabkitError
 EPILOG = """\
 case file format (paths relative to the case file; values may carry SPICE suffixes):
 
-  netlist: ntype_amp.cir
+  netlist: ntype_smallsignal.cir
   set: {rl: 20}
   expect:
     stable: true
     admissible:
       - {param: lser, from: 1n, to: 1u, contains: [10n, 50n]}
 
-exit status: 0 every expectation holds, 1 at least one failed (one line per failure on stdout),
-2 bad input (a case file with bad YAML or unknown keys, a netlist with a syntax error: file and line on stderr).
+exit status: 0 every expectation holds (cases whose `requires:` files are absent are skipped, with the reason),
+1 at least one failed (one line per failure on stdout), 3 none failed outright but a verdict was uncertain
+(the reason is printed), 2 bad input (a case file with bad YAML or unknown keys, a netlist with a syntax
+error: file and line on stderr).
 
 examples:
   stabkit check cases/                      every *.stab.yaml under cases/
-  stabkit check cases/ntype_amp.stab.yaml -v
+  stabkit check cases/ntype_smallsignal.stab.yaml -v
   stabkit check cases/ --json
 """
 
@@ -55,26 +57,42 @@ def run(args) -> int:
     for case in cases:
         case.params.update(overrides)
     results = []
-    failed = 0
+    failed = uncertain = skipped = 0
     for case in cases:
         outcomes = CaseRunner(case).run()  # a netlist syntax error propagates: exit 2 with file and line
         for o in outcomes:
+            status = "skipped" if o.skipped else "passed" if o.passed else "uncertain" if o.uncertain else "failed"
             results.append({"case": str(case.path), "expectation": o.expectation.name, "line": o.expectation.line,
-                            "passed": o.passed, "reason": o.reason, "details": o.details})
+                            "passed": o.passed, "status": status, "reason": o.reason, "details": o.details})
+            if o.skipped:
+                skipped += 1
+                if not args.json and o is outcomes[0]:
+                    print(f"SKIP {case.path}: {o.reason}")
+                continue
             if not o.passed:
-                failed += 1
+                failed += not o.uncertain
+                uncertain += o.uncertain
                 if not args.json:
-                    print(f"FAIL {case.path}:{o.expectation.line}: {o.reason}")
+                    word = "UNCERTAIN" if o.uncertain else "FAIL"
+                    print(f"{word} {case.path}:{o.expectation.line}: {o.reason}")
                     if args.verbose:
                         for d in o.details:
                             print(f"     {d}")
             elif args.verbose and not args.json:
                 print(f"ok   {case.path}:{o.expectation.line}: {o.reason}")
+    checked = len(results) - skipped
     if args.json:
-        emit_json({"passed": failed == 0, "failed": failed, "checked": len(results), "results": results})
+        emit_json({"passed": failed == 0 and uncertain == 0, "failed": failed, "uncertain": uncertain,
+                   "skipped": skipped, "checked": checked, "results": results})
     else:
-        total = len(results)
-        summary = (f"{len(cases)} case(s), {total} expectation(s): "
-                   + ("all hold" if not failed else f"{failed} failed"))
-        print(summary, file=sys.stdout)
-    return 1 if failed else 0
+        parts = [f"{len(cases)} case(s), {checked} expectation(s) checked: "
+                 + ("all hold" if not failed and not uncertain else
+                    ", ".join(x for x in (f"{failed} failed" if failed else "",
+                                          f"{uncertain} uncertain" if uncertain else "") if x))]
+        if skipped:
+            parts.append(f"{skipped} skipped (required files absent)")
+        print("; ".join(parts), file=sys.stdout)
+    if uncertain and not failed:
+        print(f"stabkit: uncertain: {uncertain} expectation(s) could not be decided reliably (see above)",
+              file=sys.stderr)
+    return 1 if failed else 3 if uncertain else 0

@@ -38,6 +38,9 @@ def load_circuit(path: str, sets: list[str] | None = None) -> Circuit:
     if not os.path.exists(path):
         raise NetlistError(f"no such file: {path}")
     circuit = Circuit.from_netlist(path)
+    if not len(circuit):
+        raise NetlistError("no circuit elements: the first line is the title, elements (R1 a 0 50 ...) follow it "
+                           "(a file of .subckt/.model definitions is a library: .include it from a netlist)", file=path)
     overrides = parse_sets(sets or [])
     return circuit.with_values(overrides) if overrides else circuit
 
@@ -61,9 +64,55 @@ def parse_freqs(spec: str) -> np.ndarray:
         raise NetlistError(f"--freqs {spec!r}: expected START:STOP:N (log-spaced) or a list like 1g,2g,3g of positive frequencies") from None
 
 
+def add_point(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--point", type=_point_index, metavar="K",
+                   help="circuits with several DC operating points: judge only the K-th (1-based; default: every point)")
+
+
+def _point_index(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (1 is the first point), got {text!r}")
+    return k
+
+
+def finish(verdict, args, payload: dict | None = None) -> int:
+    """Print ``payload`` as JSON (with ``--json``), say why on stderr when the verdict is uncertain (also under
+    ``--json``), and return the verdict's exit code (0 stable, 1 unstable, 3 uncertain)."""
+    if getattr(args, "json", False) and payload is not None:
+        emit_json(payload)
+    if verdict.verdict == "uncertain":
+        reasons = verdict.reasons or ["numerical doubt"]
+        print(f"stabkit: uncertain: {reasons[0]}" + (f" (+{len(reasons) - 1} more reason(s))" if len(reasons) > 1 else ""),
+              file=sys.stderr)
+    return verdict.exit_code
+
+
+def print_warnings(messages) -> None:
+    """``warning: ...`` lines on stderr (text mode)."""
+    for msg in dict.fromkeys(messages):
+        print(f"warning: {msg}", file=sys.stderr)
+
+
 def emit_json(data: dict) -> None:
-    json.dump(data, sys.stdout, indent=2)
+    json.dump(_finite(data), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
+
+
+def _finite(x):
+    """JSON has no NaN or infinity: such floats become ``null``; numpy scalars become Python numbers."""
+    if isinstance(x, dict):
+        return {str(k): _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -78,4 +127,5 @@ def fmt_hz(x: float) -> str:
     return format_eng(x, "Hz")
 
 
-__all__ = ["StabkitError", "add_common", "parse_sets", "load_circuit", "parse_freqs", "emit_json", "table", "fmt_hz"]
+__all__ = ["StabkitError", "add_common", "add_point", "parse_sets", "load_circuit", "parse_freqs", "emit_json", "finish",
+           "print_warnings", "table", "fmt_hz"]

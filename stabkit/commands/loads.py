@@ -8,13 +8,14 @@ when some part of the sweep is stable, 1 when none is.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import numpy as np
 
 from stabkit.analysis.loads import DEFAULT_POINTS, DEFAULT_RTOL, admissible_range, stability_map, stability_table
-from stabkit.analysis.bjt import linear_circuit_for_sweep
-from stabkit.commands.common import add_common, emit_json, load_circuit, parse_sets, table
+from stabkit.analysis.points import sweep_circuit
+from stabkit.commands.common import add_common, add_point, emit_json, load_circuit, parse_sets, print_warnings, table
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
@@ -30,16 +31,48 @@ def register(sub) -> None:
     p.add_argument("--by", metavar="Q=v1,v2,..", help="second parameter: one column per value")
     p.add_argument("--map", metavar="Q=A:B:N", help="2-D map over Q (N log- or lin-spaced values)")
     p.add_argument("--probes", metavar="x1,x2,..", help="values of P to mark stable/unstable in the --by table")
-    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
-                   help=f"relative edge tolerance (default {DEFAULT_RTOL:g})")
-    p.add_argument("--points", type=int, default=DEFAULT_POINTS, help=f"coarse-scan points (default {DEFAULT_POINTS})")
+    p.add_argument("--rtol", type=_rtol, default=DEFAULT_RTOL,
+                   help=f"relative edge tolerance, 0 < RTOL < 0.5 (default {DEFAULT_RTOL:g})")
+    p.add_argument("--points", type=_points, default=DEFAULT_POINTS,
+                   help=f"coarse-scan points, 2..10000 (default {DEFAULT_POINTS})")
     p.add_argument("--scale", choices=["auto", "log", "lin"], default="auto", help="coarse-scan spacing")
     p.add_argument("--method", choices=["auto", "poles", "ndf"], default="auto",
                    help="stability test: exact pencil (lumped) or NDF (distributed); auto picks")
-    p.add_argument("--workers", type=int, default=None, help="processes for --by/--map (default: all cores)")
+    p.add_argument("--workers", type=_workers, default=None, help="processes for --by/--map (default: all cores)")
     p.add_argument("--plot", metavar="FILE", help="save a plot (png/svg/pdf)")
+    add_point(p)
     add_common(p)
     p.set_defaults(func=run)
+
+
+def _rtol(text: str) -> float:
+    try:
+        value = float(parse_value(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e-4, got {text!r}") from None
+    if not 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected 0 < RTOL < 0.5 (a relative tolerance such as 1e-4), got {text!r}")
+    return value
+
+
+def _points(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer from 2 to 10000, got {text!r}") from None
+    if not 2 <= value <= 10000:
+        raise argparse.ArgumentTypeError(f"expected an integer from 2 to 10000, got {text!r}")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _number(text: str, what: str) -> float:
@@ -86,14 +119,14 @@ def run(args) -> int:
     lo, hi = _number(args.lo, "--from"), _number(args.hi, "--to")
     if not lo < hi:
         raise NetlistError(f"--from {args.lo} must be below --to {args.hi}")
-    if args.points < 2:
-        raise NetlistError("--points must be at least 2")
+    if args.scale == "log" and lo <= 0:
+        raise NetlistError(f"--scale log needs a positive range; --from is {args.lo}")
     sweeps = {args.sweep: [lo, hi]}
     if args.map:
         sweeps[_parse_map(args.map)[0]] = _parse_map(args.map)[1]
     if args.by:
         sweeps[_parse_by(args.by)[0]] = _parse_by(args.by)[1]
-    circuit = linear_circuit_for_sweep(circuit, sweeps)
+    circuit = sweep_circuit(circuit, sweeps, point=args.point)
     progress = not args.json and sys.stderr.isatty()
     common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method)
     if args.map:
@@ -111,7 +144,7 @@ def run(args) -> int:
                   f"{format_eng(xs[0])} … {format_eng(xs[-1])}")
             print("\n".join(" ".join(r) for r in rows))
         _save_plot(res, args.plot)
-        return 0 if res.stable.any() else 1
+        return 0 if res.stable.any() else 1  # a map is a picture of counts; its cells carry no doubt flag
     if args.by:
         by, values = _parse_by(args.by)
         probes = [_number(v, "--probes value") for v in args.probes.split(",")] if args.probes else None
@@ -126,7 +159,7 @@ def run(args) -> int:
                 for e in col.edges:
                     print(f"  {by}={format_eng(v)}: {_edge_text(e)}")
         _save_plot(res, args.plot)
-        return 0 if any(c.intervals for c in res.columns) else 1
+        return _exit(res.verdict, [u for c in res.columns for u in c.uncertain])
     res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, **common)
     if args.json:
         emit_json(res.to_dict())
@@ -139,11 +172,20 @@ def run(args) -> int:
             print(f"no stable value of {args.sweep} in [{format_eng(lo)}, {format_eng(hi)}]")
         for e in res.edges:
             print("  " + _edge_text(e))
-        for w in res.warnings:
-            print(f"warning: {w}", file=sys.stderr)
         print(f"{res.evaluations} stability evaluations ({res.method})")
+        print_warnings(res.warnings)
     _save_plot(res, args.plot)
-    return 0 if res.intervals else 1
+    return _exit(res.verdict, res.uncertain)
+
+
+def _exit(verdict: str, uncertain) -> int:
+    """0 some value is stable, 1 none is, 3 some evaluated value could not be decided (reason on stderr)."""
+    if verdict == "uncertain":
+        x, reason = uncertain[0]
+        more = f" (+{len(uncertain) - 1} more value(s))" if len(uncertain) > 1 else ""
+        print(f"stabkit: uncertain: {reason}{more}", file=sys.stderr)
+        return 3
+    return 0 if verdict == "stable" else 1
 
 
 def _save_plot(result, path: str | None) -> None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from stabkit.analysis.ndf import ndf
-from stabkit.analysis.bjt import linear_circuit
-from stabkit.commands.common import add_common, emit_json, load_circuit, table
+import argparse
+
+from stabkit.commands.common import add_common, add_point, finish, load_circuit, print_warnings, table
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
+
+EPILOG = """\
+The verdict is the one every stabkit command gives (NDF cross-checked with the exact poles where the circuit
+is lumped): exit 0 stable, 1 unstable, 3 uncertain (reason on stderr), 2 bad input.
+
+examples:
+  stabkit ndf cases/hidden_mode.cir               a mode no port sees: which source's loop
+  stabkit ndf cases/line_negres.cir --json        a transmission line: the NDF is the method
+  stabkit ndf cases/ntype_smallsignal.cir --fmin 1meg --fmax 100g
+"""
 
 
 def _frequency(text: str | None, option: str) -> float | None:
@@ -26,32 +36,37 @@ def register(sub) -> None:
                        description="Counts the clockwise encirclements of the origin by NDF(jω) = det M / det M0 "
                                    "(every dependent source and negative R/L/C off): the number of unstable natural "
                                    "frequencies, hidden modes included. Each source's return difference F_k (sources "
-                                   "1..k-1 on, the rest off) says which device loop is unstable. Exit 0 if stable, 1 if not.")
+                                   "1..k-1 on, the rest off) says which device loop is unstable.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("netlist", help="SPICE netlist")
     p.add_argument("--fmin", help="lowest frequency of the sweep (Hz, suffixes allowed); default from the circuit")
     p.add_argument("--fmax", help="top of the dense sweep (Hz); the tail is extended until the NDF settles")
+    add_point(p)
     add_common(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    circuit = linear_circuit(load_circuit(args.netlist, args.set))  # Q/D: linearized at the DC point
-    res = ndf(circuit, fmin=_frequency(args.fmin, "--fmin"), fmax=_frequency(args.fmax, "--fmax"))
-    if args.json:
-        emit_json(res.to_dict())
-    else:
+    from stabkit.analysis.verdict import decide
+
+    fmin, fmax = _frequency(args.fmin, "--fmin"), _frequency(args.fmax, "--fmax")
+    if fmin is not None and fmax is not None and not fmin < fmax:
+        raise NetlistError(f"--fmin {args.fmin} must be below --fmax {args.fmax}")
+    circuit = load_circuit(args.netlist, args.set)
+    verdict = decide(circuit, fmin=fmin, fmax=fmax, point=args.point)
+    d = verdict.deciding
+    payload = {**d.ndf.to_dict(), **verdict.to_dict()}
+    if not args.json:
         print(circuit.summary())
-        rows = [[src.name, src.kind, str(src.encirclements), f"{src.raw_count:.3f}"] for src in res.sources]
-        if rows:
-            print(table(rows, ["source", "kind", "encirclements", "raw"]))
-        print(f"swept {format_eng(res.fmin, 'Hz')} .. {format_eng(float(res.freq_hz.max()), 'Hz')} "
-              f"({res.s.size} points)")
-        for msg in res.warnings:
-            print(f"warning: {msg}")
-        if res.stable:
-            print("STABLE: the NDF does not encircle the origin")
-        elif res.encirclements:
-            print(f"UNSTABLE: {res.encirclements} clockwise encirclement(s) = unstable natural frequencies")
-        else:
-            print("MARGINAL: a natural frequency on the jω axis")
-    return 0 if res.stable else 1
+        for pv in verdict.points:
+            res = pv.ndf
+            if len(verdict.points) > 1:
+                print(f"\n{pv.point.label}: {pv.verdict.upper()}")
+            rows = [[src.name, src.kind, str(src.encirclements), f"{src.raw_count:.3f}"] for src in res.sources]
+            if rows:
+                print(table(rows, ["source", "kind", "encirclements", "raw"]))
+            print(f"swept {format_eng(res.fmin, 'Hz')} .. {format_eng(float(res.freq_hz.max()), 'Hz')} "
+                  f"({res.s.size} points): {res.encirclements} clockwise encirclement(s)")
+        print(verdict.summary())
+        print_warnings(verdict.warnings)
+    return finish(verdict, args, payload)

@@ -1,71 +1,80 @@
-"""``stabkit oppoints NET``: every DC operating point of a circuit with one NDR device, and its stability."""
+"""``stabkit oppoints NET``: every DC operating point of a circuit and its stability."""
 
 from __future__ import annotations
 
-from stabkit.analysis.bjt import bias_point, linearize_bjts, needs_bias
-from stabkit.analysis.dc import operating_points
-from stabkit.analysis.poles import poles
-from stabkit.commands.common import add_common, emit_json, fmt_hz, load_circuit, table
+import argparse
+
+from stabkit.commands.common import add_common, fmt_hz, finish, load_circuit, print_warnings, table
 from stabkit.units import format_eng
+
+EPILOG = """\
+NDR devices (tunnel diodes, S-type devices): every intersection of the load line with the device curve.
+Transistors and junction diodes: the DC point by Newton, with each transistor's bias and region.
+Each point is linearized and judged as `stabkit poles` judges it. Exit 0 when every point is stable,
+1 when any point is unstable (a bistable switch has an unstable middle point; an oscillator has no stable
+point), 3 when a point is uncertain (e.g. a tangent point), 2 bad input.
+
+examples:
+  stabkit oppoints cases/tunnel_bistable.cir
+  stabkit oppoints cases/tunnel_amp.cir --set rs=40 --json
+  stabkit oppoints cases/linvill_bfr840.cir
+"""
 
 
 def register(sub) -> None:
-    p = sub.add_parser("oppoints", help="all DC operating points of an NDR-device circuit and their stability",
-                       description="Every intersection of the load line with the device curve (N-type tunnel "
-                                   "diodes, S-type devices), the circuit linearized at each point and its poles. "
-                                   "DC uses the V/I sources' dc values, inductors shorted, capacitors open. "
-                                   "Exit 0 if at least one operating point is stable, 1 if none is "
-                                   "(the circuit cannot rest: it oscillates). Circuits with bipolar transistors (Q, "
-                                   "Gummel–Poon) and junction diodes: their DC operating point by Newton "
-                                   "(one point; others are not searched), with the transistors' bias.")
-    p.add_argument("netlist", help="SPICE netlist with one D element using a tunnel or stype .model")
+    p = sub.add_parser("oppoints", help="all DC operating points and the stability of each",
+                       description="DC operating points (V/I sources at their dc values, inductors shorted, "
+                                   "capacitors open), each linearized and judged.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("netlist", help="SPICE netlist with nonlinear devices (D with a tunnel/stype/table or junction "
+                                   "model, Q)")
     add_common(p)
     p.set_defaults(func=run)
 
 
+def _rightmost(pv) -> str:
+    if pv.poles is None or not pv.poles.poles.size:
+        return ""
+    z = max(pv.poles.poles_hz, key=lambda p: p.real)
+    return f"{fmt_hz(z.real)} {fmt_hz(z.imag)}"
+
+
 def run(args) -> int:
+    from stabkit.analysis.verdict import decide
+    from stabkit.errors import CircuitError
+
     circuit = load_circuit(args.netlist, args.set)
-    if needs_bias(circuit):
-        return _run_transistors(circuit, args)
-    res = operating_points(circuit)
-    if args.json:
-        emit_json(res.to_dict())
-    else:
+    verdict = decide(circuit)
+    if verdict.points[0].point.kind == "linear":
+        raise CircuitError("the circuit has no nonlinear device (D with a tunnel/stype/table/junction model, Q): "
+                           "it has no operating point to find; use stabkit poles")
+    payload = verdict.to_dict()
+    if not args.json:
         print(circuit.summary())
-        rows = []
-        for k, p in enumerate(res.points, start=1):
-            dominant = max(p.poles.poles_hz, key=lambda z: z.real) if p.poles.poles.size else None
-            rows.append([str(k), format_eng(p.v, "V"), format_eng(p.i, "A"),
-                         format_eng(p.small_signal.resistance, "Ω"), "NDR" if p.in_ndr else "",
-                         "" if dominant is None else f"{fmt_hz(dominant.real)} {fmt_hz(dominant.imag)}",
-                         "marginal (tangent)" if p.tangent else ("stable" if p.stable else "UNSTABLE")])
-        print(table(rows, ["#", f"v({res.device_name})", f"i({res.device_name})", "r = dv/di", "",
-                           "rightmost pole Re, Im", "verdict"]))
-        for note in res.warnings:
-            print(f"warning: {note}")
-    return 0 if res.stable_count else 1
-
-
-def _run_transistors(circuit, args) -> int:
-    bias = bias_point(circuit)
-    pr = poles(linearize_bjts(circuit, bias))
-    notes = list(bias.notes) + [f"one DC operating point, found by {bias.method} ({bias.iterations} iterations); "
-                                "further operating points (if any) are not searched"]
-    point = {"voltages": dict(bias.voltages), "stable": bool(pr.stable),
-             "poles": [[float(p.real), float(p.imag)] for p in pr.poles_hz],
-             "transistors": [t.to_dict() for t in bias.transistors.values()],
-             "diodes": [d.to_dict() for d in bias.diodes.values()]}
-    if args.json:
-        emit_json({"points": [point], "temp_c": bias.temp_c, "warnings": notes})
-    else:
-        print(circuit.summary())
-        rows = [[t.name, format_eng(t.ic, "A"), format_eng(t.vce, "V"), format_eng(t.vbe, "V"), f"{t.beta:.4g}",
-                 format_eng(t.gm, "S"), format_eng(t.ft, "Hz")] for t in bias.transistors.values()]
-        print(table(rows, ["transistor", "Ic", "Vce", "Vbe (internal)", "Ic/Ib", "gm", "fT (intrinsic)"]))
-        dominant = max(pr.poles_hz, key=lambda z: z.real) if pr.poles.size else None
-        if dominant is not None:
-            print(f"rightmost pole: {fmt_hz(dominant.real)} {fmt_hz(dominant.imag)}")
-        print("stable" if pr.stable else f"UNSTABLE: {pr.rhp_count} right-half-plane pole(s)")
-        for note in notes:
+        kind = verdict.points[0].point.kind
+        if kind == "ndr":
+            rows = []
+            for pv in verdict.points:
+                dev = pv.point.devices[0]
+                r = dev.get("r")
+                rows.append([str(pv.point.index), format_eng(dev["v"], "V"), format_eng(dev["i"], "A"),
+                             format_eng(r, "Ω") if r is not None else "∞", "NDR" if dev["ndr"] else "",
+                             _rightmost(pv), pv.verdict.upper() if pv.verdict != "stable" else "stable"])
+            name = verdict.points[0].point.devices[0]["name"]
+            print(table(rows, ["#", f"v({name})", f"i({name})", "r = dv/di", "", "rightmost pole Re, Im", "verdict"]))
+        else:
+            pt = verdict.points[0].point
+            rows = [[d["name"], d["region"], format_eng(d["ic"], "A"), format_eng(d["vce"], "V"),
+                     format_eng(d["vbe"], "V"), f"{d['beta']:.4g}", format_eng(d["gm"], "S"), format_eng(d["ft"], "Hz")]
+                    for d in pt.transistors]
+            if rows:
+                print(table(rows, ["transistor", "region", "Ic", "Vce", "Vbe (internal)", "Ic/Ib", "gm",
+                                   "fT (intrinsic)"]))
+            rm = _rightmost(verdict.points[0])
+            if rm:
+                print(f"rightmost pole: {rm}")
+        for note in dict.fromkeys(n for pv in verdict.points for n in pv.point.notes):
             print(f"note: {note}")
-    return 0 if pr.stable else 1
+        print(verdict.summary())
+        print_warnings(verdict.warnings)
+    return finish(verdict, args, payload)

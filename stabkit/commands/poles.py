@@ -1,34 +1,63 @@
-"""``stabkit poles NET``: exact natural frequencies of a lumped circuit."""
+"""``stabkit poles NET``: exact natural frequencies and the stability verdict."""
 
 from __future__ import annotations
 
-from stabkit.analysis.poles import poles
-from stabkit.analysis.bjt import linear_circuit
-from stabkit.commands.common import add_common, emit_json, fmt_hz, load_circuit, table
+import argparse
+
+from stabkit.commands.common import add_common, add_point, fmt_hz, finish, load_circuit, print_warnings, table
+
+EPILOG = """\
+The verdict is the one every stabkit command gives (exact poles cross-checked with the NDF): exit 0 stable,
+1 unstable, 3 uncertain (reason on stderr), 2 bad input. Nonlinear devices (tunnel diodes, transistors,
+junction diodes) are linearized at each DC operating point first; structural zero modes (a capacitor island,
+an inductor loop) are reported, not counted.
+
+examples:
+  stabkit poles cases/ntype_smallsignal.cir
+  stabkit poles cases/ntype_smallsignal.cir --set lser=60n --json
+  stabkit poles cases/tunnel_bistable.cir            every operating point
+  stabkit poles cases/tunnel_bistable.cir --point 2  only the second
+"""
 
 
 def register(sub) -> None:
     p = sub.add_parser("poles", help="exact natural frequencies (poles) and the stability verdict",
                        description="Natural frequencies s/2π (Hz) of a lumped circuit: the finite generalized "
-                                   "eigenvalues of (G, −C). Bipolar transistors (Q) and junction diodes are "
-                                   "linearized at their DC operating point first. Exit 0 if stable, 1 if not.")
+                                   "eigenvalues of (G, −C), with the stability verdict.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("netlist", help="SPICE netlist")
+    add_point(p)
     add_common(p)
     p.set_defaults(func=run)
 
 
+def pole_rows(pole_result) -> list[list[str]]:
+    return [[fmt_hz(p.real), fmt_hz(p.imag), "RHP" if unstable else ""]
+            for p, unstable in zip(pole_result.poles_hz, pole_result.rhp_mask)]
+
+
 def run(args) -> int:
-    circuit = linear_circuit(load_circuit(args.netlist, args.set))
-    res = poles(circuit)
-    if args.json:
-        emit_json(res.to_dict())
-    else:
-        rows = []
-        for p, unstable in zip(res.poles_hz, res.rhp_mask):
-            rows.append([fmt_hz(p.real), fmt_hz(p.imag), "RHP" if unstable else ""])
+    from stabkit.analysis.verdict import decide
+
+    circuit = load_circuit(args.netlist, args.set)
+    verdict = decide(circuit, point=args.point)
+    d = verdict.deciding
+    payload = {**(d.poles.to_dict() if d.poles is not None else {"poles": [], "rhp_count": d.rhp_count}),
+               **verdict.to_dict(), "rhp_count": d.rhp_count}
+    if not args.json:
         print(circuit.summary())
-        print(table(rows, ["Re(s)/2π", "Im(s)/2π", ""]) if rows else "no finite natural frequencies")
-        verdict = "STABLE" if res.stable else (f"UNSTABLE: {res.rhp_count} right-half-plane pole(s)" if res.rhp_count
-                                              else "MARGINAL: pole(s) on the jω axis")
-        print(verdict)
-    return 0 if res.stable else 1
+        for pv in verdict.points:
+            if len(verdict.points) > 1:
+                print(f"\n{pv.point.label}: {pv.verdict.upper()}")
+            if pv.poles is None:
+                print("distributed elements: no finite set of natural frequencies; the verdict is the NDF's "
+                      f"({pv.ndf.encirclements} encirclement(s))")
+            elif pv.poles.poles.size:
+                print(table(pole_rows(pv.poles), ["Re(s)/2π", "Im(s)/2π", ""]))
+            else:
+                print("no finite natural frequencies")
+            if pv.poles is not None and pv.poles.zero_modes:
+                print(f"{pv.poles.zero_modes} structural zero mode(s) at s = 0 (conserved charge or flux; not counted)")
+        print(verdict.summary())
+        print_warnings(verdict.warnings)
+    return finish(verdict, args, payload)

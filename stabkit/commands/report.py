@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 
 EPILOG = """\
-The report holds: the circuit summary (nodes, elements, active sources), the verdict, the NDF polar plot
+Exit status is the circuit's verdict (0 stable, 1 unstable, 3 uncertain; 2 bad input): the report is written
+in every case. The report holds: the circuit summary (nodes, elements, active sources), the verdict, the NDF polar plot
 with its encirclement count, the return difference of each active source, the pole map (lumped circuits)
 and, for a case file, its expectations with the admissible-range tables and a stability map.
 HTML embeds the figures (base64 PNG); Markdown writes them beside the file in FILE_files/
 (or embeds data URIs with --embed). Apart from its "Generated:" line, the same input gives the same file.
 
 examples:
-  stabkit report cases/ntype_amp.cir -o ntype.html
-  stabkit report cases/ntype_amp.stab.yaml -o ntype.md
-  stabkit report cases/ntype_amp.cir --set lser=40n -o unstable.html
+  stabkit report cases/ntype_smallsignal.cir -o ntype.html
+  stabkit report cases/linvill_nic.stab.yaml -o linvill.md
+  stabkit report cases/ntype_smallsignal.cir --set lser=60n -o unstable.html
 """
 
 
@@ -35,11 +36,19 @@ def run(args) -> int:
     from stabkit.commands.common import emit_json, parse_sets
     from stabkit.report.render import build_report, write_report
 
+    import sys
+
+    from stabkit.analysis.verdict import EXIT_CODES
+
     rep = build_report(args.source, params=parse_sets(args.set) or None)
     files = write_report(rep, args.output, embed_images=args.embed)
-    stable = next((b.ok for b in rep.blocks if b.kind == "verdict"), None)
+    verdict = next(b for b in rep.blocks if b.kind == "verdict")
     if args.json:
-        emit_json({"output": str(files[0]), "files": [str(f) for f in files], "stable": stable})
+        emit_json({"output": str(files[0]), "files": [str(f) for f in files], "stable": rep.outcome == "stable",
+                   "verdict": rep.outcome})
     else:
         print(f"wrote {files[0]}" + (f" (+{len(files) - 1} figure files)" if len(files) > 1 else ""))
-    return 0
+        print(verdict.text)
+    if rep.outcome == "uncertain":
+        print(f"stabkit: uncertain: {verdict.text}", file=sys.stderr)
+    return EXIT_CODES[rep.outcome]

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from stabkit.errors import DistributedCircuitError, StabkitError
+from stabkit.errors import StabkitError
 from stabkit.units import format_eng
 
 #: matplotlib settings applied while drawing report figures
@@ -49,6 +49,7 @@ class Block:
     png: bytes = b""
     slug: str = ""
     ok: bool | None = None
+    word: str = ""  # verdict blocks: "stable" | "unstable" | "uncertain"
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Report:
     title: str
     generated: str
     blocks: list[Block] = field(default_factory=list)
+    #: the overall verdict of the circuit ("stable" | "unstable" | "uncertain"): the report's exit code
+    outcome: str | None = None
 
     def h2(self, text):
         self.blocks.append(Block("h2", text))
@@ -87,8 +90,9 @@ class Report:
             return
         self.figure(png, caption, slug)
 
-    def verdict(self, ok: bool, text: str):
-        self.blocks.append(Block("verdict", text, ok=ok))
+    def verdict(self, word: str, text: str):
+        """A verdict line; ``word`` is ``stable``, ``unstable`` or ``uncertain``."""
+        self.blocks.append(Block("verdict", text, ok=word == "stable", word=word))
 
     @property
     def figures(self) -> list[Block]:
@@ -221,6 +225,9 @@ def build_report(source: str | os.PathLike, *, params: dict[str, float] | None =
     case = None
     if source.name.endswith(CASE_SUFFIX):
         case = load_case(source)
+        reason = case.skip_reason()
+        if reason is not None:
+            raise StabkitError(f"cannot report {source}: {reason}")
         if params:
             case.params = {**case.params, **{k.lower(): float(v) for k, v in params.items()}}
         runner = CaseRunner(case)
@@ -249,20 +256,28 @@ def report_for_circuit(circuit, *, title: str | None = None, now: _dt.datetime |
 
 
 def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Report:
+    from stabkit.analysis.verdict import decide
+
     case = runner.case if runner is not None else None
     rep = Report(title=f"Stability report: {name}", generated=generated_line(now))
     _section_source(rep, source, case, circuit)
     resolved = circuit.resolve_params()
-    if any(e.kind in ("D", "Q") for e in circuit):  # nonlinear: one linearized analysis per DC operating point
-        _section_oppoints(rep, circuit)
-        if case is not None:
-            _section_case(rep, runner)
-        _section_elements(rep, circuit, resolved)
-        return rep
-    verdict = _section_verdict(rep, runner, circuit)
-    _section_circuit(rep, circuit, resolved)
-    _section_ndf(rep, verdict)
-    _section_poles(rep, verdict, circuit)
+    verdict = runner.verdict if runner is not None else decide(circuit)
+    rep.outcome = verdict.verdict
+    _section_verdict(rep, verdict)
+    nonlinear = verdict.points[0].point.kind != "linear"
+    if nonlinear:
+        _section_oppoints(rep, circuit, verdict)
+    many = len(verdict.points) > 1
+    for pv in verdict.points:
+        if many:
+            rep.h2(f"Operating point {pv.point.index} of {pv.point.count}: {pv.verdict.upper()}")
+            for line in pv.evidence():
+                rep.p(line)
+        else:
+            _section_circuit(rep, pv.circuit, resolved)
+        _section_ndf(rep, pv, suffix=f"-op{pv.point.index}" if many else "")
+        _section_poles(rep, pv, suffix=f"-op{pv.point.index}" if many else "")
     _section_twoport(rep, circuit)
     if case is not None:
         _section_case(rep, runner)
@@ -312,56 +327,54 @@ def _section_circuit(rep: Report, circuit, resolved) -> None:
         rep.p("No active elements: the circuit is passive (and cannot be unstable unless it is marginal).")
 
 
-def _section_oppoints(rep: Report, circuit) -> None:
-    """DC operating points of a circuit with NDR devices, each linearized and judged."""
-    from stabkit.analysis.dc import operating_points
-    from stabkit.analysis.linearize import linearize
-    from stabkit.cases import stability_verdict
-
-    rep.h2("Verdict")
-    ops = operating_points(circuit)
-    n, k = len(ops.points), ops.stable_count
-    text = (f"{k} of {n} DC operating point(s) stable"
-            + (" — the circuit cannot rest at any of them: it oscillates or switches." if k == 0 else "."))
-    rep.verdict(k > 0, text)
-    rep.p("Each operating point is an intersection of the load line with the device curve; it is stable iff "
-          "the circuit linearized there has no natural frequency in the right half-plane.")
-    for w in ops.warnings:
-        rep.note(f"operating points: {w}")
+def _section_oppoints(rep: Report, circuit, verdict) -> None:
+    """DC operating points of a circuit with nonlinear devices: bias, region, and the verdict at each."""
+    points = [pv.point for pv in verdict.points]
     rep.h2("DC operating points")
-    rows = []
-    for idx, p in enumerate(ops.points, start=1):
-        dominant = max(p.poles.poles_hz, key=lambda z: z.real) if p.poles.poles.size else None
-        rows.append([idx, format_eng(p.v, "V"), format_eng(p.i, "A"), format_eng(p.small_signal.resistance, "Ω"),
-                     "NDR" if p.in_ndr else "",
-                     "—" if dominant is None else (f"{format_eng(dominant.real, 'Hz')} ± j{format_eng(abs(dominant.imag), 'Hz')}"
-                                                   if dominant.imag else f"{format_eng(dominant.real, 'Hz')} (real)"),
-                     "marginal (tangent)" if p.tangent else ("stable" if p.stable else "UNSTABLE")])
-    rep.table(["#", f"v({ops.device_name})", f"i({ops.device_name})", "r = dv/di", "", "rightmost pole s/2π",
-               "verdict"], rows)
-    if hasattr(ops, "plot"):
-        rep.draw(lambda ax: _plot_with_ax(ops, ax), "device curve, DC load line and operating points", "oppoints")
-    for idx, p in enumerate(ops.points, start=1):
-        rep.h2(f"Operating point {idx}: v = {format_eng(p.v, 'V')}, i = {format_eng(p.i, 'A')}")
-        verdict = None
-        bias = {p.device: (p.v, p.i), **{name: b for name, (b, _m) in getattr(p, "others", {}).items()}}
-        try:
-            verdict = stability_verdict(linearize(circuit, bias, ops.params or None))
-        except StabkitError as exc:
-            rep.note(f"linearized analysis failed: {exc}")
-        if verdict is not None:
-            rep.verdict(verdict.stable, f"{'STABLE' if verdict.stable else 'UNSTABLE'} "
-                                        f"(linearized circuit, decided by {verdict.method})")
-            for line in verdict.evidence():
-                rep.p(line)
-        pr = verdict.poles if verdict is not None and verdict.poles is not None else p.poles
-        if pr.poles.size:
-            rep.draw(lambda ax, pr=pr: _draw_poles(pr, ax), f"natural frequencies at operating point {idx}",
-                     f"poles-op{idx}")
-        if verdict is not None and verdict.ndf is not None:
-            res = verdict.ndf
-            rep.draw(lambda ax, res=res: _plot_with_ax(res, ax),
-                     f"NDF at operating point {idx} — {res.encirclements} clockwise encirclement(s)", f"ndf-op{idx}")
+    kind = points[0].kind
+    if kind == "ndr":
+        rep.p("Each operating point is an intersection of the load line with the device curve; it is stable iff "
+              "the circuit linearized there has no natural frequency in the right half-plane.")
+        rows = []
+        for pv in verdict.points:
+            for d in pv.point.devices:
+                r = d.get("r")
+                rows.append([pv.point.index, d["name"], format_eng(d["v"], "V"), format_eng(d["i"], "A"),
+                             format_eng(r, "Ω") if r is not None else "∞", "NDR" if d["ndr"] else "",
+                             _rightmost_text(pv), pv.verdict])
+        rep.table(["#", "device", "v", "i", "r = dv/di", "", "rightmost pole s/2π", "verdict"], rows)
+        if len({d["name"] for p in points for d in p.devices}) == 1:
+            from stabkit.analysis.dc import operating_points
+
+            try:
+                ops = operating_points(circuit)
+            except StabkitError as exc:
+                rep.note(f"device-curve plot not drawn: {exc}")
+            else:
+                rep.draw(lambda ax: _plot_with_ax(ops, ax), "device curve, DC load line and operating points",
+                         "oppoints")
+    else:
+        pt = points[0]
+        rows = [[d["name"], d["region"], format_eng(d["ic"], "A"), format_eng(d["vce"], "V"), format_eng(d["vbe"], "V"),
+                 f"{d['beta']:.4g}", format_eng(d["gm"], "S"), format_eng(d["ft"], "Hz")]
+                for d in pt.transistors]
+        if rows:
+            rep.table(["transistor", "region", "Ic", "Vce", "Vbe (internal)", "Ic/Ib", "gm", "fT (intrinsic)"], rows)
+        diodes = [[d["name"], format_eng(d["vd"], "V"), format_eng(d["i"], "A"), format_eng(d["gd"], "S"),
+                   format_eng(d["cd"], "F")] for d in pt.diodes]
+        if diodes:
+            rep.table(["junction diode", "Vd", "I", "gd", "Cd"], diodes)
+    for note in dict.fromkeys(n for p in points for n in p.notes):
+        rep.note(note)
+    for w in dict.fromkeys(w for p in points for w in p.warnings):
+        rep.note(f"warning: {w}")
+
+
+def _rightmost_text(pv) -> str:
+    if pv.poles is None or not pv.poles.poles.size:
+        return "—"
+    z = max(pv.poles.poles_hz, key=lambda p: p.real)
+    return f"{format_eng(z.real, 'Hz')} ± j{format_eng(abs(z.imag), 'Hz')}" if z.imag else f"{format_eng(z.real, 'Hz')} (real)"
 
 
 def _section_elements(rep: Report, circuit, resolved) -> None:
@@ -371,68 +384,44 @@ def _section_elements(rep: Report, circuit, resolved) -> None:
     rep.table(["element", "kind", "nodes", "value", "refers to"], element_rows(circuit, resolved))
 
 
-def _section_verdict(rep: Report, runner, circuit):
-    from stabkit.cases import stability_verdict
-
+def _section_verdict(rep: Report, verdict) -> None:
     rep.h2("Verdict")
-    try:
-        verdict = runner.verdict if runner is not None else stability_verdict(circuit)
-    except DistributedCircuitError as exc:
-        rep.verdict(False, f"UNDECIDED — {exc}")
-        return None
-    except StabkitError as exc:
-        if circuit.is_lumped:
-            raise
-        rep.verdict(False, f"UNDECIDED — {exc}")
-        return None
-    how = "NDF (normalized determinant function)" if verdict.method == "ndf" else "exact natural frequencies"
-    rep.verdict(verdict.stable, f"{'STABLE' if verdict.stable else 'UNSTABLE'} — decided by the {how}.")
-    for line in verdict.evidence():
-        rep.p(line)
-    return verdict
+    how = {"auto": "exact natural frequencies cross-checked with the NDF (normalized determinant function)",
+           "poles": "exact natural frequencies", "ndf": "NDF (normalized determinant function)"}[verdict.method]
+    if verdict.points[0].poles is None and verdict.method == "auto":
+        how = "NDF (normalized determinant function): the circuit has distributed elements"
+    rep.verdict(verdict.verdict, f"{verdict.summary()} — decided by the {how}.")
+    for reason in verdict.reasons:
+        rep.note(f"uncertain: {reason}")
+    if len(verdict.points) == 1:
+        for line in verdict.points[0].evidence():
+            rep.p(line)
+    for w in verdict.warnings:
+        if w not in verdict.reasons:
+            rep.note(f"warning: {w}")
 
 
-def _section_ndf(rep: Report, verdict) -> None:
-    from stabkit.cases import ndf_sources
-
-    rep.h2("NDF and return differences")
-    res = verdict.ndf if verdict is not None else None
+def _section_ndf(rep: Report, pv, suffix: str = "") -> None:
+    res = pv.ndf
     if res is None:
         return
-    rep.p(f"The NDF encircles the origin {res.encirclements} time(s) clockwise for ω from −∞ to +∞ "
-          f"→ {res.encirclements} natural frequenc{'y' if res.encirclements == 1 else 'ies'} in the right half-plane.")
-    f = np.asarray(getattr(res, "freq_hz", []), dtype=float)
-    fmin, fmax = getattr(res, "fmin", None), getattr(res, "fmax", None)
-    if fmin is not None and fmax is not None:
-        rep.p(f"Dense sweep from {format_eng(fmin, 'Hz')} to {format_eng(fmax, 'Hz')} (derived from the circuit unless "
-              f"given), {f.size} points on the contour in all.")
-    elif f.size:
-        rep.p(f"Frequency grid: {f.size} points from {format_eng(f.min(), 'Hz')} to {format_eng(f.max(), 'Hz')}.")
+    rep.h2("NDF and return differences")
+    n = res.encirclements
+    rep.p(f"The NDF encircles the origin {n} time(s) clockwise for ω from −∞ to +∞ "
+          f"→ {n} natural frequenc{'y' if n == 1 else 'ies'} in the right half-plane.")
+    rep.p(f"Dense sweep from {format_eng(res.fmin, 'Hz')} to {format_eng(res.fmax, 'Hz')} (derived from the circuit unless "
+          f"given), {res.freq_hz.size} points on the contour in all.")
     rep.draw(lambda ax: _plot_with_ax(res, ax),
-             f"NDF(jω) polar plot — {res.encirclements} clockwise encirclement(s) of the origin", "ndf")
-    sources = list(getattr(res, "sources", None) or [])
-    pairs = ndf_sources(res)
-    if pairs:
+             f"NDF(jω) polar plot — {n} clockwise encirclement(s) of the origin", f"ndf{suffix}")
+    if res.sources:
         rep.p("Return difference F_k = 1 + T_k of each active element, with the earlier ones switched off; "
               "NDF = Π F_k, so the encirclements add up:")
-        rep.table(["source", "encirclements of F_k"], [[n, k] for n, k in pairs] + [["total", res.encirclements]])
-        if hasattr(res, "plot_sources"):
-            rep.draw(lambda ax: res.plot_sources(ax=ax),
-                     "return differences F_k(jω) of the active elements (encirclements in brackets)", "rd")
-            sources = []  # drawn together above
-        from stabkit.report.figures import plot_nyquist
-
-        for src, (sname, k) in zip(sources, pairs):
-            vals = getattr(src, "values", None)
-            if vals is None and isinstance(src, dict):
-                vals = src.get("values")
-            if vals is None or np.size(vals) == 0:
-                continue
-            rep.draw(lambda ax, v=vals, s=sname, k=k: plot_nyquist(
-                v, ax, title=f"return difference F of {s}: {k} encirclement(s)", label=f"F_{s}(jω)"),
-                f"return difference of {sname} — {k} clockwise encirclement(s)", f"rd-{sname}", (5.2, 4.2))
-    for w in getattr(res, "warnings", None) or []:
-        rep.note(f"NDF warning: {w}")
+        rep.table(["source", "encirclements of F_k"],
+                  [[src.name, src.encirclements] for src in res.sources] + [["total", n]])
+        rep.draw(lambda ax: res.plot_sources(ax=ax),
+                 "return differences F_k(jω) of the active elements (encirclements in brackets)", f"rd{suffix}")
+    for w in res.doubts:
+        rep.note(f"NDF doubt: {w}")
 
 
 def pole_zoom_window(poles_hz: np.ndarray, keep: int = 8) -> tuple[float, float, float] | None:
@@ -471,21 +460,26 @@ def _draw_poles(pole_result, ax):
     return left
 
 
-def _section_poles(rep: Report, verdict, circuit) -> None:
+def _section_poles(rep: Report, pv, suffix: str = "") -> None:
     rep.h2("Natural frequencies (pole map)")
-    pr = verdict.poles if verdict is not None else None
+    pr = pv.poles
     if pr is None:
         rep.note("The circuit has distributed elements (transmission lines or N-port blocks): it has infinitely "
                  "many natural frequencies and no finite pole map; the NDF count above is the verdict.")
         return
     rep.p(f"{pr.poles.size} finite natural frequencies s/2π (exact generalized eigenvalues of (G, −C)); "
-          f"{pr.rhp_count} in the right half-plane, {pr.marginal.size} on the jω axis.")
+          f"{pr.rhp_count} in the right half-plane, {pr.marginal.size} on the jω axis"
+          + (f"; {pr.zero_modes} structural zero mode(s) at s = 0 (conserved charge or flux, not counted)."
+             if pr.zero_modes else "."))
     if pr.poles.size:
-        rep.draw(lambda ax: _draw_poles(pr, ax), "natural frequencies s/2π; right-half-plane poles in red", "poles")
+        rep.draw(lambda ax: _draw_poles(pr, ax), "natural frequencies s/2π; right-half-plane poles in red",
+                 f"poles{suffix}")
         rows = _pole_rows(pr)
         rep.table(["Re s/2π", "Im s/2π", "|s|/2π", "damping ζ", ""], rows)
         if pr.poles.size > MAX_POLE_ROWS:
             rep.note(f"{pr.poles.size - MAX_POLE_ROWS} more poles (lower real parts) not listed.")
+    for w in pr.doubts:
+        rep.note(f"pole doubt: {w}")
 
 
 def unstable_bands(freq_hz: np.ndarray, ok: np.ndarray) -> list[tuple[float, float]]:
@@ -551,7 +545,8 @@ def _section_case(rep: Report, runner) -> None:
             rows.append([exp.describe(), "not checked", str(exc)])
             continue
         outcomes.append(o)
-        rows.append([exp.describe(), "holds" if o.passed else "FAILS", o.reason])
+        rows.append([exp.describe(), "skipped" if o.skipped else "holds" if o.passed else
+                     "UNCERTAIN" if o.uncertain else "FAILS", o.reason])
     rep.table(["expectation", "result", "detail"], rows)
     admissible = [o for o in outcomes if o.expectation.kind == "admissible"]
     if not admissible:
@@ -623,6 +618,7 @@ def _section_sweeps(rep: Report, runner) -> None:
     """``report.table`` and ``report.map`` of a case (or an automatic map over its first two swept parameters)."""
     from stabkit.analysis.loads import stability_map as map_fn
     from stabkit.analysis.loads import stability_table as table_fn
+    from stabkit.analysis.points import sweep_circuit
     from stabkit.cases import spice_number
     from stabkit.report.progress import is_quiet
 
@@ -641,7 +637,8 @@ def _section_sweeps(rep: Report, runner) -> None:
         t = case.table
         rep.h2(f"Admissible {t['param']} for each {t['by']}")
         extra = _serial_if_small(table_fn, len(t["values"]) * 40)
-        table = runner._recording(lambda: table_fn(runner.circuit, t["param"], t["lo"], t["hi"], t["by"], t["values"],
+        lin = runner._recording(sweep_circuit, runner.circuit, {t["param"]: [t["lo"], t["hi"]], t["by"]: t["values"]})
+        table = runner._recording(lambda: table_fn(lin, t["param"], t["lo"], t["hi"], t["by"], t["values"],
                                                    progress=not is_quiet(), **extra))
         header = [f"{t['param']} \\ {t['by']}"] + [spice_number(v) for v in table.by_values]
         rows = []
@@ -657,7 +654,8 @@ def _section_sweeps(rep: Report, runner) -> None:
         (xp, xlo, xhi, xn), (yp, ylo, yhi, yn) = spec["x"], spec["y"]
         rep.h2(f"Stability map: {xp} × {yp}")
         extra = _serial_if_small(map_fn, xn * yn)
-        smap = runner._recording(lambda: map_fn(runner.circuit, xp, _grid(xlo, xhi, xn), yp, _grid(ylo, yhi, yn),
+        lin = runner._recording(sweep_circuit, runner.circuit, {xp: [xlo, xhi], yp: [ylo, yhi]})
+        smap = runner._recording(lambda: map_fn(lin, xp, _grid(xlo, xhi, xn), yp, _grid(ylo, yhi, yn),
                                                 progress=not is_quiet(), **extra))
         stable_frac = float(np.mean(smap.stable))
         rep.p(f"{xn} × {yn} grid, every point decided ({smap.stable.sum()} stable, {smap.stable.size - smap.stable.sum()} "
@@ -677,7 +675,8 @@ body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:60em;margin:1.
 h1{font-size:1.5em;border-bottom:2px solid #444}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #bbb}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}
 th{background:#f0f0f0}.verdict{font-size:1.2em;font-weight:bold;padding:.4em .8em;display:inline-block}
-.ok{background:#dff0d8;color:#2b542c}.bad{background:#f2dede;color:#a94442}.note{color:#555;font-style:italic}
+.ok{background:#dff0d8;color:#2b542c}.bad{background:#f2dede;color:#a94442}.unsure{background:#fcf8e3;color:#8a6d3b}
+.note{color:#555;font-style:italic}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.85em;color:#444}
 .generated{color:#888;font-size:.8em}
 """
@@ -698,7 +697,8 @@ def render_html(rep: Report) -> str:
         elif b.kind == "pre":
             out.append(f"<pre>{esc(b.text)}</pre>")
         elif b.kind == "verdict":
-            out.append(f'<p class="verdict {"ok" if b.ok else "bad"}">{esc(b.text)}</p>')
+            css = {"stable": "ok", "unstable": "bad"}.get(b.word, "unsure")
+            out.append(f'<p class="verdict {css}">{esc(b.text)}</p>')
         elif b.kind == "table":
             out.append("<table>")
             if any(h for h in b.header):
