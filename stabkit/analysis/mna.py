@@ -62,7 +62,9 @@ class Stamp:
     is ``a0·u vᵀ`` and its ``C`` part ``a1·u vᵀ``, with the gains read from :attr:`MNASystem.active`, so a
     copy of the system with other gains needs no new stamps). ``G``/``C`` are the sums of their stamps;
     structural analysis (:mod:`stabkit.analysis.structure`) rebuilds them in integer-transformed
-    coordinates from these terms, so that structurally zero entries stay exactly zero."""
+    coordinates from these terms, so that structurally zero entries stay exactly zero, and instantiates
+    them with random values of the same sign (``param`` says which terms share a value) to read the
+    generic structure of the pencil."""
 
     matrix: str
     coef: float
@@ -70,6 +72,9 @@ class Stamp:
     v: tuple
     element: str
     active: int = -1
+    #: the element value this term scales with (``""`` for the fixed ±1 incidence terms of branch
+    #: equations); terms with the same ``param`` always carry the same coefficient
+    param: str = ""
 
 
 @dataclass
@@ -169,12 +174,14 @@ class _Builder:
         self.e: list[tuple[int, int, float]] = []
         self.stamps: list[Stamp] = []
 
-    def record(self, matrix: str, coef: float, u, v, element: str, active: int = -1) -> None:
-        """Record ``coef · u vᵀ`` (``u``, ``v``: ``(index or None, ±1)`` pairs; ground entries dropped)."""
+    def record(self, matrix: str, coef: float, u, v, element: str, active: int = -1, param: str | None = None) -> None:
+        """Record ``coef · u vᵀ`` (``u``, ``v``: ``(index or None, ±1)`` pairs; ground entries dropped).
+        ``param`` defaults to the element's name (a value term); pass ``""`` for incidence terms."""
         u = tuple((i, s) for i, s in u if i is not None)
         v = tuple((i, s) for i, s in v if i is not None)
         if u and v and (coef != 0 or matrix == "A"):
-            self.stamps.append(Stamp(matrix, float(coef), u, v, element, active))
+            self.stamps.append(Stamp(matrix, float(coef), u, v, element, active,
+                                     element if param is None else param))
 
     @staticmethod
     def _add(store, row, col, val):
@@ -274,8 +281,8 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
             b.g_add(m, br, -1.0)
             b.g_add(br, p, 1.0)
             b.g_add(br, m, -1.0)
-            b.record("G", 1.0, [(p, 1), (m, -1)], [(br, 1)], e.name)
-            b.record("G", 1.0, [(br, 1)], [(p, 1), (m, -1)], e.name)
+            b.record("G", 1.0, [(p, 1), (m, -1)], [(br, 1)], e.name, param="")
+            b.record("G", 1.0, [(br, 1)], [(p, 1), (m, -1)], e.name, param="")
             value = vals["value"]
             if value > 0:
                 b.c_add(br, br, -value)
@@ -300,8 +307,8 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
             b.g_add(m, br, -1.0)
             b.g_add(br, p, 1.0)
             b.g_add(br, m, -1.0)
-            b.record("G", 1.0, [(p, 1), (m, -1)], [(br, 1)], e.name)
-            b.record("G", 1.0, [(br, 1)], [(p, 1), (m, -1)], e.name)
+            b.record("G", 1.0, [(p, 1), (m, -1)], [(br, 1)], e.name, param="")
+            b.record("G", 1.0, [(br, 1)], [(p, 1), (m, -1)], e.name, param="")
             if k == "E":
                 cp, cm = idx(e.nodes[2]), idx(e.nodes[3])
                 add_active(e.name, k, vals["value"], 0.0, [(br, 1.0)], [(cp, -1.0), (cm, 1.0)])

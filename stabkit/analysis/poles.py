@@ -2,24 +2,30 @@
 
 ``det(G + s·C) = 0``. ``C`` is singular in MNA (resistive nodes, voltage-source branches), so a plain QZ
 solution carries infinite eigenvalues that rounding turns into huge finite ones, and every cutoff between
-"large" and "infinite" is wrong for some circuit. Here the infinite eigenvalues are deflated from the
-*structure* (:mod:`stabkit.analysis.structure`):
+"large" and "infinite" is wrong for some circuit. Here the infinite eigenvalues and the structural zero
+modes are deflated from the *structure*, never from the size of a computed number:
 
-1. zeroed sources are contracted (V) or dropped (I); the node-space null space of ``C`` follows from the
-   connected components of the capacitive graph, and an integer change of node coordinates built from the
-   element stamps gives ``C`` exact zero rows and columns for every algebraic unknown. No singular value of
-   a matrix holding farads beside henries is ever compared with a threshold;
-2. structural zero modes (capacitor-only cut-sets, inductor-only loops) are found on the graph, divided
-   out exactly and reported as ``zero_modes`` — conserved charge or flux, not poles;
-3. the algebraic unknowns are eliminated by a Schur complement of their ``G`` block. Where that block is
-   singular (inductor cut-sets, VCVS outputs driving capacitors, ideal NICs: index > 1) an index-reduction
-   step combines its rows into a constraint on the dynamic unknowns and deflates one infinite eigenvalue
-   with orthogonal/pivoted transformations; the only rank decisions left are on blocks of like units, and
-   every decision that drops something is counted into the backward error;
-4. the dynamic block (``C_DD`` nonsingular by construction) gives the finite eigenvalues by QZ, each with a
-   first-order error bound: condition number (left/right eigenvectors of the full deflated pencil) times
-   backward error (the residual of the lifted eigenvector, at least the rounding level and every dropped
-   singular value).
+1. **Graph structure** (:mod:`stabkit.analysis.structure`): zeroed sources are contracted (V) or dropped
+   (I); an integer change of node coordinates built from the element stamps gives ``C`` exact zero rows
+   and columns for every algebraic unknown; capacitor-only cut-sets, floating potentials and inductor
+   loops are divided out exactly as zero modes.
+2. **Generic structure.** What the graph rules do not settle (index > 1: inductor cut-sets, VCVS outputs
+   driving capacitors, ideal NICs; zero modes through controlled sources) is a sequence of rank decisions
+   on blocks of the pencil. Each decision is made *once per topology* on an instance of the circuit with
+   random element values of the same signs, ``U(1, 2)`` in units where every stamp is of order one: that
+   pencil is well conditioned, so its ranks are clean (singular values ~1e-16 against order one) and, with
+   probability one, equal to the ranks for every element value except a measure-zero set — they are
+   properties of the topology. The decisions are recorded as a *plan* (how many directions each step
+   deflates) and the circuit's own pencil follows it, taking the directions from its own singular vectors
+   and counting whatever it drops into the backward error. The plan also fixes how many roots at ``s = 0``
+   are structural and how many eigenvalues are finite, so no spurious eigenvalue survives and no genuine
+   fast one is dropped. When the circuit's values cancel exactly (a non-generic circuit: a singular block
+   the random instance does not have), the solver falls back to rank decisions at the rounding level on
+   the circuit itself and says so.
+3. The algebraic unknowns are eliminated by a Schur complement of their ``G`` block, and the dynamic block
+   gives the finite eigenvalues by QZ, each with a first-order error bound: condition number (left/right
+   eigenvectors lifted to the full deflated pencil) times backward error (the residual of the lifted
+   eigenvectors, at least the rounding level and every dropped singular value).
 
 A pole whose error disc crosses the jω axis is *doubtful* (marginal); a pole is surely unstable only when
 its whole disc lies in the right half-plane. :class:`PoleResult.verdict` is built on that.
@@ -38,7 +44,8 @@ from stabkit.analysis.mna import MNASystem, assemble
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError, DistributedCircuitError
 
-__all__ = ["PoleResult", "poles", "finite_eigenvalues", "pencil_eigenvalues", "defaults", "MARGIN_RTOL"]
+__all__ = ["PoleResult", "PencilEigen", "poles", "finite_eigenvalues", "pencil_eigenvalues", "generic_plan",
+           "defaults", "MARGIN_RTOL"]
 
 TWO_PI = 2.0 * np.pi
 EPS = np.finfo(float).eps
@@ -48,15 +55,29 @@ MARGIN_RTOL = 1e-9
 
 #: tunables (python-control style: change them here rather than monkeypatching module constants)
 defaults: dict[str, float] = {
-    # a singular value below this × n × ε × the largest of its block is structurally zero (exact
-    # cancellations of ideal gains, rank-deficient blocks of like units); anything larger is kept and
-    # its consequences show up in the pole error bounds
+    # without a generic plan (raw matrices, or a circuit whose values cancel exactly): a singular value
+    # below this × n × ε × the largest of its block is taken as structurally zero
     "poles.rank_rtol": 64.0,
+    # generic instance: singular values below this × n × ε × the largest are zero ...
+    "poles.generic_zero_rtol": 1e3,
+    # ... and the decision is clean only if every other one is above this factor times that threshold
+    "poles.generic_gap": 1e4,
     # safety factor on the first-order error bound of each pole
     "poles.error_safety": 10.0,
+    # fraction of the Newton correction against the starting pencil still counted as error (the correction
+    # uses approximate eigenvectors; it removes ≥ 99 % of the error on the random-circuit study)
+    "poles.newton_residual": 0.1,
     # a pole whose bound exceeds this fraction of |s| cannot be told from a pole at infinity
     "poles.infinite_rtol": 0.5,
 }
+
+
+class _Singular(Exception):
+    """det(G + sC) vanishes identically (raised while following or making a plan)."""
+
+
+class _Unclear(Exception):
+    """A rank decision on the random instance had no clean gap (try another instance)."""
 
 
 # ---------------------------------------------------------------------------------------------- maths
@@ -80,11 +101,27 @@ def equilibrate(G: np.ndarray, C: np.ndarray, sweeps: int = 3) -> tuple[np.ndarr
     return r, c
 
 
+def _scaled_svd(B: np.ndarray, full: bool = True, scale: bool = True):
+    """SVD of ``B`` after power-of-two equilibration: ``(r, c, U, sig, Vt)`` with ``r B c = U Σ Vt``."""
+    if scale:
+        r, c = equilibrate(B, np.zeros_like(B))
+    else:
+        r, c = np.ones(B.shape[0]), np.ones(B.shape[1])
+    if not scale:
+        U, sig, Vt = la.svd(B, full_matrices=full, lapack_driver="gesvd")
+        return r, c, U, sig, Vt
+    U, sig, Vt = la.svd(r[:, None] * B * c[None, :], full_matrices=full, lapack_driver="gesvd")
+    return r, c, U, sig, Vt
+
+
 class _Pencil:
     """Working copy of a pencil with masks ``alive``/``dyn`` for rows and columns; ``C`` is exactly zero
-    outside the (alive, dyn) block. Operations keep ``det`` up to a nonzero constant."""
+    outside the (alive, dyn) block. Every operation keeps ``det`` up to a nonzero constant (or divides it by
+    a known power of ``s``) and changes the masks in a way that depends only on counts, never on values, so
+    a random instance and the circuit's own pencil stay in step. Each operation is logged so that
+    eigenvectors of the final pencil can be lifted back to the starting one (:meth:`lift`)."""
 
-    def __init__(self, G, C, row_dyn, col_dyn):
+    def __init__(self, G, C, row_dyn, col_dyn, log: bool = True):
         self.G = np.array(G, dtype=float)
         self.C = np.array(C, dtype=float)
         n = self.G.shape[0]
@@ -92,122 +129,409 @@ class _Pencil:
         self.col_alive = np.ones(n, bool)
         self.row_dyn = np.array(row_dyn, bool)
         self.col_dyn = np.array(col_dyn, bool)
-        self.dropped = 0.0  # largest relative perturbation introduced by a rank decision
-        self.steps = 0      # numerical index-reduction steps
+        self.dropped = 0.0   # largest relative perturbation introduced by a rank decision
+        self.steps = 0       # numerical index-reduction steps
+        self.zeros = 0       # zero modes divided out numerically
+        self.smallest_kept = 1.0  # smallest relative singular value a rank decision kept
+        self.scale_blocks = True  # re-equilibrate before each rank decision (not for random instances)
+        self.log: list | None = [] if log else None
+        self.start: tuple = ()    # (G, C, row scaling, column scaling) the log starts from
+        self.generic = False      # the generic plan was followed
 
-    def transpose(self) -> None:
-        """Work on ``Gᵀ + s·Cᵀ`` (same determinant): column constraints become row constraints."""
-        self.G, self.C = self.G.T.copy(), self.C.T.copy()
-        self.row_alive, self.col_alive = self.col_alive, self.row_alive
-        self.row_dyn, self.col_dyn = self.col_dyn, self.row_dyn
+    # ---- logged primitives
+    def _rows(self, I: np.ndarray, R: np.ndarray) -> None:
+        """Rows ``I`` := ``R @ rows I``."""
+        self.G[I, :] = R @ self.G[I, :]
+        self.C[I, :] = R @ self.C[I, :]
+        if self.log is not None:
+            self.log.append(("rt", I, R))
+
+    def _cols(self, J: np.ndarray, Z: np.ndarray) -> None:
+        """Columns ``J`` := ``columns J @ Z``."""
+        self.G[:, J] = self.G[:, J] @ Z
+        self.C[:, J] = self.C[:, J] @ Z
+        if self.log is not None:
+            self.log.append(("ct", J, Z))
+
+    def rebalance(self) -> None:
+        """Power-of-two re-equilibration of the whole alive pencil (transformations mix rows and columns of
+        different sizes)."""
+        ra, ca = np.flatnonzero(self.row_alive), np.flatnonzero(self.col_alive)
+        if ra.size == 0:
+            return
+        r, c = equilibrate(self.G[np.ix_(ra, ca)], self.C[np.ix_(ra, ca)], sweeps=2)
+        for M in (self.G, self.C):
+            M[ra, :] *= r[:, None]
+            M[:, ca] *= c[None, :]
+        if self.log is not None:
+            self.log.append(("rs", ra, r))
+            self.log.append(("cs", ca, c))
+
+    def block(self, M: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``M[rows, cols]`` for a rank decision, after re-equilibrating the whole pencil. Blocks are never
+        scaled on their own: a block row that is rounding noise (what transformations leave of an exact
+        zero) would be blown up into something that looks structural."""
+        if self.scale_blocks:
+            self.rebalance()
+        return M[np.ix_(rows, cols)]
 
     def idx(self, rows: bool, dyn: bool) -> np.ndarray:
         alive = self.row_alive if rows else self.col_alive
         d = self.row_dyn if rows else self.col_dyn
         return np.flatnonzero(alive & (d if dyn else ~d))
 
-    def eliminate_constraint(self, i: int) -> None:
-        """Row ``i`` has ``G`` entries on dynamic columns only and no ``C``: make it a unit row by column
-        operations on the dynamic columns (largest entry as pivot) and expand the determinant along it."""
+    def alive_rows(self) -> np.ndarray:
+        return np.r_[self.idx(True, True), self.idx(True, False)]
+
+    def alive_cols(self) -> np.ndarray:
+        return np.r_[self.idx(False, True), self.idx(False, False)]
+
+    @staticmethod
+    def _householder(rho: np.ndarray) -> tuple[np.ndarray, float]:
+        nrm = float(la.norm(rho))
+        v = rho.copy()
+        alpha = -np.copysign(nrm, rho[-1])
+        v[-1] -= alpha
+        v /= la.norm(v)
+        return np.eye(rho.size) - 2.0 * np.outer(v, v), alpha
+
+    def eliminate_row(self, i: int) -> None:
+        """Row ``i`` has ``G`` entries on dynamic columns only and no ``C``: a Householder reflection of the
+        dynamic columns moves it onto the last dynamic column; expand the determinant along it."""
         dc = self.idx(False, True)
         rho = self.G[i, dc]
-        if dc.size == 0 or not np.any(rho):
-            raise CircuitError("the circuit equations are singular for every frequency (det(G + sC) ≡ 0): a "
-                               "constraint of the circuit leaves nothing to determine")
-        k = int(np.argmax(np.abs(rho)))
-        j = dc[k]
-        f = rho / rho[k]
-        f[k] = 0.0
-        others = dc[f != 0]
-        if others.size:
-            fo = f[f != 0]
-            self.G[:, others] -= np.outer(self.G[:, j], fo)
-            self.C[:, others] -= np.outer(self.C[:, j], fo)
-            self.G[i, others] = 0.0
+        scale = np.max(np.abs(self.G[np.ix_(self.row_alive, dc)]), initial=0.0) if dc.size else 0.0
+        nrm = float(la.norm(rho))
+        if dc.size == 0 or nrm <= 16 * EPS * max(scale, 1e-300) or not np.isfinite(nrm):
+            raise _Singular
+        self.smallest_kept = min(self.smallest_kept, nrm / max(scale, 1e-300))
+        H, alpha = self._householder(rho)
+        self._cols(dc, H)
+        j = dc[-1]
+        self.G[i, dc[:-1]] = 0.0
+        self.G[i, j] = alpha
+        self.C[i, :] = 0.0
+        if self.log is not None:
+            self.log.append(("kr", i, j, alpha, self.G[:, j].copy(), self.C[:, j].copy()))
         self.row_alive[i] = False
         self.col_alive[j] = False
 
-    def fix_dynamic_rank(self, tol: float) -> bool:
-        """If ``C_DD`` is numerically singular, rotate its null space into the algebraic part. True if changed."""
+    def eliminate_column(self, c: int) -> None:
+        """Column ``c`` has ``G`` entries on dynamic rows only and no ``C`` (a floating potential divided by
+        ``s``): the transpose of :meth:`eliminate_row`."""
+        dr = self.idx(True, True)
+        rho = self.G[dr, c]
+        scale = np.max(np.abs(self.G[np.ix_(dr, self.col_alive)]), initial=0.0) if dr.size else 0.0
+        nrm = float(la.norm(rho))
+        if dr.size == 0 or nrm <= 16 * EPS * max(scale, 1e-300) or not np.isfinite(nrm):
+            raise _Singular
+        self.smallest_kept = min(self.smallest_kept, nrm / max(scale, 1e-300))
+        H, alpha = self._householder(rho)
+        self._rows(dr, H)
+        r = dr[-1]
+        self.G[dr[:-1], c] = 0.0
+        self.G[r, c] = alpha
+        self.C[:, c] = 0.0
+        if self.log is not None:
+            self.log.append(("kc", c, r, alpha, self.G[r, :].copy(), self.C[r, :].copy()))
+        self.row_alive[r] = False
+        self.col_alive[c] = False
+
+    def divide_rows(self, rows: np.ndarray) -> None:
+        """Rows whose ``G`` part is (taken as) zero: ``row(s)/s`` — their ``C`` part becomes their ``G`` part."""
+        self.G[rows, :] = self.C[rows, :]
+        self.C[rows, :] = 0.0
+        self.row_dyn[rows] = False
+        if self.log is not None:
+            self.log.append(("div", rows))
+
+    def lift(self, xr: np.ndarray, yl: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Right and left eigenvectors of the final pencil (``n × k``, zero on dead rows/columns) lifted to
+        the pencil this object started from, for eigenvalues ``lam`` (``k``)."""
+        x = np.array(xr, dtype=complex)
+        y = np.array(yl, dtype=complex)
+        for op in reversed(self.log or []):
+            kind = op[0]
+            if kind == "ct":
+                _, J, Z = op
+                x[J] = Z @ x[J]
+            elif kind == "rt":
+                _, I, R = op
+                y[I] = R.T @ y[I]
+            elif kind == "cs":
+                _, J, c = op
+                x[J] *= c[:, None]
+            elif kind == "rs":
+                _, I, r = op
+                y[I] *= r[:, None]
+            elif kind == "kr":  # row i = alpha·e_j: y_i from column j's equation
+                _, i, j, alpha, gcol, ccol = op
+                gc, cc = gcol.copy(), ccol.copy()
+                gc[i] = cc[i] = 0.0
+                t = gc @ y.conj() + (cc @ y.conj()) * lam
+                y[i] = -np.conj(t) / alpha
+            elif kind == "kc":  # column c = alpha·e_r: x_c from row r's equation
+                _, c, r, alpha, grow, crow = op
+                gr, cr = grow.copy(), crow.copy()
+                gr[c] = cr[c] = 0.0
+                x[c] = -(gr @ x + (cr @ x) * lam) / alpha
+            elif kind == "div":
+                _, rows = op
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    y[rows] = y[rows] / np.conj(lam)[None, :]
+        return x, y
+
+    # ---- the three kinds of step; ``k`` from a plan (follow) or from ``decide`` (make a plan)
+    def dynamic_rank(self, decide=None, k: tuple[int, int] | None = None):
+        """``C_DD`` (dynamic rows × dynamic columns) rank-deficient: rotate its left/right null spaces into
+        the algebraic part (orthogonal transformations). Returns ``(k_rows, k_cols)``."""
         dr, dc = self.idx(True, True), self.idx(False, True)
-        if dr.size == 0:
-            return False
-        r, c = equilibrate(np.zeros((dr.size, dc.size)), self.C[np.ix_(dr, dc)])
-        block = r[:, None] * self.C[np.ix_(dr, dc)] * c[None, :]
-        U, sig, Vt = la.svd(block)
-        if sig[0] == 0 or sig[-1] > tol * sig[0]:
-            return False
-        k = int(np.sum(sig <= tol * sig[0]))
-        self.dropped = max(self.dropped, float(sig[-k] / sig[0]) if k else 0.0)
-        # rows: Uᵀ·diag(r)·(rows dr); columns: (cols dc)·diag(c)·V — nonsingular transformations
-        self.G[dr, :] = U.T @ (r[:, None] * self.G[dr, :])
-        self.C[dr, :] = U.T @ (r[:, None] * self.C[dr, :])
-        V = Vt.T
-        self.G[:, dc] = (self.G[:, dc] * c[None, :]) @ V
-        self.C[:, dc] = (self.C[:, dc] * c[None, :]) @ V
-        nullr, nullc = dr[dr.size - k:], dc[dc.size - k:]
+        if dr.size == 0 or dc.size == 0:
+            kr, kc = dr.size, dc.size
+            if k is not None and (kr, kc) != tuple(k):
+                raise _Singular
+        else:
+            B = self.block(self.C, dr, dc)
+            r, c, U, sig, Vt = _scaled_svd(B, scale=False)
+            rank = decide(sig) if decide is not None else dr.size - k[0]
+            kr, kc = dr.size - rank, dc.size - rank
+            if k is not None and (kr, kc) != tuple(k):
+                raise _Singular
+            self._kept(sig, rank)
+        if kr == 0 and kc == 0:
+            return 0, 0
+        ref = max(float(la.norm(self.C[np.ix_(dr, dc)])), 1e-300)
+        if dr.size and dc.size and kr:
+            self._rows(dr, _rotation(r[:, None] * U[:, dr.size - kr:]).T)
+        if dr.size and dc.size and kc:
+            self._cols(dc, _rotation(c[:, None] * Vt[dc.size - kc:].T))
+        nullr, nullc = dr[dr.size - kr:], dc[dc.size - kc:]
+        self._drop(max(float(la.norm(self.C[np.ix_(nullr, dc)])), float(la.norm(self.C[np.ix_(dr, nullc)]))) / ref)
         self.C[nullr, :] = 0.0
         self.C[:, nullc] = 0.0
         self.row_dyn[nullr] = False
         self.col_dyn[nullc] = False
         self.steps += 1
-        return True
+        return kr, kc
 
-    def reduce_index(self, tol: float) -> tuple[bool, float]:
-        """If ``G_AA`` is singular, deflate one infinite eigenvalue (index reduction). Returns ``(changed,
-        smallest relative singular value of G_AA)``."""
+    def algebraic_rank(self, decide=None, k: int | None = None) -> int:
+        """``G_AA`` singular: its left null vectors combine algebraic rows into constraints on the dynamic
+        unknowns, each of which deflates one infinite eigenvalue. Returns the number deflated."""
         ar, ac = self.idx(True, False), self.idx(False, False)
         if ar.size != ac.size:
-            raise CircuitError("the circuit equations are singular for every frequency (det(G + sC) ≡ 0)")
-        if ar.size == 0:
-            return False, 1.0
-        r, c = equilibrate(self.G[np.ix_(ar, ac)], np.zeros((ar.size, ac.size)))
-        block = r[:, None] * self.G[np.ix_(ar, ac)] * c[None, :]
-        U, sig, _ = la.svd(block)
-        rel = float(sig[-1] / sig[0]) if sig[0] > 0 else 0.0
-        if rel > tol:
-            return False, rel
-        self.dropped = max(self.dropped, rel)
-        w = U[:, -1] * r
-        p = int(np.argmax(np.abs(U[:, -1])))
-        i = ar[p]
-        self.G[i, :] = (w @ self.G[ar, :]) / w[p]
-        self.G[i, ac] = 0.0
-        dc = self.idx(False, True)
-        scale = np.max(np.abs(self.G[ar, :]), initial=0.0)
-        if dc.size == 0 or np.max(np.abs(self.G[i, dc]), initial=0.0) <= tol * scale:
-            raise CircuitError("the circuit equations are singular for every frequency (det(G + sC) ≡ 0): the "
-                               "algebraic part is undetermined — look for a floating subcircuit, a cut-set of "
-                               "current sources or a loop of voltage sources")
-        self.eliminate_constraint(i)
-        # one dynamic row too many now: the left null vector of C[dr, dc] makes a new algebraic row
-        dr, dc = self.idx(True, True), self.idx(False, True)
-        Cb = self.C[np.ix_(dr, dc)]
-        rr, cc = equilibrate(np.zeros_like(Cb), Cb)
-        Uc, _, _ = la.svd(rr[:, None] * Cb * cc[None, :])
-        z = Uc[:, -1] * rr
-        q = int(np.argmax(np.abs(Uc[:, -1])))
-        row = dr[q]
-        self.G[row, :] = (z @ self.G[dr, :]) / z[q]
-        self.C[row, :] = 0.0
-        self.row_dyn[row] = False
+            raise _Singular
+        if ar.size == 0 or k == 0:
+            return 0
+        B = self.block(self.G, ar, ac)
+        r, c, U, sig, _ = _scaled_svd(B, scale=False)
+        rank = decide(sig) if decide is not None else ar.size - k
+        self._kept(sig, rank)
+        nu = ar.size - rank
+        if nu == 0:
+            return 0
+        ref = max(float(la.norm(self.G[np.ix_(ar, ac)])), 1e-300)
+        self._rows(ar, _rotation(r[:, None] * U[:, rank:]).T)
+        rows = ar[rank:]
+        self._drop(float(la.norm(self.G[np.ix_(rows, ac)])) / ref)
+        self.G[np.ix_(rows, ac)] = 0.0
+        for i in rows:
+            self.eliminate_row(int(i))
         self.steps += 1
-        return True, rel
+        return nu
+
+    def zero_modes(self, decide=None, k: int | None = None, cap: int | None = None) -> int:
+        """``G`` (all alive rows and columns) singular while ``C_DD`` and ``G_AA`` are not: its left null
+        vectors ``w`` give rows ``wᵀ(G + sC) = s·wᵀC``; they are replaced by ``wᵀC`` (a root at ``s = 0`` divided
+        out) and eliminated as constraints. Returns the number of roots divided out."""
+        dr, ar = self.idx(True, True), self.idx(True, False)
+        rows = np.r_[dr, ar]
+        cols = self.alive_cols()
+        if rows.size == 0 or k == 0:
+            return 0
+        r, c, U, sig, _ = _scaled_svd(self.block(self.G, rows, cols), scale=False)
+        rank = decide(sig) if decide is not None else rows.size - k
+        if cap is not None:
+            rank = max(rank, rows.size - cap)
+        self._kept(sig, rank)
+        nu = rows.size - rank
+        if nu == 0:
+            return 0
+        if dr.size < nu:
+            raise _Singular
+        ref = max(float(la.norm(self.G[np.ix_(rows, cols)])), 1e-300)
+        W = r[:, None] * U[:, rank:]          # left null vectors of G[rows, cols]
+        Wd, Wa = W[:dr.size], W[dr.size:]
+        Qfull, Rw = la.qr(Wd)                 # Wd = Qfull[:, :nu] Rw[:nu]
+        Rn = Rw[:nu, :nu]
+        if np.min(np.abs(np.diag(Rn)), initial=np.inf) <= 16 * EPS * max(np.max(np.abs(Rn)), 1e-300):
+            raise _Singular
+        P = np.c_[Qfull[:, nu:], Qfull[:, :nu]]  # the span of Wd becomes the last nu dynamic rows
+        self._rows(dr, P.T)
+        new = dr[dr.size - nu:]
+        if ar.size:
+            # rows `new` += (Wa Rn⁻¹)ᵀ · algebraic rows (these have no C part)
+            Wa = la.solve_triangular(Rn, Wa.T, trans="T").T
+            both = np.r_[new, ar]
+            R = np.eye(both.size)
+            R[:nu, nu:] = Wa.T
+            self._rows(both, R)
+        self._drop(float(la.norm(self.G[np.ix_(new, cols)])) / ref)
+        self.divide_rows(new)
+        for i in new:
+            self.eliminate_row(int(i))
+        self.zeros += nu
+        return nu
+
+    def _kept(self, sig: np.ndarray, rank: int) -> None:
+        """Record the smallest singular value a decision kept (relative): tiny means the values cancel."""
+        if sig.size and sig[0] > 0 and rank > 0:
+            self.smallest_kept = min(self.smallest_kept, float(sig[rank - 1] / sig[0]))
+
+    def _drop(self, rel: float) -> None:
+        """Record what a decision set to zero, relative to the block it was taken from."""
+        self.dropped = max(self.dropped, rel)
+
+
+def _rotation(W: np.ndarray) -> np.ndarray:
+    """Orthogonal ``P`` whose last ``k`` columns span the columns of ``W`` (m × k): ``Pᵀ`` moves that span onto
+    the last ``k`` coordinates."""
+    k = W.shape[1]
+    Q, _ = la.qr(W)
+    return np.c_[Q[:, k:], Q[:, :k]]
+
+
+def _generic_decider(n: int):
+    zero = defaults["poles.generic_zero_rtol"] * max(n, 1) * EPS
+    gap = defaults["poles.generic_gap"] * zero
+
+    def decide(sig: np.ndarray) -> int:
+        if sig.size == 0 or sig[0] == 0:
+            return 0
+        rel = sig / sig[0]
+        rank = int(np.sum(rel > zero))
+        if rank and rel[rank - 1] < gap:
+            raise _Unclear
+        return rank
+    return decide
+
+
+def _tolerance_decider(n: int):
+    tol = defaults["poles.rank_rtol"] * max(n, 1) * EPS
+
+    def decide(sig: np.ndarray) -> int:
+        if sig.size == 0 or sig[0] == 0:
+            return 0
+        return int(np.sum(sig / sig[0] > tol))
+    return decide
+
+
+def _start(G, C, row_dyn, col_dyn, constraints, col_constraints):
+    """Time-scale, equilibrate and eliminate the structural constraints: the pencil the plan starts from."""
+    G = np.asarray(G, dtype=float)
+    C = np.asarray(C, dtype=float)
+    gmax = np.max(np.abs(G)) if np.any(G) else 1.0
+    cmax = np.max(np.abs(C)) if np.any(C) else 1.0
+    tau = float(_pow2(np.array([cmax / gmax]))[0])
+    r, c = equilibrate(G, C / tau)
+    P = _Pencil(r[:, None] * G * c[None, :], r[:, None] * (C / tau) * c[None, :], row_dyn, col_dyn)
+    P.start = (P.G.copy(), P.C.copy(), r, c)
+    for i in constraints:
+        P.eliminate_row(int(i))
+    for j in col_constraints:
+        P.eliminate_column(int(j))
+    return P, tau
+
+
+def _run(P: _Pencil, decide=None, plan: list | None = None, max_zero: int | None = None) -> list:
+    """Deflate infinite eigenvalues and zero modes: with ``decide`` (making a plan; returns it) or following
+    ``plan`` (a list of ``(step, k)``). ``max_zero`` caps the zero modes divided out in decide mode."""
+    made = []
+    if plan is not None:
+        for step, k in plan:
+            if step == "C":
+                P.dynamic_rank(k=k)
+            elif step == "A":
+                P.algebraic_rank(k=k)
+            else:
+                P.zero_modes(k=k)
+        return list(plan)
+    n = P.G.shape[0]
+    for _ in range(4 * n + 4):
+        k = P.dynamic_rank(decide=decide)
+        if k != (0, 0):
+            made.append(("C", k))
+            continue
+        nu = P.algebraic_rank(decide=decide)
+        if nu:
+            made.append(("A", nu))
+            continue
+        if max_zero is not None and P.zeros >= max_zero:
+            break
+        nz = P.zero_modes(decide=decide, cap=None if max_zero is None else max_zero - P.zeros)
+        if nz:
+            made.append(("Z", nz))
+            continue
+        break
+    return made
+
+
+@dataclass
+class GenericPlan:
+    """The rank decisions of the deflation, made on a random instance of a topology: a list of
+    ``(step, count)`` (``"C"``: dynamic block, ``"A"``: algebraic block, ``"Z"``: zero modes), the number of
+    finite eigenvalues (structural zero modes excluded) and of zero modes it divides out."""
+
+    steps: list
+    finite: int
+    zeros: int
+
+
+def generic_plan(G, C, row_dyn, col_dyn, constraints=(), col_constraints=(), instances=None) -> GenericPlan:
+    """Make the deflation plan on random instances ``instances`` (a callable ``seed -> (G, C)`` of the same
+    structure); the first instance with clean rank decisions wins.
+
+    Raises :class:`CircuitError` when ``det(G + sC)`` vanishes identically (a singular circuit), and
+    :class:`ValueError` when no instance gives clean decisions."""
+    n = np.asarray(G).shape[0]
+    last = None
+    for seed in range(4):
+        Gr, Cr = (G, C) if instances is None else instances(seed)
+        try:
+            P, _ = _start(Gr, Cr, row_dyn, col_dyn, constraints, col_constraints)
+            P.scale_blocks = False  # every value is of order one: nothing to equilibrate, no noise to amplify
+            steps = _run(P, decide=_generic_decider(n))
+        except _Unclear as exc:
+            last = exc
+            continue
+        except _Singular:
+            raise CircuitError("the circuit equations are singular for every frequency (det(G + sC) ≡ 0): look "
+                               "for a floating subcircuit, a cut-set of current sources or controlled sources, "
+                               "or a loop of voltage sources") from None
+        return GenericPlan(steps=steps, finite=int(P.idx(True, True).size), zeros=P.zeros)
+    raise ValueError("no random instance gave clean rank decisions") from last
 
 
 @dataclass
 class PencilEigen:
-    """Finite eigenvalues of a deflated pencil with first-order error bounds (rad/s)."""
+    """Finite eigenvalues of a deflated pencil with first-order error bounds (rad/s).
+
+    ``zero_modes`` counts roots at ``s = 0`` divided out numerically (structural by the generic plan);
+    ``generic`` says the plan of the generic structure was followed (else rank decisions were made at the
+    rounding level on the pencil itself: a non-generic or raw pencil)."""
 
     values: np.ndarray
     errors: np.ndarray
     steps: int = 0
     notes: list[str] = field(default_factory=list)
+    zero_modes: int = 0
+    generic: bool = False
 
 
 def pencil_eigenvalues(G: np.ndarray, C: np.ndarray, row_dyn: np.ndarray | None = None,
                        col_dyn: np.ndarray | None = None, constraints: list[int] | tuple = (),
-                       col_constraints: list[int] | tuple = ()) -> PencilEigen:
+                       col_constraints: list[int] | tuple = (), plan: GenericPlan | None = None,
+                       abs_pencil: tuple[np.ndarray, np.ndarray] | None = None,
+                       terms: int | None = None) -> PencilEigen:
     """Finite ``s`` with ``det(G + s·C) = 0`` and an error bound for each.
 
     Parameters
@@ -219,6 +543,16 @@ def pencil_eigenvalues(G: np.ndarray, C: np.ndarray, row_dyn: np.ndarray | None 
     constraints : row indices whose ``G`` part lives on dynamic columns and whose ``C`` part is zero (zero
         modes already divided out, :mod:`stabkit.analysis.structure`).
     col_constraints : the same for columns (floating potentials).
+    plan : GenericPlan, optional
+        Rank decisions made on a random instance of the same structure (:func:`generic_plan`). Without it,
+        rank decisions are made at the rounding level on ``G``, ``C`` themselves and no zero mode is divided
+        out numerically.
+    abs_pencil : (|G|, |C|), optional
+        Entry-wise sums of the absolute values of the terms that make up ``G`` and ``C`` (the reference for
+        componentwise perturbations: rounding of element values and of their sums); default ``|G|, |C|``.
+    terms : int, optional
+        The largest number of terms summed into one entry (default ``n``): the rounding level of the
+        entries is ``(terms + 2)·ε`` relative to ``abs_pencil``.
 
     Returns
     -------
@@ -229,43 +563,83 @@ def pencil_eigenvalues(G: np.ndarray, C: np.ndarray, row_dyn: np.ndarray | None 
     C = np.asarray(C, dtype=float)
     n = G.shape[0]
     if n == 0:
-        return PencilEigen(np.zeros(0, complex), np.zeros(0))
+        return PencilEigen(np.zeros(0, complex), np.zeros(0), generic=plan is not None)
     row_dyn = np.any(C != 0, axis=1) if row_dyn is None else np.asarray(row_dyn, bool)
     col_dyn = np.any(C != 0, axis=0) if col_dyn is None else np.asarray(col_dyn, bool)
-    # time scale s = ŝ/τ and exact (power-of-two) equilibration
-    gmax = np.max(np.abs(G)) if np.any(G) else 1.0
-    cmax = np.max(np.abs(C)) if np.any(C) else 1.0
-    tau = float(_pow2(np.array([cmax / gmax]))[0])
-    r, c = equilibrate(G, C / tau)
-    P = _Pencil(r[:, None] * G * c[None, :], r[:, None] * (C / tau) * c[None, :], row_dyn, col_dyn)
-    tol = defaults["poles.rank_rtol"] * n * EPS
-    for i in constraints:
-        P.eliminate_constraint(int(i))
-    if len(col_constraints):
-        P.transpose()
-        for j in col_constraints:
-            P.eliminate_constraint(int(j))
-        P.transpose()
-    for _ in range(2 * n + 2):
-        if P.fix_dynamic_rank(tol):
-            continue
-        changed, _rel = P.reduce_index(tol)
-        if not changed:
-            break
-    ar, ac, dr, dc = P.idx(True, False), P.idx(False, False), P.idx(True, True), P.idx(False, True)
-    notes = []
+    notes: list[str] = []
+    P = None
+    generic = False
+    if plan is not None:
+        try:
+            P, tau = _start(G, C, row_dyn, col_dyn, constraints, col_constraints)
+            _run(P, plan=plan.steps)
+            generic = True
+        except _Singular:
+            generic = False
+        if not generic:
+            notes.append("the element values cancel exactly (the pencil is singular where a generic one is not): "
+                         "rank decisions made at the rounding level")
+    if not generic:
+        try:
+            P, tau = _start(G, C, row_dyn, col_dyn, constraints, col_constraints)
+            _run(P, decide=_tolerance_decider(n), max_zero=plan.zeros if plan is not None else 0)
+        except _Singular:
+            raise CircuitError("the circuit equations are singular for every frequency (det(G + sC) ≡ 0): the "
+                               "algebraic part is undetermined — look for a floating subcircuit, a cut-set of "
+                               "current sources or a loop of voltage sources") from None
     if P.steps:
         notes.append(f"{P.steps} numerical index-reduction step(s) (higher-index pencil)")
+    P.generic = generic
+    if abs_pencil is None:
+        Ga, Ca = np.abs(G), np.abs(C)
+    else:
+        Ga, Ca = (np.asarray(m, dtype=float) for m in abs_pencil)
+    r0, c0 = P.start[2], P.start[3]
+    floor = ((n if terms is None else int(terms)) + 2) * EPS
+    vals, errs = _finite_eigen(P, (r0[:, None] * Ga * c0[None, :], r0[:, None] * (Ca / tau) * c0[None, :]), floor)
+    return PencilEigen(vals / tau, errs / tau, P.steps, notes, zero_modes=P.zeros, generic=generic)
+
+
+def _final_conditioning(P: _Pencil) -> None:
+    """Reciprocal condition numbers of the final ``G_AA`` and ``C_DD`` (equilibrated, 1-norm estimate) into
+    ``P.smallest_kept``: a block the plan expects nonsingular but that the circuit's values make singular."""
+    from scipy.linalg.lapack import dgecon
+
+    ar, ac, dr, dc = P.idx(True, False), P.idx(False, False), P.idx(True, True), P.idx(False, True)
+    for B in (P.G[np.ix_(ar, ac)], P.C[np.ix_(dr, dc)]):
+        if B.size == 0:
+            continue
+        r, c = equilibrate(B, np.zeros_like(B))
+        Bs = r[:, None] * B * c[None, :]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", la.LinAlgWarning)
+            lu, _ = la.lu_factor(Bs, check_finite=False)
+        rcond = dgecon(lu, float(np.max(np.sum(np.abs(Bs), axis=0))), norm="1")[0]
+        P.smallest_kept = min(P.smallest_kept, float(rcond) if np.isfinite(rcond) else 0.0)
+
+
+def _finite_eigen(P: _Pencil, abs_start: tuple[np.ndarray, np.ndarray], floor: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Schur complement of ``G_AA`` and QZ of the dynamic block, with a first-order error bound for each
+    eigenvalue from an a-posteriori check on the *starting* pencil (before any numerical step).
+
+    The eigenvectors are lifted back through every logged operation to the starting pencil ``S(s)``, whose
+    entries are sums of element stamps; ``abs_start`` is ``(|G|, |C|)`` of it built from the absolute values
+    of the stamp terms. The bound is the componentwise one: the componentwise backward error of the lifted
+    right and left vectors (Oettli–Prager), at least the rounding level of the entries, times the
+    componentwise condition number ``|y|ᵀ(|G| + |λ||C|)|x| / |yᴴCx|``, times ``poles.error_safety``. A wrong
+    deflation decision would show up as a large backward error: nothing here trusts the steps taken."""
+    ar, ac, dr, dc = P.idx(True, False), P.idx(False, False), P.idx(True, True), P.idx(False, True)
     if dr.size == 0:
-        return PencilEigen(np.zeros(0, complex), np.zeros(0), P.steps, notes)
+        return np.zeros(0, complex), np.zeros(0)
     Gaa, Gad, Gda, Gdd = (P.G[np.ix_(a, b)] for a, b in ((ar, ac), (ar, dc), (dr, ac), (dr, dc)))
     Cdd = P.C[np.ix_(dr, dc)]
     if ar.size:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", la.LinAlgWarning)
-            lu = la.lu_factor(Gaa)
-            X = la.lu_solve(lu, Gad)            # G_AA⁻¹ G_AD
-            Yt = la.lu_solve(lu, Gda.T, trans=1)  # (G_DA G_AA⁻¹)ᵀ
+            lu = la.lu_factor(Gaa, check_finite=False)
+            X = la.lu_solve(lu, Gad, check_finite=False)            # G_AA⁻¹ G_AD
+            Yt = la.lu_solve(lu, Gda.T, trans=1, check_finite=False)  # (G_DA G_AA⁻¹)ᵀ
         Gred = Gdd - Gda @ X
     else:
         X = np.zeros((0, dc.size))
@@ -274,38 +648,55 @@ def pencil_eigenvalues(G: np.ndarray, C: np.ndarray, row_dyn: np.ndarray | None 
     # equilibrate the reduced pencil too (exact scalings)
     rr, cc = equilibrate(Gred, Cdd)
     Gs, Cs = rr[:, None] * Gred * cc[None, :], rr[:, None] * Cdd * cc[None, :]
-    w, vl, vr = la.eig(Gs, -Cs, left=True, right=True)
+    w, vl, vr = la.eig(Gs, -Cs, left=True, right=True, check_finite=False)
     finite = np.isfinite(w)
-    # lift to the full deflated pencil (unscaled reduced coordinates) and bound the error
+    lam = np.where(finite, w, 0.0).astype(complex)
     xr = cc[:, None] * vr            # right vectors of (Gred, Cdd)
     yl = rr[:, None] * vl            # left vectors
-    Gfull = P.G[np.ix_(np.r_[dr, ar], np.r_[dc, ac])]
-    Cfull = P.C[np.ix_(np.r_[dr, ar], np.r_[dc, ac])]
-    ng, ncn = la.norm(Gfull), la.norm(Cfull)  # Frobenius
+    n = P.G.shape[0]
+    k = lam.size
+    x = np.zeros((n, k), complex)
+    y = np.zeros((n, k), complex)
+    x[dc] = xr
+    x[ac] = -X @ xr
+    y[dr] = yl
+    y[ar] = -Yt @ yl
+    x, y = P.lift(x, y, lam)
+    G0, C0 = P.start[0], P.start[1]
+    Ga, Ca = abs_start
+    ax, ay = np.abs(x), np.abs(y)
+    alam = np.abs(lam)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = G0 @ x + (C0 @ x) * lam[None, :]                     # right residuals S(λ)x
+        sl = G0.T @ y.conj() + (C0.T @ y.conj()) * lam[None, :]   # left residuals (yᴴS(λ))ᵀ
+        cxy = np.sum(y.conj() * (C0 @ x), axis=0)                 # yᴴ C x
+        denom = np.abs(cxy)
+        # first-order correction of λ against the starting pencil, and its second-order remainder
+        corr = np.sum(y.conj() * r, axis=0) / cxy
+        first = np.abs(corr)
+        vals_ = np.where(finite, lam, np.inf)
+        gaps = np.abs(vals_[:, None] - vals_[None, :]) + np.diag(np.full(k, np.inf))
+        gap = np.min(gaps, axis=1, initial=np.inf)
+        second = la.norm(r, axis=0) * la.norm(sl, axis=0) / (denom * gap)
+        # componentwise condition number: perturbations |δG| ≤ ε|G|, |δC| ≤ ε|C| of the stamp sums
+        num = np.sum(ay * (Ga @ ax), axis=0) + alam * np.sum(ay * (Ca @ ax), axis=0)
+        kappa = num / denom
     safety = defaults["poles.error_safety"]
-    lam = np.where(finite, w, 0.0)
-    Xf = np.vstack([xr, -X @ xr])    # (n, k) right vectors of the full deflated pencil
-    Yf = np.vstack([yl, -Yt @ yl])   # left vectors
-    scale = ng + np.abs(lam) * ncn
-    nx_, ny_ = la.norm(Xf, axis=0), la.norm(Yf, axis=0)
-    res_r = la.norm(Gfull @ Xf + (Cfull @ Xf) * lam[None, :], axis=0) / (scale * nx_)
-    res_l = la.norm(Gfull.T @ Yf.conj() + (Cfull.T @ Yf.conj()) * lam[None, :], axis=0) / (scale * ny_)
-    eta = np.maximum.reduce([res_r, res_l, np.full(lam.shape, n * EPS), np.full(lam.shape, P.dropped)])
-    denom = np.abs(np.sum(Yf.conj() * (Cfull @ Xf), axis=0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kappa = np.where(denom > 0, nx_ * ny_ * scale / denom, np.inf)
-    vals = lam.astype(complex)
-    errs = safety * kappa * eta
+    eta = np.full(k, floor if P.generic else max(floor, P.dropped))
+    # one Newton (Rayleigh-quotient) step against the starting pencil: what the deflation steps lost
+    ok = np.isfinite(corr) & finite
+    vals = np.where(ok, lam - np.where(ok, corr, 0.0), lam)
+    errs = safety * (np.nan_to_num(second + first ** 2 / gap, nan=np.inf) + np.nan_to_num(kappa * eta, nan=np.inf)) \
+        + defaults["poles.newton_residual"] * np.nan_to_num(first, nan=np.inf)
     # near-multiple eigenvalues: the first-order bound (∝ 1/gap) overstates a cluster's error; a perturbation
     # η moves a k-fold cluster by about η^(1/k) relative, so cap the bound there for clustered eigenvalues
     if vals.size > 1:
         gaps = np.abs(vals[:, None] - vals[None, :]) + np.diag(np.full(vals.size, np.inf))
         for i in np.flatnonzero(errs > gaps.min(axis=1)):
-            k = int(np.sum(gaps[i] <= errs[i])) + 1
-            cap = safety * k * (eta[i] ** (1.0 / k)) * (abs(vals[i]) + ng / max(ncn, 1e-300) * eta[i])
+            m = int(np.sum(gaps[i] <= errs[i])) + 1
+            cap = safety * m * (eta[i] ** (1.0 / m)) * abs(vals[i])
             errs[i] = min(errs[i], max(cap, float(np.max(gaps[i][gaps[i] <= errs[i]]))))
-    vals, errs = _pair_conjugates(vals[finite], errs[finite])
-    return PencilEigen(vals / tau, errs / tau, P.steps, notes)
+    return _pair_conjugates(vals[finite], errs[finite])
 
 
 def _pair_conjugates(vals: np.ndarray, errs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -328,9 +719,10 @@ def _pair_conjugates(vals: np.ndarray, errs: np.ndarray) -> tuple[np.ndarray, np
 def finite_eigenvalues(G: np.ndarray, C: np.ndarray, names: list[str] | None = None) -> np.ndarray:
     """Finite ``s`` with ``det(G + s·C) = 0`` for dense real ``G``, ``C`` (any size, ``C`` singular allowed).
 
-    Works on the matrices alone (their exact zero pattern is the only structure used), so structural zero
-    modes come out as eigenvalues at (rounding-level) zero; :func:`poles` finds and removes them from the
-    circuit graph. Returns a complex array in rad/s, sorted by real part (descending) then imaginary part.
+    Works on the matrices alone (their exact zero pattern is the only structure used; rank decisions at the
+    rounding level), so structural zero modes come out as eigenvalues at (rounding-level) zero; :func:`poles`
+    finds and removes them from the circuit's structure. Returns a complex array in rad/s, sorted by real
+    part (descending) then imaginary part.
     """
     res = pencil_eigenvalues(G, C)
     ev = res.values
@@ -430,21 +822,38 @@ def _fmt_hz(s: complex) -> str:
     return f"{s.real / TWO_PI:.4g}{s.imag / TWO_PI:+.4g}j Hz"
 
 
-def pole_doubts(values: np.ndarray, errors: np.ndarray) -> list[str]:
-    """One line per pole (conjugate pairs once) whose error disc crosses the jω axis."""
+def pole_doubts(values: np.ndarray, errors: np.ndarray, generic: bool = False) -> list[str]:
+    """One line per pole (conjugate pairs once) whose error disc crosses the jω axis. With ``generic`` (the
+    number of finite eigenvalues is known from the generic structure) a pole with a huge bound is a genuine
+    but badly determined one, otherwise it may also be an infinite eigenvalue perturbed by rounding."""
     out = []
     inf_rtol = defaults["poles.infinite_rtol"]
     for s, e in zip(values, errors):
         if s.imag < 0 or abs(s.real) > e:
             continue
         if not np.isfinite(e) or e >= inf_rtol * abs(s):
+            what = ("it is a genuine natural frequency (the generic structure fixes their number) but may lie on "
+                    "either side of the jω axis" if generic else
+                    "it may be spurious (an infinite eigenvalue perturbed by rounding) or on either side of the jω "
+                    "axis")
             out.append(f"a pole at {_fmt_hz(s)} cannot be resolved in double precision (error bound "
-                       f"{e / TWO_PI:.2g} Hz): it may be spurious (an infinite eigenvalue perturbed by rounding) "
-                       "or on either side of the jω axis")
+                       f"{e / TWO_PI:.2g} Hz): {what}")
         else:
             out.append(f"marginal: the pole at {_fmt_hz(s)} lies on the jω axis within its error bound "
                        f"({e / TWO_PI:.2g} Hz)")
     return out
+
+
+def _plan_for(st) -> GenericPlan:
+    """The generic plan of a structure's topology (made once, cached on the topology)."""
+    topo = st.topology
+    if topo.plan is None:
+        def instance(seed):
+            return topo.matrices(topo.random_coefs(1000 + seed))
+
+        topo.plan = generic_plan(st.G, st.C, st.row_dyn, st.col_dyn, st.constraints, st.col_constraints,
+                                 instances=instance)
+    return topo.plan
 
 
 def poles(circuit: Circuit | MNASystem, params: Mapping[str, float] | None = None) -> PoleResult:
@@ -454,7 +863,7 @@ def poles(circuit: Circuit | MNASystem, params: Mapping[str, float] | None = Non
     Raises :class:`DistributedCircuitError` when the circuit has transmission lines or N-port blocks:
     they have no finite pencil, use :func:`stabkit.ndf` there.
     """
-    from stabkit.analysis.structure import pencil_structure
+    from stabkit.analysis.structure import ZeroMode, pencil_structure
 
     system = circuit if isinstance(circuit, MNASystem) else assemble(circuit, params)
     if not system.is_lumped:
@@ -463,11 +872,22 @@ def poles(circuit: Circuit | MNASystem, params: Mapping[str, float] | None = Non
             f"the circuit has distributed elements ({', '.join(names)}): it has infinitely many natural "
             "frequencies and no finite pencil; use the NDF (stabkit ndf) to count its unstable ones")
     notes: list[str] = []
+    generic = False
     if system.stamps or system.n == 0:
         st = pencil_structure(system)
-        eig = pencil_eigenvalues(st.G, st.C, st.row_dyn, st.col_dyn, st.constraints, st.col_constraints)
-        zero_notes = [z.describe() for z in st.zero_modes]
-        nzero = len(st.zero_modes)
+        try:
+            plan = _plan_for(st) if st.G.shape[0] else None
+        except ValueError:
+            plan = None
+            notes.append("no random instance of the circuit gave clean rank decisions: rank decisions made at the "
+                         "rounding level")
+        topo = st.topology
+        eig = pencil_eigenvalues(st.G, st.C, st.row_dyn, st.col_dyn, st.constraints, st.col_constraints, plan=plan,
+                                 abs_pencil=topo.abs_matrices(st.coefs), terms=topo.max_terms)
+        modes = list(st.zero_modes) + [ZeroMode("generic", [], [])] * eig.zero_modes
+        zero_notes = [z.describe() for z in modes]
+        nzero = len(modes)
+        generic = eig.generic
         if st.contracted:
             notes.append(f"zeroed source(s) {', '.join(st.contracted)} contracted (shorts for stability)")
     else:
@@ -478,4 +898,5 @@ def poles(circuit: Circuit | MNASystem, params: Mapping[str, float] | None = Non
     order = np.lexsort((ev.imag, -ev.real))
     ev, err = ev[order], err[order]
     return PoleResult(poles=ev, params=dict(system.params), title=system.circuit.title, errors=err,
-                      zero_modes=nzero, zero_mode_notes=zero_notes, doubts=pole_doubts(ev, err), warnings=notes)
+                      zero_modes=nzero, zero_mode_notes=zero_notes, doubts=pole_doubts(ev, err, generic),
+                      warnings=notes)

@@ -3,7 +3,7 @@ frequencies sit at ``s = 0`` for every element value.
 
 The matrices of :mod:`stabkit.analysis.mna` are sums of element stamps ``coef · u vᵀ`` with small integer
 vectors ``u`` (equations) and ``v`` (unknowns). Everything here works on those stamps and on graphs built
-from them (networkx), never on accumulated floating-point entries, so the zeros it promises are exact:
+from them, never on accumulated floating-point entries, so the zeros it promises are exact:
 
 1. **Contraction.** Zeroed independent voltage sources that no F/H element uses as an ammeter (and
    dependent voltage sources whose gain is zero) are wires for stability: their two nodes are merged
@@ -28,11 +28,20 @@ from them (networkx), never on accumulated floating-point entries, so the zeros 
      by ``s`` the same way.
    * *inductor-only loops* (through zeroed voltage sources too): the signed sum of the branch rows
      around the loop has an exactly zero ``G`` part and a ``C`` part ``−Σ ±L i`` (the loop's flux),
-     which replaces it in the same way.
+     which replaces it in the same way. The loops are the fundamental cycles of a spanning forest that
+     takes the voltage-source branches first, so every loop's own row is an inductor row.
 
    These are conserved quantities of the ideal circuit (charge on an island, flux in a loop), not
    instabilities: :class:`stabkit.analysis.poles.PoleResult` reports them as ``zero_modes`` and does
-   not count them as poles.
+   not count them as poles. Zero modes that none of these three rules names (combinations through
+   controlled sources) are found from the generic structure by :mod:`stabkit.analysis.poles`.
+
+All of this depends only on the circuit's topology (which stamps exist, and which gains are zero): it is
+computed once per topology and cached (:func:`topology`); a new set of element values only re-sums the
+transformed stamps (:meth:`Topology.matrices`). Structural questions ("is this entry zero for every
+value?") are answered on an instance with random values of the same signs (:meth:`Topology.random_coefs`),
+never on the circuit's own values, so an accidental cancellation of values is never mistaken for
+structure.
 
 The result, :class:`PencilStructure`, is the transformed pencil with masks saying which rows and
 columns of ``C`` are structurally nonzero (every other entry of ``C`` is exactly zero) and which rows
@@ -41,19 +50,22 @@ are zero-mode constraints. :mod:`stabkit.analysis.poles` takes it from there.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from stabkit.analysis.mna import MNASystem
 from stabkit.circuit.graph import GROUND
 from stabkit.errors import CircuitError
 
-__all__ = ["ZeroMode", "PencilStructure", "pencil_structure"]
+__all__ = ["ZeroMode", "PencilStructure", "Topology", "pencil_structure", "topology"]
 
 _GND = -1  # ground in the contracted node numbering
+_CACHE_SIZE = 64
+_cache: "OrderedDict[tuple, Topology]" = OrderedDict()
 
 
 @dataclass
@@ -61,9 +73,10 @@ class ZeroMode:
     """One structural natural frequency at ``s = 0``.
 
     ``kind`` is ``"charge"`` (a set of nodes joined to the rest of the circuit only through capacitors: the
-    charge on that island is conserved) or ``"flux"`` (a loop of inductors and zeroed voltage sources: the
-    flux around it is conserved); ``nodes`` the circuit nodes of the island, ``elements`` the capacitors of
-    the cut-set or the elements of the loop."""
+    charge on that island is conserved), ``"potential"`` (a node set whose potential no conductive element
+    sees), ``"flux"`` (a loop of inductors and zeroed voltage sources: the flux around it is conserved) or
+    ``"generic"`` (found from the generic rank structure, :mod:`stabkit.analysis.poles`); ``nodes`` the
+    circuit nodes of the island, ``elements`` the capacitors of the cut-set or the elements of the loop."""
 
     kind: str
     nodes: list[str]
@@ -76,6 +89,9 @@ class ZeroMode:
         if self.kind == "potential":
             return (f"potential of node(s) {', '.join(self.nodes)}, tied to the rest only through capacitors and "
                     "current sources (no conductive element sees it)")
+        if self.kind == "generic":
+            return ("a conserved combination of charges and fluxes through controlled sources (det(G + sC) has "
+                    "this root at s = 0 for every element value)")
         return f"flux around the loop {', '.join(self.elements)} (inductors and zeroed voltage sources)"
 
 
@@ -86,7 +102,8 @@ class PencilStructure:
 
     ``row_dyn``/``col_dyn`` mark rows/columns where ``C`` may be nonzero (``C`` is exactly zero elsewhere);
     ``constraints`` are the rows that replaced zero-mode rows (``G`` entries on dynamic columns only, ``C``
-    zero). ``labels`` name the columns (for messages)."""
+    zero), ``col_constraints`` the same for columns. ``labels`` name the columns (for messages).
+    ``topology`` builds the same pencil for other element values (the generic structure)."""
 
     G: np.ndarray
     C: np.ndarray
@@ -97,6 +114,9 @@ class PencilStructure:
     zero_modes: list[ZeroMode] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     contracted: list[str] = field(default_factory=list)
+    topology: "Topology | None" = None
+    #: the stamp coefficients ``G``/``C`` were summed from (for :meth:`Topology.abs_matrices`)
+    coefs: np.ndarray | None = None
 
 
 class _UnionFind:
@@ -120,8 +140,9 @@ class _UnionFind:
         return True
 
 
-def _effective_stamps(system: MNASystem):
-    """``(matrix, coef, u, v, element)`` with active gains resolved and integer vectors."""
+def _effective_stamps(system: MNASystem) -> list[tuple]:
+    """``(matrix, coef, u, v, element, param)`` with active gains resolved and integer vectors; terms whose
+    coefficient is zero are left out."""
     out = []
     for st in system.stamps:
         u = tuple((int(i), int(round(a))) for i, a in st.u)
@@ -129,25 +150,30 @@ def _effective_stamps(system: MNASystem):
         if st.matrix == "A":
             act = system.active[st.active]
             if act.a0 != 0:
-                out.append(("G", float(act.a0), u, v, st.element))
+                out.append(("G", float(act.a0), u, v, st.element, f"{st.param}:a0"))
             if act.a1 != 0:
-                out.append(("C", float(act.a1), u, v, st.element))
-        else:
-            out.append((st.matrix, st.coef, u, v, st.element))
+                out.append(("C", float(act.a1), u, v, st.element, f"{st.param}:a1"))
+        elif st.coef != 0:
+            out.append((st.matrix, float(st.coef), u, v, st.element, st.param))
     return out
 
 
 def _fundamental_cycles(edges: list[tuple[int, int, int]]) -> list[list[tuple[int, int]]]:
-    """Fundamental cycles of a multigraph given as ``(a, b, edge_id)``; each cycle is a list of
-    ``(edge_id, sign)`` with sign +1 when traversed from ``a`` to ``b``. Self-loops are cycles of one edge."""
-    adj: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    """Fundamental cycles of a multigraph given as ``(a, b, edge_id)`` in order of preference for the
+    spanning forest (earlier edges are taken into the tree first); each cycle is a list of ``(edge_id,
+    sign)`` starting with its non-tree edge, sign +1 when traversed from ``a`` to ``b``."""
+    uf = _UnionFind()
+    tree_adj: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    chords = []
+    for a, b, k in edges:
+        if uf.union(a, b):
+            tree_adj[a].append((b, k, +1))
+            tree_adj[b].append((a, k, -1))
+        else:
+            chords.append((a, b, k))
     parent: dict[int, tuple[int, int, int] | None] = {}
     depth: dict[int, int] = {}
-    tree: set[int] = set()
-    for a, b, k in edges:
-        adj[a].append((b, k, +1))
-        adj[b].append((a, k, -1))
-    for root in list(adj):
+    for root in list(tree_adj):
         if root in parent:
             continue
         parent[root] = None
@@ -155,27 +181,27 @@ def _fundamental_cycles(edges: list[tuple[int, int, int]]) -> list[list[tuple[in
         stack = [root]
         while stack:
             x = stack.pop()
-            for y, k, sgn in adj[x]:
+            for y, k, sgn in tree_adj[x]:
                 if y not in parent:
                     parent[y] = (x, k, sgn)  # edge k goes x -> y when sgn = +1
                     depth[y] = depth[x] + 1
-                    tree.add(k)
                     stack.append(y)
+    for a, b, _ in chords:
+        for x in (a, b):
+            if x not in parent:
+                parent[x], depth[x] = None, 0
     cycles = []
-    for a, b, k in edges:
-        if k in tree:
-            continue
-        # edge a -> b (+1), then the tree path b -> a
+    for a, b, k in chords:
         cyc = [(k, +1)]
         up_b, up_a = [], []
         x, y = b, a
         while depth[x] > depth[y]:
             px, kk, sgn = parent[x]
-            up_b.append((kk, -sgn))  # x -> px is against the orientation px -> x when sgn = +1
+            up_b.append((kk, -sgn))
             x = px
         while depth[y] > depth[x]:
             py, kk, sgn = parent[y]
-            up_a.append((kk, sgn))  # py -> y along the orientation when sgn = +1
+            up_a.append((kk, sgn))
             y = py
         while x != y:
             px, kx, sx = parent[x]
@@ -187,18 +213,133 @@ def _fundamental_cycles(edges: list[tuple[int, int, int]]) -> list[list[tuple[in
     return cycles
 
 
+def _components(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:
+    """Connected components (sorted lists) of nodes ``0..n-1`` plus ground (``_GND``) that do not contain
+    ground, given edges as pairs."""
+    if n == 0:
+        return []
+    if pairs:
+        a = np.array([p[0] for p in pairs])
+        b = np.array([p[1] for p in pairs])
+        a = np.where(a == _GND, n, a)
+        b = np.where(b == _GND, n, b)
+        graph = sp.coo_matrix((np.ones(a.size), (a, b)), shape=(n + 1, n + 1))
+    else:
+        graph = sp.coo_matrix((n + 1, n + 1))
+    _, label = connected_components(graph, directed=False)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for k in range(n):
+        groups[int(label[k])].append(k)
+    ground = int(label[n])
+    return [sorted(g) for lab, g in groups.items() if lab != ground]
+
+
+@dataclass
+class Topology:
+    """Everything :func:`pencil_structure` derives from the circuit's topology alone: the contraction, the
+    integer change of coordinates (as the transformed stamp terms ``(stamp, row, col, multiplier)``), the
+    masks, the zero-mode rows/columns and their descriptions. Cached per topology by :func:`topology`."""
+
+    n: int
+    labels: list[str]
+    contracted: list[str]
+    zero_modes: list[ZeroMode]
+    constraints: list[int]
+    col_constraints: list[int]
+    row_dyn: np.ndarray
+    col_dyn: np.ndarray
+    kept: np.ndarray           # indices of the effective stamps that survive the contraction
+    params: list[str]          # per (contracted) stamp: the value it scales with ("" = incidence)
+    signs: np.ndarray          # per stamp: sign of its coefficient in the first circuit seen
+    g_terms: tuple             # (stamp index, flat index row·n + col, integer multiplier) for G
+    c_terms: tuple             # the same for C
+    #: cache slot for the generic deflation plan of :mod:`stabkit.analysis.poles`
+    plan: object = None
+
+    def matrices(self, coefs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Dense ``(G, C)`` in structural coordinates for stamp coefficients ``coefs`` (one per stamp)."""
+        n = self.n
+        out = []
+        for stamp, flat, mult in (self.g_terms, self.c_terms):
+            w = coefs[stamp] * mult
+            out.append(np.bincount(flat, weights=w, minlength=n * n).reshape(n, n) if n else np.zeros((0, 0)))
+        return out[0], out[1]
+
+    def abs_matrices(self, coefs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(Σ|terms| of G, Σ|terms| of C)``: the entry-wise reference for componentwise perturbations."""
+        n = self.n
+        out = []
+        for stamp, flat, mult in (self.g_terms, self.c_terms):
+            w = np.abs(coefs[stamp] * mult)
+            out.append(np.bincount(flat, weights=w, minlength=n * n).reshape(n, n) if n else np.zeros((0, 0)))
+        return out[0], out[1]
+
+    @property
+    def max_terms(self) -> int:
+        """The largest number of stamp terms summed into one entry of ``G`` or ``C``."""
+        counts = [np.bincount(flat).max(initial=0) for _, flat, _ in (self.g_terms, self.c_terms) if flat.size]
+        return int(max(counts, default=1))
+
+    def random_coefs(self, seed: int = 0) -> np.ndarray:
+        """Stamp coefficients of a random instance: every element value drawn from ``U(1, 2)`` with the sign
+        of the circuit's own value (incidence terms stay ±1); terms that share a value share the draw."""
+        rng = np.random.default_rng(seed)
+        draws: dict[str, float] = {}
+        out = np.empty(len(self.params))
+        for k, (p, sgn) in enumerate(zip(self.params, self.signs)):
+            if p == "":
+                out[k] = sgn
+                continue
+            if p not in draws:
+                draws[p] = rng.uniform(1.0, 2.0)
+            out[k] = sgn * draws[p]
+        return out
+
+
+def _topology_key(system: MNASystem, stamps: list[tuple]) -> tuple:
+    circuit = system.circuit
+    branches = tuple((e.key, e.kind, tuple(e.nodes[:2]), tuple(r.lower() for r in (e.refs or ())))
+                     for e in circuit if e.key in system.branch_index)
+    return (tuple(system.unknowns), branches,
+            tuple((m, u, v, el, p, c > 0) for m, c, u, v, el, p in stamps))
+
+
+def topology(system: MNASystem) -> tuple[Topology, np.ndarray]:
+    """The cached :class:`Topology` of a lumped system and its stamp coefficients (in the topology's order)."""
+    if not system.is_lumped:
+        raise CircuitError("structural analysis needs a lumped circuit")
+    stamps = _effective_stamps(system)
+    key = _topology_key(system, stamps)
+    topo = _cache.get(key)
+    if topo is None:
+        topo = _build_topology(system, stamps)
+        _cache[key] = topo
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    else:
+        _cache.move_to_end(key)
+    coefs = np.array([st[1] for st in stamps], dtype=float)
+    return topo, coefs[topo.kept]
+
+
 def pencil_structure(system: MNASystem) -> PencilStructure:
     """Contract, split dynamic from algebraic unknowns and deflate structural zero modes (module doc).
 
     Raises :class:`CircuitError` when the circuit has no recorded stamps (distributed elements) or is
     singular for every ``s`` in a way the graph shows (a loop of voltage-defined shorts, a floating island).
     """
-    if not system.is_lumped:
-        raise CircuitError("structural analysis needs a lumped circuit")
+    topo, coefs = topology(system)
+    G, C = topo.matrices(coefs)
+    return PencilStructure(G=G, C=C, row_dyn=topo.row_dyn.copy(), col_dyn=topo.col_dyn.copy(),
+                           constraints=list(topo.constraints), col_constraints=list(topo.col_constraints),
+                           zero_modes=list(topo.zero_modes), labels=list(topo.labels),
+                           contracted=list(topo.contracted), topology=topo, coefs=coefs)
+
+
+def _build_topology(system: MNASystem, stamps: list[tuple]) -> Topology:
     circuit = system.circuit
     nn = len(system.node_index)
     node_names = {i: nd for nd, i in system.node_index.items()}
-    stamps = _effective_stamps(system)
     branch_elem: dict[int, object] = {}
     for e in circuit:
         if e.key in system.branch_index:
@@ -215,7 +356,7 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
     uf.find(_GND)
     shorts: set[int] = set()
     short_names: list[str] = []
-    for br, e in branch_elem.items():
+    for br, e in sorted(branch_elem.items()):
         short = (e.kind == "V" and e.key not in ammeters) or \
                 (e.kind in ("E", "H") and gains.get(e.name, (1.0, 0.0))[0] == 0.0) or \
                 (e.kind == "L" and e.name not in c_elements)  # a switched-off negative L: a 0 V short
@@ -253,12 +394,14 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
         return {k: a for k, a in acc.items() if a}
 
     cst = []
-    for mat, coef, u, v, name in stamps:
+    kept = []
+    for k, (mat, coef, u, v, name, param) in enumerate(stamps):
         cu, cv = contract(u), contract(v)
         if cu is None or cv is None:
             continue  # a contracted short's own stamps
         if cu and cv:
-            cst.append((mat, coef, cu, cv, name))
+            cst.append((mat, coef, cu, cv, name, param))
+            kept.append(k)
 
     # ---- 2. graphs on contracted nodes (+ ground)
     def node_pairs(vec):
@@ -271,31 +414,25 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
             pairs.append((nodes[0], _GND))
         return pairs
 
-    capg = nx.Graph()
-    cong = nx.Graph()
-    colg = nx.Graph()  # conductive stamps seen from the unknowns (columns)
-    colg.add_nodes_from(range(nc))
-    colg.add_node(_GND)
-    capg.add_nodes_from(range(nc))
-    capg.add_node(_GND)
-    cong.add_nodes_from(range(nc))
-    cong.add_node(_GND)
+    cap_pairs, con_pairs, col_pairs = [], [], []
+    cap_degree: dict[int, int] = defaultdict(int)
     cut_caps: dict[tuple[int, int], set[str]] = defaultdict(set)
-    for mat, coef, u, v, name in cst:
+    for mat, coef, u, v, name, _ in cst:
         if mat == "C":
             for a, b in node_pairs(u) + node_pairs(v):
-                capg.add_edge(a, b)
+                cap_pairs.append((a, b))
+                if a != b:
+                    cap_degree[a] += 1
+                    cap_degree[b] += 1
                 cut_caps[(a, b)].add(name)
                 cut_caps[(b, a)].add(name)
         else:
-            for a, b in node_pairs(u):
-                cong.add_edge(a, b)
-            for a, b in node_pairs(v):
-                colg.add_edge(a, b)
-    cap_comps = [sorted(c) for c in nx.connected_components(capg) if _GND not in c]
-    islands = [sorted(c) for c in nx.connected_components(cong) if _GND not in c]
+            con_pairs.extend(node_pairs(u))
+            col_pairs.extend(node_pairs(v))
+    cap_comps = _components(nc, cap_pairs)
+    islands = _components(nc, con_pairs)
     row_sets = {tuple(i) for i in islands}
-    col_islands = [sorted(c) for c in nx.connected_components(colg) if _GND not in c and tuple(sorted(c)) not in row_sets]
+    col_islands = [c for c in _components(nc, col_pairs) if tuple(c) not in row_sets]
 
     def _cnode(nd):
         if nd == GROUND:
@@ -303,14 +440,22 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
         c = cls_of[system.node_index[nd]]
         return _GND if c == _GND else new_node[c]
 
-    # inductor / ammeter-source loops
+    # inductor / ammeter-source loops: voltage-source branches first into the spanning forest, so that the
+    # chord of every fundamental cycle (its representative row) is an inductor
     loop_edges = []
-    for br in branches:
-        e = branch_elem[br]
-        if e.kind in ("L", "V"):
-            p, m = (_cnode(nd) for nd in e.nodes[:2])
-            loop_edges.append((p, m, new_branch[br]))
+    for kinds in (("V",), ("L",)):
+        for br in branches:
+            e = branch_elem[br]
+            if e.kind in kinds:
+                p, m = (_cnode(nd) for nd in e.nodes[:2])
+                loop_edges.append((p, m, new_branch[br]))
     cycles = _fundamental_cycles(loop_edges)
+    inv_branch = {nb: br for br, nb in new_branch.items()}
+    for cyc in cycles:
+        if branch_elem[inv_branch[cyc[0][0]]].kind != "L":
+            names = [branch_elem[inv_branch[eid]].name for eid, _ in cyc]
+            raise CircuitError("the circuit equations are singular for every frequency: the voltage sources "
+                               f"{', '.join(names)} form a loop")
 
     # ---- 3. representatives (distinct rows for every sum)
     used: set[int] = set()
@@ -422,21 +567,26 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
                 acc[j] += a * b
         return [(j, a) for j, a in acc.items() if a]
 
-    G = np.zeros((n, n))
-    C = np.zeros((n, n))
-    for mat, coef, u, v, name in cst:
+    # transformed terms: (stamp, row, col, multiplier) per matrix
+    terms = {"G": ([], [], [], []), "C": ([], [], [], [])}
+    for k, (mat, coef, u, v, name, param) in enumerate(cst):
         tu, tv = transform(u, row_map), transform(v, col_map)
-        target = G if mat == "G" else C
+        st, rr, cc, mm = terms["G" if mat == "G" else "C"]
         for i, a in tu:
             for j, b in tv:
-                target[i, j] += coef * (a * b)
+                st.append(k)
+                rr.append(i)
+                cc.append(j)
+                mm.append(a * b)
+    g_st, g_r, g_c, g_m = (np.array(x, dtype=int) for x in terms["G"])
+    c_st, c_r, c_c, c_m = (np.array(x, dtype=int) for x in terms["C"])
 
-    # ---- 4. dynamic / algebraic split and zero-mode rows
+    # ---- 4. dynamic / algebraic split and zero-mode rows (structural checks on a random instance)
     col_dyn = np.zeros(n, bool)
     row_dyn = np.zeros(n, bool)
     for k in range(nc):
         in_comp = k in comp_of
-        grounded = not in_comp and capg.degree(k) > 0
+        grounded = not in_comp and cap_degree.get(k, 0) > 0
         row_dyn[k] = grounded or (in_comp and comp_rep[comp_of[k]] != k)
         col_dyn[k] = grounded or (in_comp and comp_rep_c[comp_of[k]] != k)
     for br in branches:
@@ -453,17 +603,35 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
         constraints.append(r)
     for li, cyc in enumerate(cycles):
         constraints.append(loop_rep[li])
-        inv = {nb: br for br, nb in new_branch.items()}
-        zero_modes.append(ZeroMode("flux", [], [branch_elem[inv[eid]].name for eid, _ in cyc]))
+        zero_modes.append(ZeroMode("flux", [], [branch_elem[inv_branch[eid]].name for eid, _ in cyc]))
+
+    params = [st[5] for st in cst]
+    signs = np.array([1.0 if st[1] > 0 else -1.0 for st in cst])
+    topo = Topology(n=n, labels=[], contracted=short_names, zero_modes=zero_modes, constraints=constraints,
+                    col_constraints=[], row_dyn=row_dyn, col_dyn=col_dyn, kept=np.array(kept, dtype=int),
+                    params=params, signs=signs,
+                    g_terms=(g_st, g_r * n + g_c, g_m), c_terms=(c_st, c_r * n + c_c, c_m))
+    Gr, Cr = topo.matrices(topo.random_coefs(12345))
+
+    def move(select):
+        """Move the C terms selected (mask over C terms) into G (row or column divided by s)."""
+        nonlocal g_st, g_r, g_c, g_m, c_st, c_r, c_c, c_m
+        g_st, g_r, g_c, g_m = (np.concatenate([x, y[select]]) for x, y in ((g_st, c_st), (g_r, c_r), (g_c, c_c),
+                                                                          (g_m, c_m)))
+        keep = ~select
+        c_st, c_r, c_c, c_m = c_st[keep], c_r[keep], c_c[keep], c_m[keep]
+
     for r in constraints:
-        if np.any(G[r]):
+        if np.any(Gr[r]):
             raise AssertionError("a zero-mode row kept a conductive part")  # pragma: no cover
-        if not np.any(C[r]):
+        if not np.any(Cr[r]):
             raise CircuitError("the circuit equations are singular for every frequency: "
                                f"{zero_modes[constraints.index(r)].describe()} with nothing to store it")
-        G[r] = C[r]
-        C[r] = 0.0
+        Gr[r] = Cr[r]
+        Cr[r] = 0.0
         row_dyn[r] = False
+    if constraints:
+        move(np.isin(c_r, constraints))
     # islands of floating potential: every conductive stamp sees only voltage differences inside them (they
     # are tied to the rest through capacitors and current sources): G·1_S = 0, column S := its C part / s
     col_constraints: list[int] = []
@@ -471,22 +639,27 @@ def pencil_structure(system: MNASystem) -> PencilStructure:
         if si not in col_island_rep:
             continue
         c = col_island_rep[si]
-        if np.any(G[:, c]) or not np.any(C[:, c]):
+        if np.any(Gr[:, c]) or not np.any(Cr[:, c]):
             continue  # already divided out with a cut-set row, or floating for every s (caught later)
         inside = {x for k in isl for x in members[reps[k]]}
         zero_modes.append(ZeroMode("potential", sorted(node_of(i) for i in inside), []))
-        G[:, c] = C[:, c]
-        C[:, c] = 0.0
+        Gr[:, c] = Cr[:, c]
+        Cr[:, c] = 0.0
         col_dyn[c] = False
         col_constraints.append(c)
+    if col_constraints:
+        move(np.isin(c_c, col_constraints))
     # C vanishes outside the marked block (exact by construction)
-    if np.any(C[~row_dyn, :]) or np.any(C[:, ~col_dyn]):
+    if np.any(Cr[~row_dyn, :]) or np.any(Cr[:, ~col_dyn]):
         raise AssertionError("structural split left capacitance outside the dynamic block")  # pragma: no cover
     labels = [""] * n
     for c, k in new_node.items():
         labels[k] = f"v({node_names[c]})"
     for br, nb in new_branch.items():
         labels[nb] = system.unknowns[br]
-    return PencilStructure(G=G, C=C, row_dyn=row_dyn, col_dyn=col_dyn, constraints=constraints,
-                           col_constraints=col_constraints,
-                           zero_modes=zero_modes, labels=labels, contracted=short_names)
+    topo.labels = labels
+    topo.col_constraints = col_constraints
+    topo.row_dyn, topo.col_dyn = row_dyn, col_dyn
+    topo.g_terms = (g_st, g_r * n + g_c, g_m)
+    topo.c_terms = (c_st, c_r * n + c_c, c_m)
+    return topo
