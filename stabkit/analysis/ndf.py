@@ -94,8 +94,9 @@ defaults: dict[str, float] = {
     "ndf.max_band": 24,
     # |NDF| below this on the contour means a natural frequency on or next to the jω axis
     "ndf.marginal_abs": 1e-9,
-    # product of the return differences vs det R: a mismatch (log) above this is a doubt
-    "ndf.det_check_tol": 1e-6,
+    # product of the return differences vs det R: a mismatch (log) above this is a doubt (below it no count
+    # can move by a tenth of an encirclement)
+    "ndf.det_check_tol": 1e-2,
     # used by numerical_limit() only (informational)
     "ndf.numerical_span": 1e9,
 }
@@ -294,24 +295,39 @@ def passive_natural_frequencies(system: MNASystem) -> np.ndarray:
     """Zeros of ``det M0`` (the passive circuit's natural frequencies, rad/s) for a lumped circuit; these are
     the NDF's poles and are used to place samples around sharp resonances. Empty for distributed circuits
     or when the passive pencil cannot be solved."""
-    if not system.is_lumped or system.n == 0 or system.n > 1500:
-        return np.zeros(0, dtype=complex)
+    res = _passive_pole_result(system)
+    return np.zeros(0, dtype=complex) if res is None else res.poles
+
+
+def _passive_system(system: MNASystem) -> MNASystem:
     import dataclasses
 
-    passive = dataclasses.replace(system, active=[dataclasses.replace(a, a0=0.0, a1=0.0) for a in system.active])
-    return _lumped_poles(passive)
+    return dataclasses.replace(system, active=[dataclasses.replace(a, a0=0.0, a1=0.0) for a in system.active])
 
 
-def _lumped_poles(system: MNASystem) -> np.ndarray:
-    """Natural frequencies (rad/s, structural zero modes excluded) of a lumped system, or empty."""
+def _passive_pole_result(system: MNASystem):
+    if not system.is_lumped or system.n == 0 or system.n > 1500:
+        return None
+    return _pole_result(_passive_system(system))
+
+
+def _pole_result(system: MNASystem):
+    """:class:`~stabkit.analysis.poles.PoleResult` of a lumped system (structural zero modes excluded, error
+    bounds included), or ``None`` when the pencil cannot be solved."""
     from stabkit.analysis.poles import poles
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return poles(system).poles
+            return poles(system)
     except (CircuitError, np.linalg.LinAlgError, ValueError):
-        return np.zeros(0, dtype=complex)
+        return None
+
+
+def _lumped_poles(system: MNASystem) -> np.ndarray:
+    """Natural frequencies (rad/s, structural zero modes excluded) of a lumped system, or empty."""
+    res = _pole_result(system)
+    return np.zeros(0, dtype=complex) if res is None else res.poles
 
 
 def numerical_limit(system: MNASystem) -> float:
@@ -323,26 +339,38 @@ def numerical_limit(system: MNASystem) -> float:
 
 
 def default_band(system: MNASystem, passive_poles: np.ndarray | None = None,
-                 poles: np.ndarray | None = None) -> tuple[float, float]:
+                 poles: np.ndarray | None = None, *, passive_errors: np.ndarray | None = None,
+                 errors: np.ndarray | None = None) -> tuple[float, float]:
     """Default ``(fmin, fmax)`` in Hz.
 
     Lumped circuits: the natural frequencies are known (``poles`` of the circuit and ``passive_poles`` of
-    the passive reference, rad/s, structural zero modes excluded): the band covers all of them with a
-    margin ``defaults["ndf.pole_margin"]`` (100×) on either side, so the contour starts below the slowest
-    mode and the dense sweep ends above the fastest. Distributed circuits: element time scales
-    (:func:`element_frequency_band`), ``bottom_factor`` below and ``top_factor`` above. Never capped at a
-    "numerical limit": the tail is extended until it settles, or the result says it did not."""
+    the passive reference, rad/s, structural zero modes excluded, with their error bounds ``errors`` and
+    ``passive_errors``): the band covers all of them with a margin ``defaults["ndf.pole_margin"]`` (100×)
+    on either side, so the contour starts below the slowest mode and the dense sweep ends above the
+    fastest. Every natural frequency counts, however far from the others: a slow RHP pole beside a fast
+    one is still counted. Distributed circuits: element time scales (:func:`element_frequency_band`),
+    ``bottom_factor`` below and ``top_factor`` above. Never capped at a "numerical limit": the tail is
+    extended until it settles, or the result says it did not."""
     lo, hi = element_frequency_band(system)
-    known = [np.abs(np.asarray(p)) for p in (poles, passive_poles) if p is not None and np.size(p)]
-    mags = np.concatenate(known) if known else np.zeros(0)
-    mags = mags[np.isfinite(mags) & (mags > 0)]
-    if mags.size:  # below 1e-12 × the fastest mode a "pole" is rounding around s = 0 (reported by poles())
-        mags = mags[mags > 1e-12 * mags.max()]
-    if system.is_lumped and mags.size:
+    low, high = [], []
+    for p, e in ((poles, errors), (passive_poles, passive_errors)):
+        if p is None or not np.size(p):
+            continue
+        p = np.asarray(p, dtype=complex)
+        e = np.zeros(p.shape) if e is None else np.asarray(e, dtype=float)
+        mag = np.abs(p)
+        ok = np.isfinite(mag) & np.isfinite(e)
+        low.append(np.maximum(mag - e, 0.0)[ok])
+        high.append((mag + e)[ok])
+    low = np.concatenate(low) if low else np.zeros(0)
+    high = np.concatenate(high) if high else np.zeros(0)
+    low = low[low > 0]
+    if system.is_lumped and high.size:
         margin = _d("pole_margin")
-        return float(mags.min()) / TWO_PI / margin, float(mags.max()) / TWO_PI * margin
-    if mags.size:
-        lo, hi = min(lo, float(mags.min())), max(hi, float(mags.max()))
+        slow = float(low.min()) if low.size else lo
+        return slow / TWO_PI / margin, float(high.max()) / TWO_PI * margin
+    if high.size:
+        lo, hi = min(lo, float(low.min()) if low.size else lo), max(hi, float(high.max()))
     return lo / TWO_PI / _d("bottom_factor"), hi / TWO_PI * _d("top_factor")
 
 
@@ -546,9 +574,14 @@ class NDFResult:
 
     ``doubts`` say why the count may be wrong (non-integer count, unsettled tail, unresolved phase steps,
     product of the factors ≠ det R, a natural frequency on the axis); ``warnings`` are informational
-    (indentations, S-parameter blocks assumed stable). ``verdict`` is ``"uncertain"`` with any doubt or a
-    marginal locus, else ``"unstable"`` with encirclements, else ``"stable"``; ``stable`` means
-    ``verdict == "stable"``."""
+    (indentations, S-parameter blocks assumed stable). ``axis_doubts`` (a subset of ``doubts``) are the
+    ones that only say a natural frequency may sit on the jω axis (or inside an indentation next to it):
+    they cannot remove an encirclement that was counted.
+
+    ``verdict``: ``"unstable"`` when the NDF encircles the origin and no doubt other than an axis doubt
+    stands (with axis doubts the count is then a lower bound, :attr:`count_is_lower_bound`); else
+    ``"uncertain"`` with any doubt or a marginal locus; else ``"stable"`` (no encirclement); ``stable``
+    means ``verdict == "stable"``."""
 
     s: np.ndarray = field(repr=False)
     log_values: np.ndarray = field(repr=False)
@@ -563,12 +596,21 @@ class NDFResult:
     params: dict[str, float] = field(default_factory=dict)
     title: str = ""
     doubts: list[str] = field(default_factory=list)
+    axis_doubts: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
+        count_doubts = [d for d in self.doubts if d not in self.axis_doubts]
+        if not count_doubts and self.encirclements > 0:
+            return "unstable"
         if self.doubts or self.marginal:
             return "uncertain"
-        return "unstable" if self.encirclements > 0 else ("stable" if self.encirclements == 0 else "uncertain")
+        return "stable" if self.encirclements == 0 else "uncertain"
+
+    @property
+    def count_is_lower_bound(self) -> bool:
+        """An unstable verdict whose count may miss natural frequencies on or right next to the jω axis."""
+        return self.verdict == "unstable" and bool(self.doubts or self.marginal)
 
     @property
     def stable(self) -> bool:
@@ -596,6 +638,7 @@ class NDFResult:
             "encirclements": int(self.encirclements),
             "raw_count": float(self.raw_count),
             "marginal": bool(self.marginal),
+            "lower_bound": bool(self.count_is_lower_bound),
             "sources": [src.to_dict() for src in self.sources],
             "warnings": list(self.doubts) + list(self.warnings),
             "fmin_hz": float(self.fmin),
@@ -648,6 +691,56 @@ def python_control_count(result: "NDFResult") -> int:
     return int(response.count)
 
 
+def _passive_axis_modes(passive: np.ndarray, errors: np.ndarray) -> list[tuple[float, float, int, bool]]:
+    """Natural frequencies of the passive reference that cannot be told from the jω axis (their error disc
+    crosses it), upper half only: ``(ω0, radius, k0, clean)`` with an indentation radius well beyond their
+    error, the number ``k0`` of passive natural frequencies inside that disc, and whether none straddles its
+    edge (then ``k0`` is exact)."""
+    out = []
+    upper = [(p, e) for p, e in zip(passive, errors) if p.imag > 0 and abs(p.real) <= e]
+    done: list[float] = []
+    for p, e in sorted(upper, key=lambda pe: pe[0].imag):
+        w = float(p.imag)
+        if any(abs(w - d) <= 1e-9 * w for d in done):
+            continue
+        done.append(w)
+        radius = max(1e-6 * w, 16.0 * (abs(p.real) + e))
+        dist = np.abs(passive - 1j * w)
+        inside = dist + errors < radius
+        straddle = (dist + errors >= radius) & (dist - errors <= radius)
+        out.append((w, radius, int(np.sum(inside)), not bool(np.any(straddle)) and radius < 0.1 * w))
+    return out
+
+
+def _hidden_axis_zeros(evaluator: "ReturnDifferenceEvaluator", omega: float, radius: float, k0: int,
+                       max_points: int = 4096) -> int | None:
+    """Natural frequencies of the circuit inside the disc of ``radius`` around ``jω`` that holds ``k0``
+    natural frequencies of the passive reference: the winding number of ``NDF = det R`` around the full
+    circle (refined until no step turns more than π/4) plus ``k0``. ``None`` when the circle cannot be
+    resolved (a zero or pole on it)."""
+    theta = np.linspace(0.0, TWO_PI, 65)
+    for _ in range(12):
+        s = 1j * omega + radius * np.exp(1j * theta)
+        R = evaluator(s)
+        if evaluator.r == 0:
+            return k0
+        if not np.all(np.isfinite(R)):
+            return None
+        sign, _ = np.linalg.slogdet(R)
+        if np.any(sign == 0):
+            return None
+        steps = wrap_phase(np.diff(np.angle(sign)))
+        bad = np.abs(steps) > np.pi / 4
+        if not bad.any():
+            winding = float(np.sum(steps)) / TWO_PI
+            w = int(round(winding))
+            return w + k0 if abs(winding - w) < 0.1 else None
+        if theta.size > max_points:
+            return None
+        theta = np.sort(np.concatenate([theta, 0.5 * (theta[:-1][bad] + theta[1:][bad])]))
+    return None
+
+
 # ---------------------------------------------------------------------------------------------- driver
 def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | None = None, *,
         fmin: float | None = None, fmax: float | None = None) -> NDFResult:
@@ -659,9 +752,12 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     come from the circuit (:func:`default_band`).
     """
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
-    passive = passive_natural_frequencies(system)
-    full = _lumped_poles(system) if system.is_lumped and system.n <= 1500 else np.zeros(0, complex)
-    dflt_lo, dflt_hi = default_band(system, passive, full)
+    passive_res = _passive_pole_result(system)
+    full_res = _pole_result(system) if system.is_lumped and system.n <= 1500 else None
+    passive, passive_err = ((passive_res.poles, passive_res.errors) if passive_res is not None
+                            else (np.zeros(0, complex), np.zeros(0)))
+    full, full_err = (full_res.poles, full_res.errors) if full_res is not None else (np.zeros(0, complex), np.zeros(0))
+    dflt_lo, dflt_hi = default_band(system, passive, full, passive_errors=passive_err, errors=full_err)
     blocks = [e.name for e in system.circuit if e.kind == "N"]
     networks = list(getattr(system.circuit, "networks", {}).values()) if blocks else []
     if networks:  # S-parameter data exist on the jω axis, inside their measured band only
@@ -677,6 +773,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     contour = _Contour(evaluator, eps)
     warn: list[str] = []
     doubts: list[str] = []
+    axis_doubts: list[str] = []
     axis_only = bool(blocks)
     if axis_only:
         contour.detours = _d("max_detours")  # off the axis the blocks are unknown: no indentation
@@ -690,16 +787,13 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     t_arc = np.zeros(0) if axis_only else np.linspace(0.0, 1.0, 9)[:-1]
     # samples around the passive circuit's resonances (the NDF's poles): sharp features a plain grid misses
     extra = []
-    on_axis_poles = []
     for p in full:  # and around the circuit's own natural frequencies near the axis (the NDF's zeros)
         if p.imag > 0 and abs(p.real) < 0.3 * p.imag:
             for m in (-4, -2, -1, -0.5, 0, 0.5, 1, 2, 4):
                 extra.append(p.imag + m * max(abs(p.real), 1e-9 * p.imag))
-    for p in passive:
-        if p.imag <= 0:
-            continue
-        if abs(p.real) <= 1e-9 * abs(p):
-            on_axis_poles.append(p.imag)
+    axis_modes = _passive_axis_modes(passive, passive_err)
+    for p, e in zip(passive, passive_err):
+        if p.imag <= 0 or abs(p.real) <= e:
             continue
         if abs(p.real) < 0.3 * p.imag:
             for m in (-8, -4, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4, 8):
@@ -707,11 +801,19 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     extra = np.array([w for w in extra if eps < w < w_top])
     t_init = np.concatenate([t_arc, t_axis, contour.t_of_omega(extra) if extra.size else []])
     contour.insert(np.unique(t_init))
-    for w in on_axis_poles:
-        if eps < w < w_top:
-            contour.add_detour(w, 1e-6 * w)
-        doubts.append(f"marginal: the passive reference has a natural frequency on the jω axis at {w / TWO_PI:.6g} Hz; "
-                      "a mode there that the active elements do not move is invisible to the NDF")
+    for w, radius, k0, clean in axis_modes:
+        if eps < w - radius and w + radius < w_top:
+            contour.add_detour(w, radius)
+        hidden = _hidden_axis_zeros(evaluator, w, radius, k0) if clean else None
+        if hidden == 0:
+            warn.append(f"the passive reference has a natural frequency on the jω axis at {w / TWO_PI:.6g} Hz; the "
+                        "active elements move it (no natural frequency of the circuit within "
+                        f"{radius / TWO_PI:.3g} Hz of it): indented")
+        else:
+            axis_doubts.append(f"marginal: the passive reference has a natural frequency on the jω axis at "
+                               f"{w / TWO_PI:.6g} Hz and the circuit has {'one' if hidden is None else hidden} within "
+                               f"{radius / TWO_PI:.3g} Hz of it: a mode the active elements do not move is invisible "
+                               "to the NDF")
     contour.refine()
 
     # extend the tail until every factor has settled on c·(jω)^m
@@ -767,7 +869,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     for note in dict.fromkeys(contour.notes):
         (doubts if ("unresolved" in note or "stopped" in note) else warn).append(note)
     for w in contour.axis_zeros:
-        doubts.append(f"marginal: the NDF vanishes on the jω axis at {w / TWO_PI:.6g} Hz (a natural frequency on the axis)")
+        axis_doubts.append(f"marginal: the NDF vanishes on the jω axis at {w / TWO_PI:.6g} Hz (a natural frequency on the axis)")
     if contour.detours >= _d("max_detours") and not axis_only:
         doubts.append(f"the contour needed more than {_d('max_detours')} indentations around singularities on the "
                       "jω axis: some were left out")
@@ -777,7 +879,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     marginal = bool(np.min(log_ndf.real) < np.log(_d("marginal_abs"))) if r else False
     if marginal:
         i = int(np.argmin(log_ndf.real))
-        doubts.append(f"marginal: |NDF| falls to {np.exp(log_ndf.real[i]):.3g} at {contour.s[i].imag / TWO_PI:.6g} Hz: a natural "
+        axis_doubts.append(f"marginal: |NDF| falls to {np.exp(log_ndf.real[i]):.3g} at {contour.s[i].imag / TWO_PI:.6g} Hz: a natural "
                     "frequency on (or extremely close to) the jω axis; the circuit is at best marginally stable")
     sources = []
     for k, a in enumerate(system.active):
@@ -791,5 +893,5 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         factors = np.exp(contour.L)
     return NDFResult(s=contour.s, log_values=log_ndf, factors=factors,
                      sources=sources, encirclements=total, raw_count=total_raw, marginal=marginal, warnings=warn,
-                     doubts=doubts,
+                     doubts=doubts + axis_doubts, axis_doubts=axis_doubts,
                      fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title)
