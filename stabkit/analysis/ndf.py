@@ -246,6 +246,56 @@ class ReturnDifferenceEvaluator:
         return np.eye(r)[None, :, :] + T * w[:, None, :]
 
 
+    def logdet(self, s: np.ndarray) -> np.ndarray:
+        """``log det M0(s)`` (``log|det| + j·arg det``) for an array of ``s``; ``nan`` where ``M0`` is singular."""
+        s = np.atleast_1d(np.asarray(s, dtype=complex))
+        out = np.full(s.size, np.nan, dtype=complex)
+        if self.n == 0:
+            return np.zeros(s.size, dtype=complex)
+        vals = self.entries(s)
+        if self.n <= _d("dense_max_n"):
+            M = np.zeros((s.size, self.n, self.n), dtype=complex)
+            M[:, self.pattern_rows, self.pattern_cols] = vals
+            sign, logabs = np.linalg.slogdet(M)
+            ok = sign != 0
+            out[ok] = logabs[ok] + 1j * np.angle(sign[ok])
+            return out
+        order = getattr(self, "csc_order", None)
+        if order is None:
+            base = sp.csc_matrix((np.arange(1, vals.shape[1] + 1, dtype=float), (self.pattern_rows, self.pattern_cols)),
+                                 shape=(self.n, self.n))
+            self.csc_order, self.csc_indices, self.csc_indptr = base.data.astype(int) - 1, base.indices, base.indptr
+        for i in range(s.size):
+            M = sp.csc_matrix((vals[i][self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+                    lu = spla.splu(M)
+            except RuntimeError:
+                continue
+            d = lu.U.diagonal()
+            parity = _parity(lu.perm_r) + _parity(lu.perm_c)
+            out[i] = np.sum(np.log(np.abs(d))) + 1j * (np.sum(np.angle(d)) + np.pi * parity)
+        return out
+
+
+def _parity(perm: np.ndarray) -> int:
+    """Parity (0 or 1) of a permutation given as an index array."""
+    perm = np.asarray(perm)
+    seen = np.zeros(perm.size, bool)
+    odd = 0
+    for i in range(perm.size):
+        if seen[i]:
+            continue
+        j, length = i, 0
+        while not seen[j]:
+            seen[j] = True
+            j = perm[j]
+            length += 1
+        odd ^= (length - 1) & 1
+    return odd
+
+
 def return_difference_matrix(system: MNASystem, s) -> np.ndarray:
     """``R(s) = I + Eᵀ M0(s)⁻¹ U diag(w(s))`` for an array of ``s``; shape ``(len(s), r, r)``."""
     return ReturnDifferenceEvaluator(system)(np.atleast_1d(np.asarray(s, dtype=complex)))
@@ -380,12 +430,17 @@ class _Contour:
     ``t ∈ [0, 1]`` is the quarter circle ``ε·e^{jπt/2}``; ``t ≥ 1`` the jω axis with ``ω = ε·10^{t−1}``.
     Detour points (on indentation semicircles) carry intermediate ``t`` and are never refined."""
 
-    def __init__(self, evaluator: ReturnDifferenceEvaluator, eps: float):
+    def __init__(self, evaluator: ReturnDifferenceEvaluator, eps: float, track_det: bool = False):
         self.ev = evaluator
         self.eps = eps
         self.t = np.zeros(0)
         self.s = np.zeros(0, dtype=complex)
         self.L = np.zeros((0, evaluator.r), dtype=complex)
+        #: track ``log det M0`` too (distributed circuits: its jumps reveal passive natural frequencies on
+        #: the jω axis, which the NDF itself does not show when the active elements leave them in place)
+        self.track_det = track_det
+        self.P = np.zeros(0, dtype=complex)
+        self.indentations: list[tuple[float, float]] = []
         self.detour = np.zeros(0, dtype=bool)
         self.det_check: list[float] = []
         self.detours = 0
@@ -434,13 +489,16 @@ class _Contour:
             return
         s = self.s_of_t(t) if s is None else np.asarray(s, dtype=complex)
         s_used, L = self.evaluate(s)
+        P = self.ev.logdet(s_used) if self.track_det else np.zeros(s_used.size, dtype=complex)
         detour = np.zeros(t.size, bool) if detour is None else np.asarray(detour, bool)
         self.t = np.concatenate([self.t, t])
         self.s = np.concatenate([self.s, s_used])
         self.L = np.concatenate([self.L, L])
+        self.P = np.concatenate([self.P, P])
         self.detour = np.concatenate([self.detour, detour])
         order = np.argsort(self.t, kind="stable")
-        self.t, self.s, self.L, self.detour = self.t[order], self.s[order], self.L[order], self.detour[order]
+        self.t, self.s, self.L, self.P, self.detour = (self.t[order], self.s[order], self.L[order], self.P[order],
+                                                       self.detour[order])
 
     def add_detour(self, omega_center: float, radius: float) -> None:
         """Indent the axis around ``j·omega_center`` with a semicircle of ``radius`` to the right."""
@@ -453,7 +511,9 @@ class _Contour:
         t_arc = t1 + (t2 - t1) * (np.arange(1, _d("detour_points") + 1) / (_d("detour_points") + 1))
         # drop regular samples that fall inside the indentation
         keep = ~((self.t > t1) & (self.t < t2))
-        self.t, self.s, self.L, self.detour = self.t[keep], self.s[keep], self.L[keep], self.detour[keep]
+        self.t, self.s, self.L, self.P, self.detour = (self.t[keep], self.s[keep], self.L[keep], self.P[keep],
+                                                       self.detour[keep])
+        self.indentations.append((omega_center, radius))
         self.insert(np.array([t1, t2]))
         self.insert(t_arc, detour=np.ones(_d("detour_points"), bool), s=s_arc)
 
@@ -466,6 +526,9 @@ class _Contour:
         dphi = np.abs(wrap_phase(np.diff(ph, axis=0)))
         dtot = np.abs(wrap_phase(np.diff(ph.sum(axis=1))))
         phase_bad = (dphi.max(axis=1, initial=0.0) > _d("max_phase_step")) | (dtot > _d("max_phase_step"))
+        if self.track_det:
+            dp = np.abs(wrap_phase(np.diff(self.P.imag)))
+            phase_bad |= ~np.isfinite(dp) | (dp > _d("max_phase_step"))
         mag = self.L.real
         dmag = np.abs(np.diff(mag, axis=0)).max(axis=1, initial=0.0)
         tot = mag.sum(axis=1)
@@ -712,29 +775,40 @@ def _passive_axis_modes(passive: np.ndarray, errors: np.ndarray) -> list[tuple[f
     return out
 
 
-def _hidden_axis_zeros(evaluator: "ReturnDifferenceEvaluator", omega: float, radius: float, k0: int,
+def _hidden_axis_zeros(evaluator: "ReturnDifferenceEvaluator", omega: float, radius: float, k0: int | None,
                        max_points: int = 4096) -> int | None:
-    """Natural frequencies of the circuit inside the disc of ``radius`` around ``jω`` that holds ``k0``
-    natural frequencies of the passive reference: the winding number of ``NDF = det R`` around the full
-    circle (refined until no step turns more than π/4) plus ``k0``. ``None`` when the circle cannot be
+    """Natural frequencies of the circuit inside the disc of ``radius`` around ``jω``: the winding number of
+    ``NDF = det R`` around the full circle plus the number ``k0`` of natural frequencies of the passive
+    reference inside it (``None``: counted here too, as the winding number of ``det M0``, an entire function).
+    The circle is refined until no step of either phase turns more than π/4. ``None`` when it cannot be
     resolved (a zero or pole on it)."""
     theta = np.linspace(0.0, TWO_PI, 65)
     for _ in range(12):
         s = 1j * omega + radius * np.exp(1j * theta)
-        R = evaluator(s)
-        if evaluator.r == 0:
+        phases = []
+        if evaluator.r:
+            R = evaluator(s)
+            if not np.all(np.isfinite(R)):
+                return None
+            sign, _ = np.linalg.slogdet(R)
+            if np.any(sign == 0):
+                return None
+            phases.append(np.angle(sign))
+        if k0 is None:
+            ld = evaluator.logdet(s)
+            if not np.all(np.isfinite(ld)):
+                return None
+            phases.append(ld.imag)
+        if not phases:
             return k0
-        if not np.all(np.isfinite(R)):
-            return None
-        sign, _ = np.linalg.slogdet(R)
-        if np.any(sign == 0):
-            return None
-        steps = wrap_phase(np.diff(np.angle(sign)))
-        bad = np.abs(steps) > np.pi / 4
+        steps = [wrap_phase(np.diff(ph)) for ph in phases]
+        bad = np.any([np.abs(st) > np.pi / 4 for st in steps], axis=0)
         if not bad.any():
-            winding = float(np.sum(steps)) / TWO_PI
-            w = int(round(winding))
-            return w + k0 if abs(winding - w) < 0.1 else None
+            windings = [float(np.sum(st)) / TWO_PI for st in steps]
+            if any(abs(w - round(w)) > 0.1 for w in windings):
+                return None
+            total = sum(int(round(w)) for w in windings)
+            return total + (k0 or 0)
         if theta.size > max_points:
             return None
         theta = np.sort(np.concatenate([theta, 0.5 * (theta[:-1][bad] + theta[1:][bad])]))
@@ -770,7 +844,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     eps = TWO_PI * f_lo
     w_top = TWO_PI * f_hi
     evaluator = ReturnDifferenceEvaluator(system)
-    contour = _Contour(evaluator, eps)
+    contour = _Contour(evaluator, eps, track_det=not system.is_lumped and not blocks)
     warn: list[str] = []
     doubts: list[str] = []
     axis_doubts: list[str] = []
@@ -832,6 +906,15 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         contour.insert(top + np.linspace(0.0, 1.0, _d("points_per_decade") + 1)[1:])
         contour.refine()
 
+    if contour.track_det:  # every indentation the refinement made: what hides inside it?
+        for w, radius in contour.indentations:
+            hidden = _hidden_axis_zeros(evaluator, w, radius, None)
+            if hidden == 0:
+                continue
+            axis_doubts.append(f"marginal: the circuit has {'a' if hidden is None else hidden} natural frequenc"
+                               f"{'y' if hidden in (None, 1) else 'ies'} within {radius / TWO_PI:.3g} Hz of "
+                               f"{w / TWO_PI:.6g} Hz on the jω axis (where the passive reference has one too)")
+        contour.axis_zeros = []
     if r:
         top = contour.t[-1]
         below = int(np.argmin(np.abs(contour.t - (top - 1.0))))

@@ -54,9 +54,6 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
-
 from stabkit.analysis.mna import MNASystem
 from stabkit.circuit.graph import GROUND
 from stabkit.errors import CircuitError
@@ -216,22 +213,25 @@ def _fundamental_cycles(edges: list[tuple[int, int, int]]) -> list[list[tuple[in
 def _components(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:
     """Connected components (sorted lists) of nodes ``0..n-1`` plus ground (``_GND``) that do not contain
     ground, given edges as pairs."""
-    if n == 0:
-        return []
-    if pairs:
-        a = np.array([p[0] for p in pairs])
-        b = np.array([p[1] for p in pairs])
-        a = np.where(a == _GND, n, a)
-        b = np.where(b == _GND, n, b)
-        graph = sp.coo_matrix((np.ones(a.size), (a, b)), shape=(n + 1, n + 1))
-    else:
-        graph = sp.coo_matrix((n + 1, n + 1))
-    _, label = connected_components(graph, directed=False)
+    parent = list(range(n + 1))  # index n is ground
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(n if a == _GND else a), find(n if b == _GND else b)
+        if ra != rb:
+            parent[ra] = rb
+    ground = find(n)
     groups: dict[int, list[int]] = defaultdict(list)
     for k in range(n):
-        groups[int(label[k])].append(k)
-    ground = int(label[n])
-    return [sorted(g) for lab, g in groups.items() if lab != ground]
+        r = find(k)
+        if r != ground:
+            groups[r].append(k)
+    return [sorted(g) for g in groups.values()]
 
 
 @dataclass
