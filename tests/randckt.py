@@ -302,15 +302,15 @@ def exact_matrices(rows, lines: list | None = None):
             branch[nm] = len(node_ids) + len(branch)
             branch[nm + "#2"] = len(node_ids) + len(branch)
     n = len(node_ids) + len(branch)
-    G = [[q(0)] * n for _ in range(n)]
-    C = [[q(0)] * n for _ in range(n)]
+    G: dict = {}
+    C: dict = {}
 
     def ix(nd):
         return None if nd == "0" else node_ids[nd]
 
     def add(M, i, j, v):
         if i is not None and j is not None:
-            M[i][j] += v
+            M[(i, j)] = M.get((i, j), 0) + v
 
     def exact(v):
         f = float(v)
@@ -327,12 +327,12 @@ def exact_matrices(rows, lines: list | None = None):
             br = branch[nm]
             add(G, p, br, q(1)), add(G, m, br, q(-1)), add(G, br, p, q(1)), add(G, br, m, q(-1))
             if kind == "L":
-                C[br][br] -= exact(val)
+                add(C, br, br, -exact(val))
             elif kind == "E":
                 cp, cm = ix(nodes[2]), ix(nodes[3])
                 add(G, br, cp, -exact(val)), add(G, br, cm, exact(val))
             elif kind == "H":
-                G[br][branch[refs[0]]] -= exact(val)
+                add(G, br, branch[refs[0]], -exact(val))
         elif kind == "G":
             cp, cm = ix(nodes[2]), ix(nodes[3])
             g = exact(val)
@@ -347,7 +347,12 @@ def exact_matrices(rows, lines: list | None = None):
             if lines is None:
                 raise ValueError("a transmission line needs exact_matrices(rows, lines=[])")
             lines.append((b1, b2, p, m, bp, bm, exact(val[0]), exact(val[1])))
-    return flint.fmpq_mat(n, n, [x for row in G for x in row]), flint.fmpq_mat(n, n, [x for row in C for x in row])
+    Gm, Cm = flint.fmpq_mat(n, n), flint.fmpq_mat(n, n)
+    for M, D in ((Gm, G), (Cm, C)):
+        for (i, j), v in D.items():
+            if v != 0:
+                M[i, j] = v
+    return Gm, Cm
 
 
 def reduce_algebraic(G, C):

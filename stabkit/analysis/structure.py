@@ -255,6 +255,8 @@ class Topology:
     c_terms: tuple             # the same for C
     #: cache slot for the generic deflation plan of :mod:`stabkit.analysis.poles`
     plan: object = None
+    _param_index: np.ndarray | None = None
+    _n_params: int = 0
 
     def matrices(self, coefs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Dense ``(G, C)`` in structural coordinates for stamp coefficients ``coefs`` (one per stamp)."""
@@ -283,17 +285,14 @@ class Topology:
     def random_coefs(self, seed: int = 0) -> np.ndarray:
         """Stamp coefficients of a random instance: every element value drawn from ``U(1, 2)`` with the sign
         of the circuit's own value (incidence terms stay ±1); terms that share a value share the draw."""
-        rng = np.random.default_rng(seed)
-        draws: dict[str, float] = {}
-        out = np.empty(len(self.params))
-        for k, (p, sgn) in enumerate(zip(self.params, self.signs)):
-            if p == "":
-                out[k] = sgn
-                continue
-            if p not in draws:
-                draws[p] = rng.uniform(1.0, 2.0)
-            out[k] = sgn * draws[p]
-        return out
+        if self._param_index is None:
+            names: dict[str, int] = {}
+            self._param_index = np.array([-1 if p == "" else names.setdefault(p, len(names)) for p in self.params],
+                                         dtype=int)
+            self._n_params = len(names)
+        draws = np.random.default_rng(seed).uniform(1.0, 2.0, self._n_params + 1)
+        draws[-1] = 1.0  # index −1: incidence terms
+        return self.signs * draws[self._param_index]
 
 
 def _topology_key(system: MNASystem, stamps: list[tuple]) -> tuple:
