@@ -849,6 +849,12 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     doubts: list[str] = []
     axis_doubts: list[str] = []
     axis_only = bool(blocks)
+    if fmin is None:  # the default band starts below every natural frequency it can bound away from s = 0
+        near_zero = [p for p, e in ((p, e) for res in (full, passive) for p, e in
+                                    zip(res, full_err if res is full else passive_err)) if abs(p) <= e]
+        if near_zero:
+            doubts.append(f"a natural frequency at {near_zero[0] / TWO_PI:.3g} Hz cannot be told from s = 0 (its error "
+                          "bound covers it): the contour may start above an unstable one")
     if axis_only:
         contour.detours = _d("max_detours")  # off the axis the blocks are unknown: no indentation
         warn.append(f"S-parameter block(s) {', '.join(blocks)} stay in the passive reference M0: the count is valid "
