@@ -4,16 +4,21 @@ The generator draws circuits from a seeded ``numpy`` generator (reproducible by 
 ``generic``, ``stiff`` (element values over 1e-15…1e6), ``smallc`` (a few ohms of negative resistance
 across a fraction of a picofarad beside millihenries), ``near_axis`` (a tank whose negative resistance
 almost cancels its loss), ``near_origin`` (very slow RC/RL time constants beside fast ones) and ``zero``
-(floating capacitor islands, inductor loops, inductors across zeroed sources). Every value is an exact
-binary fraction (8-bit mantissa), so the reference can work in exact rational arithmetic.
+(floating capacitor islands, inductor loops, inductors across zeroed sources), plus ``line`` (a lumped core
+with one or two lossless lines, :func:`generate_line`). Every value is an exact binary fraction (8-bit
+mantissa), so the references can work in exact rational arithmetic.
 
-The reference (:func:`exact_reference`) is independent of stabkit's numerics *and* of its MNA code: it
-stamps its own ``G`` and ``C`` from the element rows as python-flint ``fmpq`` matrices and computes
-``det(G + s·C)`` exactly (characteristic polynomial of ``(G + σC)⁻¹C`` for a rational ``σ`` where that is
-invertible, then ``s ↦ σ − 1/λ`` by exact polynomial algebra). Degree, multiplicity of the root at
-``s = 0`` and the number of right-half-plane roots are exact (certified root enclosures from flint's
-``complex_roots``). Zero roots are *structural* when they survive a random change of every element value
-(they are then a property of the graph); any other root on the jω axis makes the truth ``marginal``.
+The lumped reference (:func:`exact_reference`) is independent of stabkit's numerics *and* of its MNA code:
+it stamps its own ``G`` and ``C`` from the element rows as python-flint ``fmpq`` matrices, eliminates the
+algebraic part exactly (:func:`reduce_algebraic`) and interpolates ``det(G + s·C)`` from exact integer
+determinants (:func:`det_polynomial`). Degree, multiplicity of the root at ``s = 0`` and the number of
+right-half-plane roots are exact (certified root enclosures from flint's ``complex_roots``). Zero roots are
+*structural* when they survive a random change of every element value (they are then a property of the
+graph); any other root on the jω axis makes the truth ``marginal``.
+
+The line reference (:func:`line_reference`) writes the characteristic function as an exact polynomial in
+``s`` and ``z_k = e^{−sτ_k}`` (:func:`line_polynomial`), bounds the right-half-plane roots a priori
+(:func:`_rhp_radius`) and counts them with the argument principle in ball arithmetic (:func:`_arg_change`).
 """
 
 from __future__ import annotations
@@ -536,8 +541,8 @@ def exact_reference(rows, seed: int = 0) -> dict:
 # ---------------------------------------------------------------------------------------------- lines
 def line_matrix(G, C, lines, s, zs):
     """``M̃(s, z)``: ``G + s·C`` with each line's two equations multiplied by ``2·e^{−sτ}`` and written in
-    ``z = e^{−sτ}`` (one per line): ``cosh sτ → (1 + z²)/(2z)``, ``sinh sτ → (1 − z²)/(2z)``. With ``I1``, ``I2``
-    the currents into the line at its two ``+`` terminals (ABCD form)::
+    ``z = e^{−sτ}`` (one per line): ``cosh sτ → (1 + z²)/(2z)``, ``sinh sτ → (1 − z²)/(2z)``. With ``I1``,
+    ``I2`` the currents into the line at its two ``+`` terminals (ABCD form)::
 
         2z·V1 − (1 + z²)·V2 + Z0·(1 − z²)·I2 = 0
         2z·I1 − (1 − z²)/Z0·V2 + (1 + z²)·I2 = 0

@@ -278,8 +278,11 @@ def test_zero_mode_through_a_controlled_source_is_found_from_the_generic_structu
 def test_verdict_rules():
     from stabkit.analysis.poles import PoleResult
 
-    sure = PoleResult(poles=np.array([1.0 + 0j, -2.0 + 0j]), errors=np.array([0.1, 0.1]), doubts=["x"])
+    sure = PoleResult(poles=np.array([1.0 + 0j, -2.0 + 0j]), errors=np.array([0.05, 0.05]), doubts=["x"])
     assert sure.verdict == "unstable" and not sure.stable and sure.rhp_count == 1
+    # a bound of 10 % of the pole or more: unresolved, and then no pole is sure
+    unresolved = PoleResult(poles=np.array([1.0 + 0j, -2e20 + 0j]), errors=np.array([0.05, 1e20]))
+    assert unresolved.verdict == "uncertain" and unresolved.rhp_count == 0 and unresolved.unresolved_mask.sum() == 1
     axis = PoleResult(poles=np.array([1e-3 + 5j, 1e-3 - 5j]), errors=np.array([0.01, 0.01]))
     assert axis.verdict == "uncertain" and axis.marginal.size == 2 and axis.rhp_count == 0
     clean = PoleResult(poles=np.array([-1.0 + 0j]), errors=np.array([1e-9]), zero_modes=2)

@@ -831,7 +831,12 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     passive, passive_err = ((passive_res.poles, passive_res.errors) if passive_res is not None
                             else (np.zeros(0, complex), np.zeros(0)))
     full, full_err = (full_res.poles, full_res.errors) if full_res is not None else (np.zeros(0, complex), np.zeros(0))
-    dflt_lo, dflt_hi = default_band(system, passive, full, passive_errors=passive_err, errors=full_err)
+    from stabkit.analysis.poles import defaults as pole_defaults
+
+    resolved_full = full_err < pole_defaults["poles.infinite_rtol"] * np.abs(full)
+    resolved_passive = passive_err < pole_defaults["poles.infinite_rtol"] * np.abs(passive)
+    dflt_lo, dflt_hi = default_band(system, passive[resolved_passive], full[resolved_full],
+                                    passive_errors=passive_err[resolved_passive], errors=full_err[resolved_full])
     blocks = [e.name for e in system.circuit if e.kind == "N"]
     networks = list(getattr(system.circuit, "networks", {}).values()) if blocks else []
     if networks:  # S-parameter data exist on the jω axis, inside their measured band only
@@ -849,12 +854,12 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     doubts: list[str] = []
     axis_doubts: list[str] = []
     axis_only = bool(blocks)
-    if fmin is None:  # the default band starts below every natural frequency it can bound away from s = 0
-        near_zero = [p for p, e in ((p, e) for res in (full, passive) for p, e in
-                                    zip(res, full_err if res is full else passive_err)) if abs(p) <= e]
-        if near_zero:
-            doubts.append(f"a natural frequency at {near_zero[0] / TWO_PI:.3g} Hz cannot be told from s = 0 (its error "
-                          "bound covers it): the contour may start above an unstable one")
+    if full_res is not None and (fmin is None or fmax is None):
+        # natural frequencies the exact solver cannot resolve (bound ≥ poles.infinite_rtol × size) are beyond
+        # what double precision tells apart; the NDF evaluates the same numbers, so they are a doubt here too
+        for p in full[full_res.unresolved_mask & (full.imag >= 0)]:
+            doubts.append(f"a natural frequency near {abs(p) / TWO_PI:.3g} Hz cannot be resolved in double precision "
+                          "(stabkit.poles): the NDF cannot count it reliably either")
     if axis_only:
         contour.detours = _d("max_detours")  # off the axis the blocks are unknown: no indentation
         warn.append(f"S-parameter block(s) {', '.join(blocks)} stay in the passive reference M0: the count is valid "
@@ -958,7 +963,8 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     for note in dict.fromkeys(contour.notes):
         (doubts if ("unresolved" in note or "stopped" in note) else warn).append(note)
     for w in contour.axis_zeros:
-        axis_doubts.append(f"marginal: the NDF vanishes on the jω axis at {w / TWO_PI:.6g} Hz (a natural frequency on the axis)")
+        axis_doubts.append(f"marginal: the NDF vanishes on the jω axis at {w / TWO_PI:.6g} Hz (a natural frequency on "
+                           "the axis)")
     if contour.detours >= _d("max_detours") and not axis_only:
         doubts.append(f"the contour needed more than {_d('max_detours')} indentations around singularities on the "
                       "jω axis: some were left out")
@@ -968,8 +974,9 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     marginal = bool(np.min(log_ndf.real) < np.log(_d("marginal_abs"))) if r else False
     if marginal:
         i = int(np.argmin(log_ndf.real))
-        axis_doubts.append(f"marginal: |NDF| falls to {np.exp(log_ndf.real[i]):.3g} at {contour.s[i].imag / TWO_PI:.6g} Hz: a natural "
-                    "frequency on (or extremely close to) the jω axis; the circuit is at best marginally stable")
+        axis_doubts.append(f"marginal: |NDF| falls to {np.exp(log_ndf.real[i]):.3g} at {contour.s[i].imag / TWO_PI:.6g} "
+                           "Hz: a natural frequency on (or extremely close to) the jω axis; the circuit is at best "
+                           "marginally stable")
     sources = []
     for k, a in enumerate(system.active):
         Lk = contour.L[:, k]

@@ -48,8 +48,8 @@ from stabkit.analysis.mna import MNASystem, assemble
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError, DistributedCircuitError
 
-__all__ = ["PoleResult", "PencilEigen", "poles", "finite_eigenvalues", "pencil_eigenvalues", "generic_plan",
-           "defaults", "MARGIN_RTOL"]
+__all__ = ["PoleResult", "PencilEigen", "GenericPlan", "poles", "finite_eigenvalues", "pencil_eigenvalues",
+           "generic_plan", "defaults", "MARGIN_RTOL"]
 
 TWO_PI = 2.0 * np.pi
 EPS = np.finfo(float).eps
@@ -71,8 +71,9 @@ defaults: dict[str, float] = {
     # fraction of the Newton correction against the starting pencil still counted as error (the correction
     # uses approximate eigenvectors; it removes ≥ 99 % of the error on the random-circuit study)
     "poles.newton_residual": 0.1,
-    # a pole whose bound exceeds this fraction of |s| cannot be told from a pole at infinity
-    "poles.infinite_rtol": 0.5,
+    # a pole whose bound exceeds this fraction of |s| is unresolved: first-order bounds do not hold at that
+    # size, so not even its half-plane is known (a 1e21 Hz root beside a 20 Hz one came out on the wrong side)
+    "poles.infinite_rtol": 0.1,
 }
 
 
@@ -784,9 +785,10 @@ class PoleResult:
     ``zero_modes`` and described in ``zero_mode_notes``, and do not make the circuit unstable.
 
     ``verdict`` is ``"unstable"`` when some pole is surely in the right half-plane (its error disc lies
-    entirely right of the jω axis), else ``"uncertain"`` when anything is in doubt (a pole on the axis within
-    its error — *marginal* —, a finite/infinite split the data cannot decide), else ``"stable"``.
-    ``doubts`` hold the reasons (one line each); ``warnings`` informational notes."""
+    entirely right of the jω axis and no pole is *unresolved*), else ``"uncertain"`` when anything is in doubt
+    (a pole on the axis within its error — *marginal* —, or an unresolved pole, whose bound is a sizeable
+    fraction of its own size: first-order error bounds mean nothing there, so not even its half-plane is
+    known, and the bounds of the others become suspect too), else ``"stable"``. ``doubts`` hold the reasons (one line each); ``warnings`` informational notes."""
 
     poles: np.ndarray
     params: dict[str, float] = field(default_factory=dict)
@@ -808,8 +810,19 @@ class PoleResult:
         return self.poles / TWO_PI
 
     @property
+    def unresolved_mask(self) -> np.ndarray:
+        """True where a pole's error bound is not small against the pole itself (``defaults["poles.infinite_rtol"]``):
+        its position, even its half-plane, is unknown."""
+        return ~(self.errors < defaults["poles.infinite_rtol"] * np.abs(self.poles))
+
+    @property
     def rhp_mask(self) -> np.ndarray:
-        """True where a pole is surely in the right half-plane (``Re s`` beyond its error bound)."""
+        """True where a pole is surely in the right half-plane (``Re s`` beyond its error bound, resolved). When
+        any pole is unresolved, none is sure: the pencil then spans more than double precision holds, and the
+        first-order bounds of the others are not to be trusted either (on the random-circuit study a 20 Hz
+        pole beside an unresolved one at 1e21 Hz was off by twice its bound)."""
+        if np.any(self.unresolved_mask):
+            return np.zeros(self.poles.shape, bool)
         return self.poles.real - self.errors > 0
 
     @property
@@ -835,7 +848,7 @@ class PoleResult:
     def verdict(self) -> str:
         if self.rhp_count:
             return "unstable"
-        if self.doubts or np.any(self.marginal_mask):
+        if self.doubts or np.any(self.marginal_mask) or np.any(self.unresolved_mask):
             return "uncertain"
         return "stable"
 
@@ -866,15 +879,17 @@ def _fmt_hz(s: complex) -> str:
 
 
 def pole_doubts(values: np.ndarray, errors: np.ndarray, generic: bool = False) -> list[str]:
-    """One line per pole (conjugate pairs once) whose error disc crosses the jω axis. With ``generic`` (the
-    number of finite eigenvalues is known from the generic structure) a pole with a huge bound is a genuine
-    but badly determined one, otherwise it may also be an infinite eigenvalue perturbed by rounding."""
+    """One line per pole (conjugate pairs once) whose error disc crosses the jω axis or that is unresolved
+    (bound ≥ ``poles.infinite_rtol`` × its size). With ``generic`` (the number of finite eigenvalues is known
+    from the generic structure) an unresolved pole is a genuine but badly determined one, otherwise it may
+    also be an infinite eigenvalue perturbed by rounding."""
     out = []
     inf_rtol = defaults["poles.infinite_rtol"]
     for s, e in zip(values, errors):
-        if s.imag < 0 or abs(s.real) > e:
+        unresolved = not np.isfinite(e) or not e < inf_rtol * abs(s)
+        if s.imag < 0 or (abs(s.real) > e and not unresolved):
             continue
-        if not np.isfinite(e) or e >= inf_rtol * abs(s):
+        if unresolved:
             what = ("it is a genuine natural frequency (the generic structure fixes their number) but may lie on "
                     "either side of the jω axis" if generic else
                     "it may be spurious (an infinite eigenvalue perturbed by rounding) or on either side of the jω "
