@@ -257,6 +257,7 @@ class Topology:
     plan: object = None
     _param_index: np.ndarray | None = None
     _n_params: int = 0
+    _valued: np.ndarray | None = None
 
     def matrices(self, coefs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Dense ``(G, C)`` in structural coordinates for stamp coefficients ``coefs`` (one per stamp)."""
@@ -268,12 +269,21 @@ class Topology:
         return out[0], out[1]
 
     def abs_matrices(self, coefs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(Σ|terms| of G, Σ|terms| of C)``: the entry-wise reference for componentwise perturbations."""
+        """``(Σ|terms| of G, Σ|terms| of C)``: the entry-wise reference for componentwise perturbations.
+        Entries made of incidence terms only (sums of ±1 from branch equations and KCL) are exact — no
+        perturbation of the values or of their sums reaches them — and get 0."""
         n = self.n
+        if self._valued is None:
+            self._valued = np.array([p != "" for p in self.params], dtype=bool)
         out = []
         for stamp, flat, mult in (self.g_terms, self.c_terms):
             w = np.abs(coefs[stamp] * mult)
-            out.append(np.bincount(flat, weights=w, minlength=n * n).reshape(n, n) if n else np.zeros((0, 0)))
+            if not n:
+                out.append(np.zeros((0, 0)))
+                continue
+            total = np.bincount(flat, weights=w, minlength=n * n)
+            valued = np.bincount(flat, weights=self._valued[stamp].astype(float), minlength=n * n)
+            out.append(np.where(valued > 0, total, 0.0).reshape(n, n))
         return out[0], out[1]
 
     @property
