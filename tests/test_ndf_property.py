@@ -22,7 +22,7 @@ from randckt import build, exact_reference, generate
 from stabkit.analysis.ndf import ndf
 from stabkit.errors import CircuitError
 
-DRAWS = int(os.environ.get("NDF_EXAMPLES", 120))
+DRAWS = int(os.environ.get("NDF_EXAMPLES", 90))
 GROUPS = ("generic", "stiff", "smallc")
 
 

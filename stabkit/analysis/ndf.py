@@ -445,7 +445,6 @@ class _Contour:
         self.det_check: list[float] = []
         self.detours = 0
         self.notes: list[str] = []
-        self.axis_zeros: list[float] = []
 
     def s_of_t(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=float)
@@ -500,7 +499,7 @@ class _Contour:
         self.t, self.s, self.L, self.P, self.detour = (self.t[order], self.s[order], self.L[order], self.P[order],
                                                        self.detour[order])
 
-    def add_detour(self, omega_center: float, radius: float) -> None:
+    def add_detour(self, omega_center: float, radius: float, record: bool = True) -> None:
         """Indent the axis around ``j·omega_center`` with a semicircle of ``radius`` to the right."""
         w1, w2 = omega_center - radius, omega_center + radius
         if w1 <= self.eps:
@@ -513,7 +512,8 @@ class _Contour:
         keep = ~((self.t > t1) & (self.t < t2))
         self.t, self.s, self.L, self.P, self.detour = (self.t[keep], self.s[keep], self.L[keep], self.P[keep],
                                                        self.detour[keep])
-        self.indentations.append((omega_center, radius))
+        if record:  # indentations the refinement makes are checked for what hides inside them
+            self.indentations.append((omega_center, radius))
         self.insert(np.array([t1, t2]))
         self.insert(t_arc, detour=np.ones(_d("detour_points"), bool), s=s_arc)
 
@@ -564,9 +564,6 @@ class _Contour:
             for i in np.flatnonzero(stuck)[::-1][:max(_d("max_detours") - self.detours, 0)]:
                 self.detours += 1
                 center = 0.5 * (w0[i] + w1[i])
-                if min(self.L[i].real.sum(), self.L[i + 1].real.sum()) < np.log(1e-6):
-                    # |NDF| → 0 there: a natural frequency on the jω axis, not a passive resonance
-                    self.axis_zeros.append(center)
                 self.notes.append(f"indented the contour around a singularity on the jω axis at "
                                   f"{center / TWO_PI:.6g} Hz")
                 self.add_detour(center, max(1e-7 * center, (w1[i] - w0[i])))
@@ -888,7 +885,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     contour.insert(np.unique(t_init))
     for w, radius, k0, clean in axis_modes:
         if eps < w - radius and w + radius < w_top:
-            contour.add_detour(w, radius)
+            contour.add_detour(w, radius, record=False)
         hidden = _hidden_axis_zeros(evaluator, w, radius, k0) if clean else None
         if hidden == 0:
             warn.append(f"the passive reference has a natural frequency on the jω axis at {w / TWO_PI:.6g} Hz; the "
@@ -917,15 +914,16 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         contour.insert(top + np.linspace(0.0, 1.0, _d("points_per_decade") + 1)[1:])
         contour.refine()
 
-    if contour.track_det:  # every indentation the refinement made: what hides inside it?
-        for w, radius in contour.indentations:
-            hidden = _hidden_axis_zeros(evaluator, w, radius, None)
-            if hidden == 0:
-                continue
-            axis_doubts.append(f"marginal: the circuit has {'a' if hidden is None else hidden} natural frequenc"
-                               f"{'y' if hidden in (None, 1) else 'ies'} within {radius / TWO_PI:.3g} Hz of "
-                               f"{w / TWO_PI:.6g} Hz on the jω axis (where the passive reference has one too)")
-        contour.axis_zeros = []
+    # every indentation the refinement made (a jump it could not resolve) excludes a half-disc from the count:
+    # the winding numbers of det M0 and of the NDF round its full circle say how many natural frequencies of
+    # the circuit sit inside (on the axis, or right next to it on either side)
+    for w, radius in contour.indentations:
+        hidden = _hidden_axis_zeros(evaluator, w, radius, None)
+        if hidden == 0:
+            continue
+        axis_doubts.append(f"marginal: the circuit has {'a' if hidden is None else hidden} natural frequenc"
+                           f"{'y' if hidden in (None, 1) else 'ies'} within {radius / TWO_PI:.3g} Hz of "
+                           f"{w / TWO_PI:.6g} Hz on the jω axis, inside an indentation of the contour (not counted)")
     if r:
         top = contour.t[-1]
         below = int(np.argmin(np.abs(contour.t - (top - 1.0))))
@@ -962,9 +960,6 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
                     f"{max(contour.det_check):.2g} (log): an intermediate circuit is nearly singular")
     for note in dict.fromkeys(contour.notes):
         (doubts if ("unresolved" in note or "stopped" in note) else warn).append(note)
-    for w in contour.axis_zeros:
-        axis_doubts.append(f"marginal: the NDF vanishes on the jω axis at {w / TWO_PI:.6g} Hz (a natural frequency on "
-                           "the axis)")
     if contour.detours >= _d("max_detours") and not axis_only:
         doubts.append(f"the contour needed more than {_d('max_detours')} indentations around singularities on the "
                       "jω axis: some were left out")
@@ -989,5 +984,5 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         factors = np.exp(contour.L)
     return NDFResult(s=contour.s, log_values=log_ndf, factors=factors,
                      sources=sources, encirclements=total, raw_count=total_raw, marginal=marginal, warnings=warn,
-                     doubts=doubts + axis_doubts, axis_doubts=axis_doubts,
+                     doubts=list(dict.fromkeys(doubts + axis_doubts)), axis_doubts=list(dict.fromkeys(axis_doubts)),
                      fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title)

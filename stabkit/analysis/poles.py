@@ -143,6 +143,8 @@ class _Pencil:
         self.scale_blocks = True  # re-equilibrate before each rank decision (not for random instances, O(1))
         self.log: list | None = [] if log else None
         self.start: tuple = ()    # (G, C, row scaling, column scaling) the log starts from
+        #: size of G's entries (the reference for "this constraint row is zero"; the pencil is equilibrated)
+        self.gscale = float(np.max(np.abs(self.G), initial=0.0)) or 1.0
         self.generic = False      # the generic plan was followed
 
     # ---- logged primitives
@@ -224,7 +226,7 @@ class _Pencil:
         dynamic columns moves it onto the last dynamic column; expand the determinant along it."""
         dc = self.idx(False, True)
         rho = self.G[i, dc]
-        scale = np.max(np.abs(self.G[np.ix_(self.row_alive, dc)]), initial=0.0) if dc.size else 0.0
+        scale = self.gscale
         nrm = float(la.norm(rho))
         if dc.size == 0 or nrm <= 16 * EPS * max(scale, 1e-300) or not np.isfinite(nrm):
             raise _Singular
@@ -245,7 +247,7 @@ class _Pencil:
         ``s``): the transpose of :meth:`eliminate_row`."""
         dr = self.idx(True, True)
         rho = self.G[dr, c]
-        scale = np.max(np.abs(self.G[np.ix_(dr, self.col_alive)]), initial=0.0) if dr.size else 0.0
+        scale = self.gscale
         nrm = float(la.norm(rho))
         if dr.size == 0 or nrm <= 16 * EPS * max(scale, 1e-300) or not np.isfinite(nrm):
             raise _Singular
