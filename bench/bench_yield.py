@@ -1,0 +1,185 @@
+"""Yield run of the Linvill BFR840 NIC (cases/linvill_bfr840.cir, vendor models from ../shared/models):
+samples per second with 1 and 2 local worker processes and with a Dask LocalCluster of 1 and 2 workers, the
+projected time of a 10 000-sample run, the speed-up, and where the time of one sample goes (cProfile,
+grouped: circuit copy, DC solve, linearize, MNA assembly, exact poles, NDF).
+
+Run: python bench/bench_yield.py [--samples N] [--method auto|poles|ndf] [--no-dask] [--profile-samples K]
+(the tool sets one BLAS thread per worker itself). Target (issue 14): 10 000 samples in < 2 min on this
+machine's cores, near-linear speed-up with Dask workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = ROOT / "cases" / "linvill_bfr840.cir"
+VENDOR_LIB = ROOT.parent / "shared" / "models" / "BFR840L3RHESD.lib"
+TARGET_SAMPLES = 10_000
+TARGET_S = 120.0
+
+#: tolerances of a plausible production spread: 5 % resistors and supply, 10 % DC blocks, transistor BF ±30 %,
+#: IS ±20 %, and the external load anywhere in 1–6 nH
+VARY = {
+    "u": "tol:5%", "rk1": "tol:5%", "rk2": "tol:5%", "re1": "tol:5%", "re2": "tol:5%", "cblk": "tol:10%",
+    "x1.m_bfr840l3rhesd.bf": "tol:30%", "x2.m_bfr840l3rhesd.bf": "tol:30%",
+    "x1.m_bfr840l3rhesd.is": "tol:20%", "x2.m_bfr840l3rhesd.is": "tol:20%", "lext": "uniform:1n:6n",
+}
+
+def rate_line(label: str, res) -> float:
+    rate = res.samples / res.elapsed_s
+    projected = TARGET_SAMPLES / rate
+    print(f"  {label:<28} {res.samples:>5} samples in {res.elapsed_s:6.1f} s: {rate:6.2f} samples/s; "
+          f"10 000 samples ≈ {projected / 60:5.1f} min  [{res.stable} stable, {res.unstable} unstable, "
+          f"{res.uncertain} uncertain]")
+    return rate
+
+
+def step_times(circuit, variations, samples: int) -> None:
+    """Time the steps of one transistor-circuit sample exactly as :func:`~stabkit.analysis.verdict.decide` runs
+    them (copy with the sample's values → DC solve → linearize → assemble → exact poles → NDF), and what a warm
+    start of the DC Newton from the nominal solution would save (a what-if on bjt internals: nothing in the
+    tool uses it)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from stabkit.analysis import bjt
+    from stabkit.analysis.mna import assemble
+    from stabkit.analysis.ndf import ndf
+    from stabkit.analysis.poles import poles
+    from stabkit.analysis.tolerance import _prepare, draw_samples
+
+    job = _prepare(circuit, variations, "auto", None, None)
+    values = draw_samples(variations, samples + 1, seed=99)
+    nominal = job.circuit
+    problem0 = bjt._BiasProblem(nominal, nominal.resolve_params(), *bjt._options(nominal, None, None))
+    x0, state0, ok0, _ = problem0.newton(np.zeros(problem0.n), problem0.initial_state(), True)
+    assert ok0
+    names = ["copy (with_values)", "DC: validate + set-up", "DC: Newton (cold, from 0 V)", "linearize_bjts",
+             "assemble (MNA)", "exact poles", "NDF", "warm-start what-if: set-up + Newton from nominal"]
+    totals = dict.fromkeys(names, 0.0)
+    cold_its, warm_its, worst_dv = [], [], 0.0
+    with threadpool_limits(limits=1):
+        for k, row in enumerate(values):
+            clock = time.perf_counter
+            params = dict(zip(job.keys, map(float, row)))
+            t0 = clock()
+            c = nominal.with_values(params)
+            t1 = clock()
+            resolved = c.resolve_params()
+            c.validate(resolved)
+            problem = bjt._BiasProblem(c, resolved, *bjt._options(c, None, None))
+            t2 = clock()
+            x, method, its = problem.solve()
+            bias = problem.result(x, method, its, bjt._options(c, None, None)[0], resolved)
+            t3 = clock()
+            lin = bjt.linearize_bjts(c, bias)
+            t4 = clock()
+            system = assemble(lin)
+            t5 = clock()
+            poles(system)
+            t6 = clock()
+            ndf(system)
+            t7 = clock()
+            warm = bjt._BiasProblem(c, resolved, *bjt._options(c, None, None))
+            xw, _, okw, itw = warm.newton(x0, list(state0), False)
+            t8 = clock()
+            if k == 0:
+                continue  # imports and caches
+            for name, dt in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7)):
+                totals[name] += dt
+            cold_its.append(its)
+            warm_its.append(itw if okw else float("nan"))
+            worst_dv = max(worst_dv, float(np.max(np.abs(xw - x))) if okw else float("inf"))
+    per = {k: 1e3 * v / samples for k, v in totals.items()}
+    decide_ms = sum(v for k, v in per.items() if not k.startswith("warm"))
+    print(f"\nwhere the time of one sample goes ({samples} samples, this process, 1 BLAS thread):")
+    for name in names[:-1]:
+        print(f"  {name:<34} {per[name]:7.1f} ms  {100 * per[name] / decide_ms:5.1f} %")
+    print(f"  {'total (method auto)':<34} {decide_ms:7.1f} ms; without the NDF (method poles) "
+          f"{decide_ms - per['NDF']:.1f} ms")
+    print(f"  DC Newton iterations: cold {np.mean(cold_its):.1f} on average; warm start from the nominal "
+          f"solution {np.nanmean(warm_its):.1f} ({per[names[-1]]:.1f} ms incl. set-up, vs "
+          f"{per[names[1]] + per[names[2]]:.1f} ms cold); largest difference of the solutions {worst_dv:.2g} V/A")
+
+
+def profile(circuit, variations, samples: int, method: str) -> None:
+    from threadpoolctl import threadpool_limits
+
+    from stabkit.analysis.tolerance import _prepare, draw_samples, evaluate_samples
+
+    job = _prepare(circuit, variations, method, None, None)
+    values = draw_samples(variations, samples, seed=99)
+    evaluate_samples(job, values[:1])  # imports and caches out of the way
+    prof = cProfile.Profile()
+    with threadpool_limits(limits=1):
+        prof.enable()
+        evaluate_samples(job, values)
+        prof.disable()
+    stats = pstats.Stats(prof).stats
+    top = sorted(((v[2], file, name) for (file, _, name), v in stats.items()), reverse=True)[:10]
+    print(f"\ncProfile, {samples} samples (method={method}): largest own times")
+    for own, file, name in top:
+        print(f"  {1e3 * own / samples:7.1f} ms/sample  {name} ({Path(file).parent.name}/{Path(file).name})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=40, help="samples per configuration (default 40)")
+    parser.add_argument("--method", default="auto", choices=["auto", "poles", "ndf"])
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster runs")
+    parser.add_argument("--profile-samples", type=int, default=10, help="samples to profile (0: no profile)")
+    args = parser.parse_args()
+    if not VENDOR_LIB.is_file():
+        print(f"skipped: the vendor model {VENDOR_LIB} is absent (../shared/models is not shipped with stabkit)")
+        return 0
+    from stabkit.analysis.tolerance import bind_variations, parse_distribution, yield_analysis
+    from stabkit.circuit.graph import Circuit
+
+    circuit = Circuit.from_netlist(str(CASE)).with_values({"lext": 3e-9})
+    variations = bind_variations(circuit, [(k, parse_distribution(v)) for k, v in VARY.items()])
+    print(f"{circuit.summary()}")
+    print(f"{len(variations)} varied: " + ", ".join(f"{k}={v}" for k, v in VARY.items()))
+    print(f"cores: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()}, "
+          f"method={args.method}, {args.samples} samples per configuration (each includes pool/cluster start-up)")
+    rates = {}
+    print("\nlocal processes:")
+    for workers in (1, 2):
+        res = yield_analysis(circuit, variations, args.samples, seed=1, method=args.method, workers=workers,
+                             progress=False)
+        rates[("local", workers)] = rate_line(f"{workers} worker{'s' if workers > 1 else ''} ({res.backend})", res)
+    if not args.no_dask:
+        try:
+            from distributed import LocalCluster
+        except ImportError:
+            print("\nDask: skipped (pip install 'stabkit[dask]')")
+        else:
+            print("\nDask LocalCluster (processes, 1 thread each; start-up not timed):")
+            for workers in (1, 2):
+                with LocalCluster(n_workers=workers, processes=True, threads_per_worker=1, dashboard_address=None,
+                                  host="127.0.0.1") as cluster:
+                    res = yield_analysis(circuit, variations, args.samples, seed=1, method=args.method,
+                                         scheduler=cluster.scheduler_address, progress=False)
+                    rates[("dask", workers)] = rate_line(f"{workers} Dask worker{'s' if workers > 1 else ''}", res)
+    print("\nspeed-up with 2 workers: local processes "
+          f"{rates[('local', 2)] / rates[('local', 1)]:.2f}x"
+          + (f", Dask {rates[('dask', 2)] / rates[('dask', 1)]:.2f}x" if ("dask", 2) in rates else ""))
+    best = max(rates.values())
+    projected = TARGET_SAMPLES / best
+    verdict = "met" if projected < TARGET_S else "NOT met"
+    print(f"best: {best:.2f} samples/s -> 10 000 samples in {projected:.0f} s ({projected / 60:.1f} min); "
+          f"target < {TARGET_S:.0f} s: {verdict}")
+    if args.profile_samples:
+        step_times(circuit, variations, args.profile_samples)
+        profile(circuit, variations, args.profile_samples, args.method)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
