@@ -14,6 +14,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import resource
 import sys
 import time
 from pathlib import Path
@@ -32,13 +33,26 @@ VARY = {
     "x1.m_bfr840l3rhesd.is": "tol:20%", "x2.m_bfr840l3rhesd.is": "tol:20%", "lext": "uniform:1n:6n",
 }
 
-def rate_line(label: str, res) -> float:
+def rate_line(label: str, res, cpu_s: float) -> float:
+    """One configuration: wall-clock rate, and CPU seconds per sample summed over every process involved (on a
+    shared, loaded machine the wall clock says little about scaling; CPU per sample that stays flat from 1 to
+    2 workers means the parallel overhead is small and the speed-up is bounded only by free cores)."""
     rate = res.samples / res.elapsed_s
     projected = TARGET_SAMPLES / rate
-    print(f"  {label:<28} {res.samples:>5} samples in {res.elapsed_s:6.1f} s: {rate:6.2f} samples/s; "
-          f"10 000 samples ≈ {projected / 60:5.1f} min  [{res.stable} stable, {res.unstable} unstable, "
-          f"{res.uncertain} uncertain]")
+    print(f"  {label:<24} {res.samples:>5} samples in {res.elapsed_s:6.1f} s: {rate:6.2f} samples/s, "
+          f"10 000 ≈ {projected / 60:5.1f} min; CPU {1e3 * cpu_s / res.samples:6.0f} ms/sample  "
+          f"[{res.stable} stable, {res.unstable} unstable, {res.uncertain} uncertain]")
     return rate
+
+
+def own_and_children_cpu() -> float:
+    """CPU seconds of this process and of its reaped children (a finished process pool)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def worker_cpu(client) -> float:
+    return sum(client.run(time.process_time).values())
 
 
 def step_times(circuit, variations, samples: int) -> None:
@@ -148,28 +162,44 @@ def main() -> int:
     print(f"{len(variations)} varied: " + ", ".join(f"{k}={v}" for k, v in VARY.items()))
     print(f"cores: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()}, "
           f"method={args.method}, {args.samples} samples per configuration (each includes pool/cluster start-up)")
-    rates = {}
-    print("\nlocal processes:")
+    rates, cpu = {}, {}
+    print(f"\nload average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("local processes:")
     for workers in (1, 2):
+        c0 = own_and_children_cpu()
         res = yield_analysis(circuit, variations, args.samples, seed=1, method=args.method, workers=workers,
                              progress=False)
-        rates[("local", workers)] = rate_line(f"{workers} worker{'s' if workers > 1 else ''} ({res.backend})", res)
+        cpu[("local", workers)] = (own_and_children_cpu() - c0) / res.samples
+        rates[("local", workers)] = rate_line(f"{workers} worker{'s' if workers > 1 else ''} ({res.backend})", res,
+                                              cpu[("local", workers)] * res.samples)
     if not args.no_dask:
         try:
-            from distributed import LocalCluster
+            from distributed import Client, LocalCluster
         except ImportError:
             print("\nDask: skipped (pip install 'stabkit[dask]')")
         else:
             print("\nDask LocalCluster (processes, 1 thread each; start-up not timed):")
             for workers in (1, 2):
                 with LocalCluster(n_workers=workers, processes=True, threads_per_worker=1, dashboard_address=None,
-                                  host="127.0.0.1") as cluster:
+                                  host="127.0.0.1") as cluster, Client(cluster, set_as_default=False) as client:
+                    c0, w0 = own_and_children_cpu(), worker_cpu(client)
                     res = yield_analysis(circuit, variations, args.samples, seed=1, method=args.method,
-                                         scheduler=cluster.scheduler_address, progress=False)
-                    rates[("dask", workers)] = rate_line(f"{workers} Dask worker{'s' if workers > 1 else ''}", res)
+                                         scheduler=client, progress=False)
+                    cpu[("dask", workers)] = (own_and_children_cpu() - c0 + worker_cpu(client) - w0) / res.samples
+                    rates[("dask", workers)] = rate_line(f"{workers} Dask worker{'s' if workers > 1 else ''}", res,
+                                                         cpu[("dask", workers)] * res.samples)
     print("\nspeed-up with 2 workers: local processes "
           f"{rates[('local', 2)] / rates[('local', 1)]:.2f}x"
           + (f", Dask {rates[('dask', 2)] / rates[('dask', 1)]:.2f}x" if ("dask", 2) in rates else ""))
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for kind in ("local", "dask"):
+        if (kind, 2) in cpu:
+            print(f"CPU per sample, 2 workers / 1 worker ({kind}): {cpu[(kind, 2)] / cpu[(kind, 1)]:.2f} "
+                  f"(1.00 = no parallel overhead: the speed-up is then the number of free cores)")
+    idle = TARGET_SAMPLES * cpu[("local", 2)] / cores
+    print(f"projected on an idle machine with {cores} cores (CPU per sample x 10 000 / cores): {idle:.0f} s "
+          f"({idle / 60:.1f} min)")
     best = max(rates.values())
     projected = TARGET_SAMPLES / best
     verdict = "met" if projected < TARGET_S else "NOT met"

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from stab_helpers import NTYPE_NETLIST
+from stab_helpers import NTYPE_NETLIST, ntype_poles_hz
 from stabkit import Circuit
 from stabkit.analysis.tolerance import (Distribution, Variation, bind_variations, draw_samples, flat_netlist,
                                         least_damped, parse_distribution, parse_vary, sample_circuit,
@@ -372,14 +372,29 @@ def test_ctrl_c_stops_the_workers(ntype_file):
     proc = subprocess.Popen([sys.executable, "-m", "stabkit", "yield", str(ntype_file), "--vary", "rs=tol:5%",
                              "--samples", "1000000", "--workers", "2", "--seed", "1"],
                             cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 60
+    # interrupt once the pool's workers run (not during the imports, which may take seconds on a busy machine)
+    while time.monotonic() < deadline and proc.poll() is None:
+        if children.exists() and len(children.read_text().split()) >= 2:
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)
     assert proc.poll() is None, proc.communicate()
+    workers = [int(p) for p in children.read_text().split()] if children.exists() else []
     start = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "stabkit: interrupted" in err and "Traceback" not in err
     assert time.monotonic() - start < 10
+    time.sleep(0.5)
+    for pid in workers:  # the pool's workers are gone too (or dead, waiting to be reaped)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text().lower()
+        except FileNotFoundError:
+            continue
+        assert "zombie" in status or "python" not in status, status[:200]
 
 
 # ---------------------------------------------------------------------------------------------- transistors
@@ -407,3 +422,43 @@ def test_linvill_samples_are_rebiased_and_written_faithfully(tmp_path):
         back = decide(Circuit.from_netlist(text))
         pole_back, _ = least_damped(np.concatenate([p.poles.poles for p in back.points]))
         np.testing.assert_allclose(pole_back, pole, rtol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------- uncertain samples
+TANK = """lossless tank: a natural frequency on the jω axis whatever rd is (marginal, so uncertain)
+.param rd=1
+L1 a 0 1u
+C1 a 0 1n
+R1 b 0 {rd}
+.end
+"""
+
+
+def test_uncertain_samples_are_counted_apart_and_widen_the_interval(tmp_path):
+    res = yield_analysis(Circuit.from_netlist(TANK), {"rd": "uniform:1:2"}, 20, seed=5, workers=1)
+    assert (res.stable, res.unstable, res.uncertain) == (0, 0, 20)
+    assert res.stable_fraction == 0.0
+    assert res.ci95 == (0.0, 1.0)  # nothing is known about the stable probability
+    (reason, count), = res.uncertain_reasons()
+    assert count == 20 and "jω axis" in reason
+    path = tmp_path / "tank.cir"
+    path.write_text(TANK)
+    proc = _cli("yield", path, "--vary", "rd=uniform:1:2", "--samples", 20, "--seed", 5, "--workers", 1,
+                "--require", "50%", "--json")
+    assert proc.returncode == 3
+    out = json.loads(proc.stdout)
+    assert (out["stable"], out["uncertain"], out["ci95"]) == (0, 20, [0.0, 1.0])
+    assert "20 of 20 samples are uncertain" in proc.stderr
+
+
+def test_a_failed_analysis_is_an_uncertain_sample_with_its_reason():
+    from stabkit.analysis.tolerance import _prepare, evaluate_samples
+
+    circuit = Circuit.from_netlist(NTYPE_NETLIST)
+    variations = bind_variations(circuit, [parse_vary("ls=uniform:1n:2n")])  # an element: a private parameter
+    job = _prepare(circuit, variations, "auto", None, None)
+    out = evaluate_samples(job, np.array([[0.0], [2e-9]]))
+    assert list(out.codes) == [2, 0]
+    assert "LS evaluates to 0" in out.reasons[0] and np.isnan(out.margin[0])
+    # the second sample is the closed form's: stable since 2 nH < R·C/g = 10 nH
+    np.testing.assert_allclose(out.pole_hz[1], max(ntype_poles_hz(2e-9), key=lambda z: z.imag), rtol=1e-9)

@@ -74,6 +74,8 @@ VERDICT_WORDS = ("stable", "unstable", "uncertain")
 MAX_CHUNK = 64
 #: chunks per worker aimed at, for load balance and a live progress bar
 CHUNKS_PER_WORKER = 8
+#: distinct per-sample warnings (and uncertain reasons) listed in the JSON; the rest are counted
+MAX_LISTED = 10
 #: a progress bar appears only for runs longer than this (seconds)
 PROGRESS_AFTER_S = 1.0
 #: how long to wait for a Dask scheduler to answer (seconds)
@@ -547,9 +549,8 @@ class YieldResult:
             "seed": self.seed, "method": self.method, "backend": self.backend, "workers": self.workers,
             "elapsed_s": self.elapsed_s, "varied": [v.to_dict() for v in self.variations],
             "worst": [self.worst_dict(i) for i in self.worst(worst)],
-            "uncertain_reasons": [{"reason": r, "samples": n} for r, n in self.uncertain_reasons()],
-            "warnings": list(self.warnings) + [f"{m} (in {n} sample{'s' if n != 1 else ''})"
-                                               for m, n in self.sample_warnings()],
+            "uncertain_reasons": [{"reason": r, "samples": n} for r, n in self.uncertain_reasons()[:MAX_LISTED]],
+            "warnings": list(self.warnings) + _listed(self.sample_warnings(), "warning"),
         }
 
     def summary(self) -> str:
@@ -564,6 +565,16 @@ class YieldResult:
         stability boundary at 0) and its frequency ``|Im s|/2π``, stable and unstable samples stacked.
         Returns the matplotlib figure."""
         return plot_yield(self, ax=ax)
+
+
+def _listed(counted: list[tuple[str, int]], what: str) -> list[str]:
+    """At most :data:`MAX_LISTED` messages with their sample counts, and a line for the rest."""
+    lines = [f"{m} (in {n} sample{'s' if n != 1 else ''})" for m, n in counted[:MAX_LISTED]]
+    rest = counted[MAX_LISTED:]
+    if rest:
+        lines.append(f"{len(rest)} more distinct {what}s of the per-sample analyses, in "
+                     f"{sum(n for _, n in rest)} sample(s) (YieldResult.sample_warnings() lists them)")
+    return lines
 
 
 def plot_yield(result: YieldResult, ax=None):
@@ -835,10 +846,14 @@ def _run_dask(job: _Job, values: np.ndarray, scheduler, outcomes: SampleOutcomes
         chunks = _chunks(values.shape[0], sum(threads.values()))
         futures = [client.submit(evaluate_samples, job_future, values[a:b], pure=False) for a, b in chunks]
         where = {f.key: (a, b) for f, (a, b) in zip(futures, chunks)}
-        for f, chunk in as_completed(futures, loop=client.loop, with_results=True):
-            a, b = where[f.key]
-            outcomes.place(a, chunk)
-            bar.update(b - a)
+        try:
+            for f, chunk in as_completed(futures, loop=client.loop, with_results=True):
+                a, b = where[f.key]
+                outcomes.place(a, chunk)
+                bar.update(b - a)
+        except ImportError as exc:  # raised on a worker that has no (or another) stabkit
+            raise SchedulerError(f"a Dask worker at {client.scheduler.address} cannot import what the samples need "
+                                 f"({exc}): install the same stabkit on every worker") from None
         return "dask", n_workers, notes
     except BaseException:
         if futures:
