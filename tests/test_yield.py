@@ -404,7 +404,8 @@ def test_linvill_samples_are_rebiased_and_written_faithfully(tmp_path):
     circuit = Circuit.from_netlist(str(LINVILL)).with_values({"lext": 3e-9})
     vary = {"u": "uniform:5:12", "x1.m_bfr840l3rhesd.bf": "tol:30%", "x2.m_bfr840l3rhesd.is": "tol:20%",
             "re1": "tol:5%"}
-    res = yield_analysis(circuit, vary, 3, seed=11, workers=1)
+    # from 0 V like decide() below, so both routes take the same Newton path (the warm start is tested apart)
+    res = yield_analysis(circuit, vary, 3, seed=11, workers=1, warm_start=False)
     assert res.samples == 3
     for i in range(3):
         # an independent route to the same sample: a copy with the values written in, judged by decide()
@@ -462,3 +463,24 @@ def test_a_failed_analysis_is_an_uncertain_sample_with_its_reason():
     assert "LS evaluates to 0" in out.reasons[0] and np.isnan(out.margin[0])
     # the second sample is the closed form's: stable since 2 nH < R·C/g = 10 nH
     np.testing.assert_allclose(out.pole_hz[1], max(ntype_poles_hz(2e-9), key=lambda z: z.imag), rtol=1e-9)
+
+
+def test_warm_start_from_the_nominal_point_finds_the_cold_start_bias():
+    if not (MODELS / "BFR840L3RHESD.lib").is_file():
+        pytest.skip(f"vendor model {MODELS / 'BFR840L3RHESD.lib'} is absent (../shared/models)")
+    from stabkit.analysis.bjt import bias_point
+
+    circuit = Circuit.from_netlist(str(LINVILL))
+    nominal = bias_point(circuit)
+    for values in ({"u": 5.5, "r": 860.0}, {"u": 12.0}, {"r": 700.0}):
+        c = circuit.with_values(values)
+        cold, warm = bias_point(c), bias_point(c, start=nominal)
+        assert warm.method == "newton from the given start" and warm.iterations < cold.iterations / 2
+        for name, t in cold.transistors.items():  # the bias of every transistor, to 1e-9 relative
+            np.testing.assert_allclose([warm.transistors[name].ic, warm.transistors[name].vce], [t.ic, t.vce],
+                                       rtol=1e-9)
+    res_warm = yield_analysis(circuit, {"u": "tol:10%", "lext": "uniform:2n:6n"}, 4, seed=3, workers=1)
+    res_cold = yield_analysis(circuit, {"u": "tol:10%", "lext": "uniform:2n:6n"}, 4, seed=3, workers=1,
+                              warm_start=False)
+    np.testing.assert_array_equal(res_warm.outcomes.codes, res_cold.outcomes.codes)
+    np.testing.assert_allclose(res_warm.outcomes.pole_hz, res_cold.outcomes.pole_hz, rtol=1e-7)

@@ -428,9 +428,37 @@ class _BiasProblem:
                 return x, state, True, it + 1
         return x, state, False, max_iter
 
-    def solve(self) -> tuple[np.ndarray, str, int]:
+    def warm_start(self, start: "BiasResult") -> tuple[np.ndarray, list[float]] | None:
+        """The unknowns and junction voltages of ``start`` (an operating point of the same circuit, e.g. at
+        nominal values), or ``None`` when ``start`` belongs to another circuit."""
+        x = np.zeros(self.n)
+        for node, i in self.node_index.items():
+            if node not in start.voltages:
+                return None
+            x[i] = start.voltages[node]
+        for e in self.network:
+            if e.key in self.system.branch_index and e.name.lower() in start.currents:
+                x[self.system.branch_index[e.key]] = start.currents[e.name.lower()]
+        state: list[float] = []
+        for q in self.transistors:
+            if q.element.name not in start.transistors:
+                return None
+            state += [start.transistors[q.element.name].vbe, start.transistors[q.element.name].vbc]
+        for dd in self.diodes:
+            if dd.element.name not in start.diodes:
+                return None
+            state.append(start.diodes[dd.element.name].vd)
+        return x, state
+
+    def solve(self, start: "BiasResult | None" = None) -> tuple[np.ndarray, str, int]:
         x0 = np.zeros(self.n)
         total = 0
+        guess = self.warm_start(start) if start is not None else None
+        if guess is not None:  # Newton from the given operating point; the usual continuation if it fails
+            x, state, ok, its = self.newton(guess[0], guess[1], False)
+            total += its
+            if ok:
+                return x, "newton from the given start", total
         x, state, ok, its = self.newton(x0, self.initial_state(), True)
         total += its
         if ok:
@@ -509,16 +537,19 @@ class _BiasProblem:
 
 
 def bias_point(circuit: Circuit, params: Mapping[str, float] | None = None, *, temp: float | None = None,
-               gmin: float | None = None) -> BiasResult:
+               gmin: float | None = None, start: BiasResult | None = None) -> BiasResult:
     """DC operating point of a circuit with ``Q`` elements (Gummel–Poon) and junction diodes.
 
     ``temp`` (°C) overrides the netlist's ``.temp``/``.options temp=``; ``gmin`` (S) its ``.options gmin=``.
+    ``start``: an operating point of the same circuit (e.g. at nominal values) from which Newton starts — a
+    warm start for Monte-Carlo runs (``stabkit yield``: about 5 iterations instead of 30 from 0 V); when it
+    does not converge from there, the usual continuation runs from 0 V.
     Raises :class:`CircuitError` when no continuation converges."""
     resolved = circuit.resolve_params(params)
     circuit.validate(resolved)
     temp_c, tnom_c, g = _options(circuit, temp, gmin)
     problem = _BiasProblem(circuit, resolved, temp_c, tnom_c, g)
-    x, method, iterations = problem.solve()
+    x, method, iterations = problem.solve(start)
     return problem.result(x, method, iterations, temp_c, resolved)
 
 

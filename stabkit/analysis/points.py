@@ -104,8 +104,12 @@ def transistor_region(vbe: float, vbc: float) -> str:
     return "reverse active" if bc else "cut-off"
 
 
-def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -> list[LinearPoint]:
-    """Every DC operating point of ``circuit`` (with ``params`` applied) and its small-signal circuit."""
+def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *, start=None) -> list[LinearPoint]:
+    """Every DC operating point of ``circuit`` (with ``params`` applied) and its small-signal circuit.
+
+    ``start``: a :class:`~stabkit.analysis.bjt.BiasResult` of the same circuit (e.g. at nominal values) from
+    which the DC Newton of a transistor circuit starts (a warm start, see :func:`~stabkit.analysis.bjt.bias_point`);
+    ignored for linear circuits and NDR devices."""
     circuit = apply_overrides(circuit, params)
     if not len(circuit):
         raise CircuitError(f"{circuit.source or 'the circuit'}: no circuit elements to analyse")
@@ -115,16 +119,16 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -
                            f"({', '.join(junction)}): one DC solver for both is not available yet; linearize one "
                            "kind by hand (an equivalent linear bias network) or split the circuit")
     if junction:
-        return [_transistor_point(circuit)]
+        return [_transistor_point(circuit, start)]
     if ndr:
         return _ndr_points(circuit, ndr)
     return [LinearPoint(index=1, count=1, circuit=circuit)]
 
 
-def _transistor_point(circuit: Circuit) -> LinearPoint:
+def _transistor_point(circuit: Circuit, start=None) -> LinearPoint:
     from stabkit.analysis.bjt import bias_point, linearize_bjts
 
-    bias = bias_point(circuit)
+    bias = bias_point(circuit, start=start)
     transistors, warn = [], []
     for t in bias.transistors.values():
         region = transistor_region(t.vbe, t.vbc)

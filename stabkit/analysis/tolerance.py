@@ -380,15 +380,19 @@ class _Job:
     method: str = "auto"
     fmin: float | None = None
     fmax: float | None = None
+    #: transistor circuits: the nominal DC operating point, where every sample's Newton starts
+    start: object | None = None
 
 
 #: the exceptions that make one sample undecided (reported with the reason) instead of ending the run
 _SAMPLE_FAILURES = (StabkitError, ArithmeticError, np.linalg.LinAlgError, ValueError)
 
 
-def _prepare(circuit: Circuit, variations: Sequence[Variation], method: str, fmin, fmax) -> _Job:
+def _prepare(circuit: Circuit, variations: Sequence[Variation], method: str, fmin, fmax,
+             warm_start: bool = True) -> _Job:
     """The circuit with each varied element value and model parameter replaced by a private parameter
-    (``_yield_k``), so a sample only changes the parameter table."""
+    (``_yield_k``), so a sample only changes the parameter table; for a transistor circuit (with
+    ``warm_start``) also its nominal DC operating point, from which each sample's Newton starts."""
     from stabkit.analysis.points import nonlinear_kinds
 
     prepared = circuit.copy()
@@ -405,8 +409,16 @@ def _prepare(circuit: Circuit, variations: Sequence[Variation], method: str, fmi
             prepared.models[v.model].params[v.key] = key
         keys.append(key)
     ndr, junction = nonlinear_kinds(circuit)
+    start = None
+    if warm_start and junction and not ndr:
+        from stabkit.analysis.bjt import bias_point
+
+        try:
+            start = bias_point(prepared)
+        except StabkitError:  # no nominal point: every sample starts from 0 V (and says so if it fails)
+            start = None
     return _Job(circuit=prepared, keys=tuple(keys), linear=not (ndr or junction), method=method, fmin=fmin,
-                fmax=fmax)
+                fmax=fmax, start=start)
 
 
 def evaluate_samples(job: _Job, values: np.ndarray) -> SampleOutcomes:
@@ -426,7 +438,8 @@ def evaluate_samples(job: _Job, values: np.ndarray) -> SampleOutcomes:
                     judged = [decide_linear(job.circuit, params, method=job.method, fmin=job.fmin, fmax=job.fmax)]
                     word = judged[0].verdict
                 else:
-                    verdict = decide(job.circuit, params, method=job.method, fmin=job.fmin, fmax=job.fmax)
+                    verdict = decide(job.circuit, params, method=job.method, fmin=job.fmin, fmax=job.fmax,
+                                     start=job.start)
                     judged, word = verdict.points, verdict.verdict
             except _SAMPLE_FAILURES as exc:
                 out.reasons[i] = f"the analysis failed: {exc}"
@@ -615,7 +628,7 @@ def plot_yield(result: YieldResult, ax=None):
 def yield_analysis(circuit: Circuit, vary: Mapping[str, str | Distribution] | Sequence[Variation], samples: int,
                    *, seed: int | None = None, method: str = "auto", fmin: float | None = None,
                    fmax: float | None = None, workers: int | None = None, scheduler=None,
-                   progress: bool | None = None) -> YieldResult:
+                   progress: bool | None = None, warm_start: bool = True) -> YieldResult:
     """Monte-Carlo yield: the fraction of ``samples`` random circuits that is stable.
 
     Parameters
@@ -640,6 +653,9 @@ def yield_analysis(circuit: Circuit, vary: Mapping[str, str | Distribution] | Se
         on that cluster.
     progress : bool, optional
         Draw a progress bar on stderr (default: on a terminal, unless quiet).
+    warm_start : bool
+        Transistor circuits: start every sample's DC Newton from the nominal operating point (about 5
+        iterations instead of 30; the usual continuation from 0 V when that fails). ``False``: from 0 V.
 
     Returns
     -------
@@ -668,7 +684,7 @@ def yield_analysis(circuit: Circuit, vary: Mapping[str, str | Distribution] | Se
         raise ParameterError("nothing to vary: give at least one NAME=DIST")
     seed = secrets.randbits(32) if seed is None else int(seed)
     values = draw_samples(variations, int(samples), seed)
-    job = _prepare(circuit, variations, method, fmin, fmax)
+    job = _prepare(circuit, variations, method, fmin, fmax, warm_start)
     outcomes = SampleOutcomes.empty(values.shape[0])
     bar = _DelayedProgress(values.shape[0], progress)
     start = time.monotonic()
