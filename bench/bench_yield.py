@@ -57,13 +57,12 @@ def worker_cpu(client) -> float:
 
 def step_times(circuit, variations, samples: int) -> None:
     """Time the steps of one transistor-circuit sample exactly as :func:`~stabkit.analysis.verdict.decide` runs
-    them (copy with the sample's values → DC solve → linearize → assemble → exact poles → NDF), and what a warm
-    start of the DC Newton from the nominal solution would save (a what-if on bjt internals: nothing in the
-    tool uses it)."""
+    them (copy with the sample's values → DC solve → linearize → assemble → exact poles → NDF), the DC solve
+    both from the nominal operating point (what ``stabkit yield`` does) and from 0 V."""
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from stabkit.analysis import bjt
+    from stabkit.analysis.bjt import bias_point, linearize_bjts
     from stabkit.analysis.mna import assemble
     from stabkit.analysis.ndf import ndf
     from stabkit.analysis.poles import poles
@@ -71,56 +70,43 @@ def step_times(circuit, variations, samples: int) -> None:
 
     job = _prepare(circuit, variations, "auto", None, None)
     values = draw_samples(variations, samples + 1, seed=99)
-    nominal = job.circuit
-    problem0 = bjt._BiasProblem(nominal, nominal.resolve_params(), *bjt._options(nominal, None, None))
-    x0, state0, ok0, _ = problem0.newton(np.zeros(problem0.n), problem0.initial_state(), True)
-    assert ok0
-    names = ["copy (with_values)", "DC: validate + set-up", "DC: Newton (cold, from 0 V)", "linearize_bjts",
-             "assemble (MNA)", "exact poles", "NDF", "warm-start what-if: set-up + Newton from nominal"]
+    names = ["copy (with_values)", "DC solve, warm start (nominal point)", "linearize_bjts", "assemble (MNA)",
+             "exact poles", "NDF", "DC solve from 0 V (not used)"]
     totals = dict.fromkeys(names, 0.0)
-    cold_its, warm_its, worst_dv = [], [], 0.0
+    warm_its, cold_its = [], []
+    clock = time.perf_counter
     with threadpool_limits(limits=1):
         for k, row in enumerate(values):
-            clock = time.perf_counter
             params = dict(zip(job.keys, map(float, row)))
-            t0 = clock()
-            c = nominal.with_values(params)
-            t1 = clock()
-            resolved = c.resolve_params()
-            c.validate(resolved)
-            problem = bjt._BiasProblem(c, resolved, *bjt._options(c, None, None))
-            t2 = clock()
-            x, method, its = problem.solve()
-            bias = problem.result(x, method, its, bjt._options(c, None, None)[0], resolved)
-            t3 = clock()
-            lin = bjt.linearize_bjts(c, bias)
-            t4 = clock()
+            t = [clock()]
+            c = job.circuit.with_values(params)
+            t.append(clock())
+            bias = bias_point(c, start=job.start)
+            t.append(clock())
+            lin = linearize_bjts(c, bias)
+            t.append(clock())
             system = assemble(lin)
-            t5 = clock()
+            t.append(clock())
             poles(system)
-            t6 = clock()
+            t.append(clock())
             ndf(system)
-            t7 = clock()
-            warm = bjt._BiasProblem(c, resolved, *bjt._options(c, None, None))
-            xw, _, okw, itw = warm.newton(x0, list(state0), False)
-            t8 = clock()
+            t.append(clock())
+            cold = bias_point(c)
+            t.append(clock())
             if k == 0:
                 continue  # imports and caches
-            for name, dt in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7)):
-                totals[name] += dt
-            cold_its.append(its)
-            warm_its.append(itw if okw else float("nan"))
-            worst_dv = max(worst_dv, float(np.max(np.abs(xw - x))) if okw else float("inf"))
+            for name, a, b in zip(names, t, t[1:]):
+                totals[name] += b - a
+            warm_its.append(bias.iterations)
+            cold_its.append(cold.iterations)
     per = {k: 1e3 * v / samples for k, v in totals.items()}
-    decide_ms = sum(v for k, v in per.items() if not k.startswith("warm"))
-    print(f"\nwhere the time of one sample goes ({samples} samples, this process, 1 BLAS thread):")
+    total = sum(per[k] for k in names[:-1])
+    print(f"\nwhere the time of one sample goes ({samples} samples, this process, 1 BLAS thread, wall clock):")
     for name in names[:-1]:
-        print(f"  {name:<34} {per[name]:7.1f} ms  {100 * per[name] / decide_ms:5.1f} %")
-    print(f"  {'total (method auto)':<34} {decide_ms:7.1f} ms; without the NDF (method poles) "
-          f"{decide_ms - per['NDF']:.1f} ms")
-    print(f"  DC Newton iterations: cold {np.mean(cold_its):.1f} on average; warm start from the nominal "
-          f"solution {np.nanmean(warm_its):.1f} ({per[names[-1]]:.1f} ms incl. set-up, vs "
-          f"{per[names[1]] + per[names[2]]:.1f} ms cold); largest difference of the solutions {worst_dv:.2g} V/A")
+        print(f"  {name:<38} {per[name]:7.1f} ms  {100 * per[name] / total:5.1f} %")
+    print(f"  {'total (method auto)':<38} {total:7.1f} ms; without the NDF (method poles) {total - per['NDF']:.1f} ms")
+    print(f"  DC Newton iterations: {np.mean(warm_its):.1f} from the nominal point, {np.mean(cold_its):.1f} from 0 V "
+          f"({per[names[-1]]:.1f} ms per cold solve)")
 
 
 def profile(circuit, variations, samples: int, method: str) -> None:
@@ -178,10 +164,13 @@ def main() -> int:
         except ImportError:
             print("\nDask: skipped (pip install 'stabkit[dask]')")
         else:
-            print("\nDask LocalCluster (processes, 1 thread each; start-up not timed):")
+            print("\nDask LocalCluster (processes, 1 thread each; cluster start-up and worker imports not timed):")
             for workers in (1, 2):
                 with LocalCluster(n_workers=workers, processes=True, threads_per_worker=1, dashboard_address=None,
                                   host="127.0.0.1") as cluster, Client(cluster, set_as_default=False) as client:
+                    # warm-up: the workers import stabkit and receive the circuit (start-up, not timed)
+                    yield_analysis(circuit, variations, 2 * workers, seed=2, method=args.method, scheduler=client,
+                                   progress=False)
                     c0, w0 = own_and_children_cpu(), worker_cpu(client)
                     res = yield_analysis(circuit, variations, args.samples, seed=1, method=args.method,
                                          scheduler=client, progress=False)

@@ -248,10 +248,22 @@ def test_dask_local_cluster_gives_the_same_counts(ntype, serial_run, local_clust
     np.testing.assert_array_equal(res.outcomes.codes, serial_run.outcomes.codes)
     np.testing.assert_allclose(res.outcomes.margin, serial_run.outcomes.margin, rtol=1e-9)
     assert (res.stable, res.unstable, res.uncertain) == (serial_run.stable, serial_run.unstable, serial_run.uncertain)
-    # the tool put the BLAS plugin on every worker
     with distributed.Client(local_cluster.scheduler_address, set_as_default=False) as client:
-        plugged = client.run(lambda dask_worker: "stabkit-single-threaded-blas" in dask_worker.plugins)
-        assert sorted(plugged.values()) == [True, True]
+        # the run's worker plugin: BLAS limited to one thread, the statistical profiler paused; removed after the
+        # run, leaving the workers as they were
+        from threadpoolctl import threadpool_info
+
+        from stabkit.analysis.tolerance import DASK_PLUGIN, _worker_plugin
+
+        def state(dask_worker):
+            return (DASK_PLUGIN in dask_worker.plugins, dask_worker.periodic_callbacks["profile"].is_running(),
+                    max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+
+        assert sorted(client.run(state).values()) == [(False, True, 1)] * 2
+        client.register_plugin(_worker_plugin())
+        assert sorted(client.run(state).values()) == [(True, False, 1)] * 2
+        client.unregister_worker_plugin(DASK_PLUGIN)
+        assert sorted(client.run(state).values()) == [(False, True, 1)] * 2
         # a connected client works too (the caller's client is left open)
         again = yield_analysis(ntype, VARY, 40, seed=SEED, scheduler=client)
         np.testing.assert_array_equal(again.outcomes.codes, serial_run.outcomes.codes[:40])
