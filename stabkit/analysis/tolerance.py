@@ -796,7 +796,7 @@ DASK_PLUGIN = "stabkit-yield-worker-setup"
 def _worker_plugin():
     """A Dask worker plugin for the duration of a run: one BLAS thread per worker process (present and joining
     workers), and the worker's statistical profiler paused — it samples the task thread's Python stack every
-    10 ms, which costs these Python-bound samples about 40 % more CPU. Teardown (when the run unregisters the
+    10 ms, which costs these Python-bound samples 10–30 % more CPU. Teardown (when the run unregisters the
     plugin) restores both, so a shared cluster is left as it was found."""
     from distributed import WorkerPlugin
 
