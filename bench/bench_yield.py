@@ -62,15 +62,17 @@ def step_times(circuit, variations, samples: int) -> None:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from stabkit.analysis.bjt import bias_point, linearize_bjts
     from stabkit.analysis.mna import assemble
     from stabkit.analysis.ndf import ndf
     from stabkit.analysis.poles import poles
     from stabkit.analysis.tolerance import _prepare, draw_samples
+    from stabkit.nonlinear.dc import dc_points
+    from stabkit.nonlinear.linearize import linearize
 
     job = _prepare(circuit, variations, "auto", None, None)
+    nominal = job.start_point()
     values = draw_samples(variations, samples + 1, seed=99)
-    names = ["copy (with_values)", "DC solve, warm start (nominal point)", "linearize_bjts", "assemble (MNA)",
+    names = ["copy (with_values)", "DC solve, warm start (nominal point)", "linearize", "assemble (MNA)",
              "exact poles", "NDF", "DC solve from 0 V (not used)"]
     totals = dict.fromkeys(names, 0.0)
     warm_its, cold_its = [], []
@@ -81,9 +83,9 @@ def step_times(circuit, variations, samples: int) -> None:
             t = [clock()]
             c = job.circuit.with_values(params)
             t.append(clock())
-            bias = bias_point(c, start=job.start)
+            bias = dc_points(c, start=nominal)[0]
             t.append(clock())
-            lin = linearize_bjts(c, bias)
+            lin = linearize(c, bias)
             t.append(clock())
             system = assemble(lin)
             t.append(clock())
@@ -91,7 +93,7 @@ def step_times(circuit, variations, samples: int) -> None:
             t.append(clock())
             ndf(system)
             t.append(clock())
-            cold = bias_point(c)
+            cold = dc_points(c)[0]
             t.append(clock())
             if k == 0:
                 continue  # imports and caches

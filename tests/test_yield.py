@@ -480,13 +480,13 @@ def test_a_failed_analysis_is_an_uncertain_sample_with_its_reason():
 def test_warm_start_from_the_nominal_point_finds_the_cold_start_bias():
     if not (MODELS / "BFR840L3RHESD.lib").is_file():
         pytest.skip(f"vendor model {MODELS / 'BFR840L3RHESD.lib'} is absent (../shared/models)")
-    from stabkit.analysis.bjt import bias_point
+    from stabkit.nonlinear.dc import dc_points
 
     circuit = Circuit.from_netlist(str(LINVILL))
-    nominal = bias_point(circuit)
+    nominal = dc_points(circuit)[0]
     for values in ({"u": 5.5, "r": 860.0}, {"u": 12.0}, {"r": 700.0}):
         c = circuit.with_values(values)
-        cold, warm = bias_point(c), bias_point(c, start=nominal)
+        cold, warm = dc_points(c)[0], dc_points(c, start=nominal)[0]
         assert warm.method == "newton from the given start" and warm.iterations < cold.iterations / 2
         for name, t in cold.transistors.items():  # the bias of every transistor, to 1e-9 relative
             np.testing.assert_allclose([warm.transistors[name].ic, warm.transistors[name].vce], [t.ic, t.vce],

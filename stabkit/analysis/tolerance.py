@@ -380,8 +380,29 @@ class _Job:
     method: str = "auto"
     fmin: float | None = None
     fmax: float | None = None
-    #: transistor circuits: the nominal DC operating point, where every sample's Newton starts
-    start: object | None = None
+    #: circuits with transistors/junction diodes (no NDR device): start every sample's DC Newton from the
+    #: nominal operating point, solved once per process (:meth:`start_point`; not sent between processes)
+    warm_start: bool = False
+    _start: object | None = field(default=None, repr=False, compare=False)
+    _start_solved: bool = field(default=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_start"], state["_start_solved"] = None, False
+        return state
+
+    def start_point(self):
+        """The nominal DC point (a :class:`~stabkit.nonlinear.dc.DCPoint`), or ``None`` (no warm start, or no
+        nominal solution: then every sample starts from 0 V and says so if it fails)."""
+        if self.warm_start and not self._start_solved:
+            from stabkit.nonlinear.dc import dc_points
+
+            self._start_solved = True
+            try:
+                self._start = dc_points(self.circuit)[0]
+            except StabkitError:
+                self._start = None
+        return self._start
 
 
 #: the exceptions that make one sample undecided (reported with the reason) instead of ending the run
@@ -408,17 +429,9 @@ def _prepare(circuit: Circuit, variations: Sequence[Variation], method: str, fmi
         else:
             prepared.models[v.model].params[v.key] = key
         keys.append(key)
-    ndr, junction = nonlinear_kinds(circuit)
-    start = None
-    if warm_start and junction and not ndr:
-        from stabkit.analysis.bjt import bias_point
-
-        try:
-            start = bias_point(prepared)
-        except StabkitError:  # no nominal point: every sample starts from 0 V (and says so if it fails)
-            start = None
-    return _Job(circuit=prepared, keys=tuple(keys), linear=not (ndr or junction), method=method, fmin=fmin,
-                fmax=fmax, start=start)
+    ndr, other = nonlinear_kinds(circuit)
+    return _Job(circuit=prepared, keys=tuple(keys), linear=not (ndr or other), method=method, fmin=fmin,
+                fmax=fmax, warm_start=bool(warm_start and other and not ndr))
 
 
 def evaluate_samples(job: _Job, values: np.ndarray) -> SampleOutcomes:
@@ -439,7 +452,7 @@ def evaluate_samples(job: _Job, values: np.ndarray) -> SampleOutcomes:
                     word = judged[0].verdict
                 else:
                     verdict = decide(job.circuit, params, method=job.method, fmin=job.fmin, fmax=job.fmax,
-                                     start=job.start)
+                                     start=job.start_point())
                     judged, word = verdict.points, verdict.verdict
             except _SAMPLE_FAILURES as exc:
                 out.reasons[i] = f"the analysis failed: {exc}"

@@ -354,9 +354,9 @@ def decide(circuit: Circuit, params: Mapping[str, float] | None = None, *, metho
         The NDF's band (Hz); default from the circuit.
     point : int, optional
         Judge only this operating point (1-based), for circuits with several.
-    start : BiasResult, optional
-        Transistor circuits: start the DC Newton from this operating point of the same circuit (a warm start,
-        used by ``stabkit yield`` from the nominal point); see :func:`~stabkit.analysis.points.linear_points`.
+    start : DCPoint, optional
+        Circuits without NDR devices: start the DC Newton from this operating point of the same circuit (a warm
+        start, used by ``stabkit yield`` from the nominal point); see :func:`~stabkit.nonlinear.dc.dc_points`.
 
     Returns
     -------
