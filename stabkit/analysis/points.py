@@ -89,10 +89,13 @@ def nonlinear_kinds(circuit: Circuit) -> tuple[list[str], list[str]]:
     return ndr, other
 
 
-def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -> list[LinearPoint]:
+def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *, start=None) -> list[LinearPoint]:
     """Every DC operating point of ``circuit`` (with ``params`` applied) and its small-signal circuit: one DC
     solver (:func:`stabkit.nonlinear.dc.dc_points`) and one linearizer (:func:`stabkit.nonlinear.linearize.linearize`)
-    for every mix of devices (tunnel diodes, S-type devices, junction diodes, transistors, behavioural sources)."""
+    for every mix of devices (tunnel diodes, S-type devices, junction diodes, transistors, behavioural sources).
+
+    ``start``: a :class:`~stabkit.nonlinear.dc.DCPoint` of the same circuit (e.g. at nominal values) where the
+    DC Newton of a circuit without NDR devices starts (a warm start, see :func:`~stabkit.nonlinear.dc.dc_points`)."""
     from stabkit.nonlinear.dc import dc_points
     from stabkit.nonlinear.devices import BipolarTransistor, JunctionDiode, transistor_region
     from stabkit.nonlinear.linearize import linearize
@@ -103,7 +106,7 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -
     ndr, other = nonlinear_kinds(circuit)
     if not ndr and not other:
         return [LinearPoint(index=1, count=1, circuit=circuit)]
-    points = dc_points(circuit)
+    points = dc_points(circuit, start=start)
     out = []
     for k, pt in enumerate(points, start=1):
         devices = pt.problem.devices
