@@ -25,13 +25,14 @@ how to use it:
   1. is it stable?      stabkit poles NET          exact natural frequencies (lumped circuits)
   2. why not?           stabkit ndf NET            NDF encirclements, per dependent source
   3. for which loads?   stabkit loads NET --sweep P --from A --to B
-     which DC points?   stabkit oppoints NET       NDR devices: every operating point, each judged
+     which DC points?   stabkit oppoints NET       every operating point, each judged; transistor regions
   4. write it down      stabkit report NET -o report.html
   5. keep it true       stabkit check cases/       expectations in *.stab.yaml files (also: pytest cases/)
 
 examples:
   stabkit poles cases/ntype_smallsignal.cir
   stabkit poles cases/ntype_smallsignal.cir --set lser=60n --json
+  stabkit poles cases/tunnel_bistable.cir --point 2
   stabkit report cases/ntype_smallsignal.cir -o ntype.html
   stabkit check cases/
 

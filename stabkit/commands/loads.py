@@ -20,10 +20,29 @@ from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
 
+EPILOG = """\
+Every value is judged as `stabkit poles` judges it (exact poles cross-checked with the NDF; the NDF alone for
+transmission lines and S-parameter blocks). A sweep that moves a nonlinear device's DC point is refused
+(the circuit is linearized once). Each edge says what crosses the jω axis there (a complex pair at its
+frequency, or a real pole). On a terminal a progress bar counts the evaluations (STABKIT_NO_PROGRESS=1 or
+--json silence it).
+
+exit status: 0 some value of the sweep is stable, 1 none is, 3 a value could not be decided (the reason on
+stderr), 2 bad input.
+
+examples:
+  stabkit loads cases/ntype_smallsignal.cir --sweep lser --from 1n --to 200n
+  stabkit loads cases/linvill_nic.cir --sweep lext --from 0.1n --to 20n --by rc=0,4,8
+  stabkit loads cases/ntype_smallsignal.cir --sweep lser --from 1n --to 200n --map rser=1:100:5 --points 8
+  stabkit loads cases/line_negres.cir --sweep rs --from 1 --to 200 --json
+"""
+
+
 def register(sub) -> None:
     p = sub.add_parser("loads", help="admissible range of a load parameter (stable intervals, tables, maps)",
                        description="Stable subset of [--from, --to] of the parameter --sweep (a .param or an "
-                                   "element name), edges located to --rtol; with --by one column per value.")
+                                   "element name), edges located to --rtol; with --by one column per value.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("netlist", help="SPICE netlist")
     p.add_argument("--sweep", required=True, metavar="P", help="parameter (or element) to sweep")
     p.add_argument("--from", dest="lo", required=True, metavar="A", help="lower end (suffixes allowed: 1n)")
@@ -127,7 +146,7 @@ def run(args) -> int:
     if args.by:
         sweeps[_parse_by(args.by)[0]] = _parse_by(args.by)[1]
     circuit = sweep_circuit(circuit, sweeps, point=args.point)
-    progress = not args.json and sys.stderr.isatty()
+    progress = not args.json  # drawn only on a terminal and without STABKIT_NO_PROGRESS (report.progress)
     common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method)
     if args.map:
         yname, yvalues = _parse_map(args.map)
@@ -160,7 +179,7 @@ def run(args) -> int:
                     print(f"  {by}={format_eng(v)}: {_edge_text(e)}")
         _save_plot(res, args.plot)
         return _exit(res.verdict, [u for c in res.columns for u in c.uncertain])
-    res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, **common)
+    res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, progress=progress, **common)
     if args.json:
         emit_json(res.to_dict())
     else:
