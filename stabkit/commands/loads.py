@@ -145,6 +145,11 @@ def run(args) -> int:
         sweeps[_parse_map(args.map)[0]] = _parse_map(args.map)[1]
     if args.by:
         sweeps[_parse_by(args.by)[0]] = _parse_by(args.by)[1]
+    from stabkit.report.render import param_unit
+
+    def unit(name: str) -> str:  # axis units of the --plot figure
+        return param_unit(circuit, name)
+
     circuit = sweep_circuit(circuit, sweeps, point=args.point)
     progress = not args.json  # drawn only on a terminal and without STABKIT_NO_PROGRESS (report.progress)
     common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method)
@@ -162,7 +167,7 @@ def run(args) -> int:
             print(f"RHP natural frequencies ('.' = stable); rows {yname}, columns {args.sweep} "
                   f"{format_eng(xs[0])} … {format_eng(xs[-1])}")
             print("\n".join(" ".join(r) for r in rows))
-        _save_plot(res, args.plot)
+        _save_plot(lambda ax: res.plot(ax=ax, x_unit=unit(args.sweep), y_unit=unit(yname)), args.plot)
         return 0 if res.stable.any() else 1  # a map is a picture of counts; its cells carry no doubt flag
     if args.by:
         by, values = _parse_by(args.by)
@@ -177,7 +182,7 @@ def run(args) -> int:
             for v, col in zip(res.by_values, res.columns):
                 for e in col.edges:
                     print(f"  {by}={format_eng(v)}: {_edge_text(e)}")
-        _save_plot(res, args.plot)
+        _save_plot(lambda ax: res.plot(ax=ax, unit=unit(args.sweep), by_unit=unit(by)), args.plot)
         return _exit(res.verdict, [u for c in res.columns for u in c.uncertain])
     res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, progress=progress, **common)
     if args.json:
@@ -193,7 +198,7 @@ def run(args) -> int:
             print("  " + _edge_text(e))
         print(f"{res.evaluations} stability evaluations ({res.method})")
         print_warnings(res.warnings)
-    _save_plot(res, args.plot)
+    _save_plot(lambda ax: res.plot(ax=ax, unit=unit(args.sweep)), args.plot)
     return _exit(res.verdict, res.uncertain)
 
 
@@ -207,12 +212,16 @@ def _exit(verdict: str, uncertain) -> int:
     return 0 if verdict == "stable" else 1
 
 
-def _save_plot(result, path: str | None) -> None:
+def _save_plot(draw, path: str | None) -> None:
+    """Save the figure ``draw(ax)`` makes (png/svg/pdf by the suffix)."""
     if not path:
         return
     import matplotlib
 
     matplotlib.use("Agg")
-    ax = result.plot()
-    ax.figure.tight_layout()
-    ax.figure.savefig(path)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.2, 4.6), layout="constrained")
+    draw(ax)
+    fig.savefig(path)
+    plt.close(fig)

@@ -262,7 +262,7 @@ def plot_ndf(values, freq_hz, running_count, encirclements: int, ax=None, title:
     _counts(count_ax.yaxis)
     count_ax.set_xlabel("frequency")
     count_ax.set_ylabel("count\n−Δarg/π")
-    count_ax.set_title("running count of clockwise encirclements (ω from 0 up)", fontsize="small")
+    count_ax.set_title("running count of clockwise encirclements, ω from 0 up (dotted: the total)", fontsize="small")
     count_ax.grid(True, which="major", alpha=0.3)
     return ax
 

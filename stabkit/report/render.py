@@ -88,6 +88,10 @@ class Report:
     def h3(self, text):
         self.blocks.append(Block("h3", text))
 
+    def heading(self, text: str, sub: bool = False):
+        """A section heading, or a sub-section one (under an operating point's heading)."""
+        self.blocks.append(Block("h3" if sub else "h2", text))
+
     def p(self, text):
         self.blocks.append(Block("p", text))
 
@@ -423,9 +427,9 @@ def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Re
                 for line in pv.evidence():
                     rep.p(line)
             with _step(bar, f"NDF{' at point %d' % pv.point.index if many else ''}"):
-                _section_ndf(rep, pv, suffix, "h3" if many else "h2")
+                _section_ndf(rep, pv, suffix, sub=many)
             with _step(bar, f"poles{' at point %d' % pv.point.index if many else ''}"):
-                _section_poles(rep, pv, suffix, "h3" if many else "h2")
+                _section_poles(rep, pv, suffix, sub=many)
         _section_twoport(rep, circuit)
         if case is not None:
             _section_case(rep, runner, bar)
@@ -562,11 +566,11 @@ def _section_elements(rep: Report, circuit, resolved) -> None:
     rep.table(["element", "kind", "nodes", "value", "refers to"], element_rows(circuit, resolved))
 
 
-def _section_ndf(rep: Report, pv, suffix: str = "", level: str = "h2") -> None:
+def _section_ndf(rep: Report, pv, suffix: str = "", sub: bool = False) -> None:
     from stabkit.report.plots import fit_title
 
     res = pv.ndf
-    getattr(rep, level)("NDF and return differences")
+    rep.heading("NDF and return differences", sub)
     _active_elements(rep, pv.circuit)
     if res is None:
         rep.note("The NDF was not computed for this verdict (method 'poles').")
@@ -604,10 +608,10 @@ def _section_ndf(rep: Report, pv, suffix: str = "", level: str = "h2") -> None:
         rep.warning(f"NDF doubt: {w}")
 
 
-def _section_poles(rep: Report, pv, suffix: str = "", level: str = "h2") -> None:
+def _section_poles(rep: Report, pv, suffix: str = "", sub: bool = False) -> None:
     from stabkit.report.plots import fit_title
 
-    getattr(rep, level)("Natural frequencies (pole map)")
+    rep.heading("Natural frequencies (pole map)", sub)
     pr = pv.poles
     if pr is None:
         rep.note("The circuit has distributed elements (transmission lines or N-port blocks): it has infinitely "
