@@ -449,8 +449,17 @@ class FakeTTY(io.StringIO):
         return True
 
 
-def test_progress_draws_only_on_a_terminal_and_not_when_quiet(monkeypatch):
+@pytest.fixture
+def loud(monkeypatch):
+    """Progress bars allowed, whatever an earlier in-process ``main([..., "--json"])`` left behind (it calls
+    ``set_quiet(True)`` for the rest of the process) or the environment says."""
     monkeypatch.delenv("STABKIT_NO_PROGRESS", raising=False)
+    set_quiet(False)
+    yield
+    set_quiet(False)
+
+
+def test_progress_draws_only_on_a_terminal_and_not_when_quiet(monkeypatch, loud):
     buf = io.StringIO()
     assert list(progress(range(5), label="x", stream=buf, delay=0)) == list(range(5))
     assert buf.getvalue() == ""  # not a terminal
@@ -475,7 +484,7 @@ def test_progress_draws_only_on_a_terminal_and_not_when_quiet(monkeypatch):
         assert silent.getvalue() == ""
 
 
-def test_nested_bars_share_one_line():
+def test_nested_bars_share_one_line(loud):
     tty = FakeTTY()
     with Progress(total=2, label="report", stream=tty, delay=0) as outer:
         outer.update(0, status="sweeps")
