@@ -287,7 +287,8 @@ def pole_zoom_window(poles_hz, *, keep: int = 1, damping: float = LIGHT_DAMPING,
     matter[np.argsort(np.abs(p.real), kind="stable")[:keep]] = True
     reach = float(mag[matter].max())
     inside = mag <= reach * (1 + 1e-9)
-    re_lo, re_hi = min(float(p.real[inside].min()), 0.0), max(float(p.real[inside].max()), 0.0)
+    # (the left half-plane keeps a quarter of the reach in view even when only growing modes matter)
+    re_lo, re_hi = min(float(p.real[inside].min()), -0.25 * reach), max(float(p.real[inside].max()), 0.0)
     im = float(np.abs(p.imag[inside]).max())
     span = max(re_hi - re_lo, im, reach, 1e-30)
     re_pad = 0.08 * max(re_hi - re_lo, 0.05 * span)
@@ -648,8 +649,8 @@ def _section_poles(rep: Report, pv, suffix: str = "", sub: bool = False) -> None
     if len(inside) > MAX_POLE_ROWS:
         rep.note(f"{len(inside) - MAX_POLE_ROWS} more rows (further left) not listed.")
     if outside:
-        rep.p(f"Outside the map ({_plural(sum(g[1] for g in outside), 'pole')}; far parasitic modes, all decaying "
-              "unless marked):")
+        rep.p(f"Outside the view ({_plural(sum(g[1] for g in outside), 'pole')}, each larger in magnitude than every "
+              "mode shown; all decaying unless marked):")
         rep.table(POLE_HEADER, _pole_table_rows(outside))
         if len(outside) > MAX_POLE_ROWS:
             rep.note(f"{len(outside) - MAX_POLE_ROWS} more rows (better damped) not listed.")
