@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 
 from stabkit import ngspice
-from stabkit.analysis.bjt import bias_point, linearize_bjts, needs_bias, small_signal
+from stabkit.nonlinear.dc import dc_point as bias_point
+from stabkit.nonlinear.linearize import is_nonlinear as needs_bias
+from stabkit.nonlinear.linearize import linearize as linearize_bjts
+from stabkit.nonlinear.linearize import small_signal_circuit as small_signal
 from stabkit.analysis.mna import assemble
 from stabkit.analysis.poles import poles
-from stabkit.circuit import gummel_poon as gp
+from stabkit.nonlinear import gummel_poon as gp
 from stabkit.circuit.graph import Circuit
 from stabkit.cli import main
 from stabkit.errors import CircuitError

@@ -19,7 +19,8 @@ differences (:func:`plot_return_differences`), port impedance (:func:`plot_imped
 pole locus (:func:`plot_pole_locus`), admissible strips (:func:`plot_intervals`), device curve
 (:func:`plot_curve_features`), load lines (:func:`plot_load_lines`), regions along a sweep
 (:func:`plot_region_sweep`), pole paths (:func:`plot_pole_paths`), oscillator conditions
-(:func:`plot_oscillator_conditions`), region map (:func:`plot_region_map`).
+(:func:`plot_oscillator_conditions`), region map (:func:`plot_region_map`), oscillator steady state
+(:func:`plot_oscillation`), one-port oscillator picture (:func:`plot_one_port`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ __all__ = [
     "plot_pole_map", "plot_ndf", "plot_return_differences", "plot_impedance", "plot_node_voltages",
     "plot_stability_factors", "plot_admissible", "plot_table", "plot_stability_map", "plot_pole_locus",
     "plot_intervals", "plot_curve_features", "plot_load_lines", "plot_region_sweep", "plot_pole_paths",
-    "plot_oscillator_conditions", "plot_region_map",
+    "plot_oscillator_conditions", "plot_region_map", "plot_oscillation", "plot_one_port",
 ]
 
 # ----------------------------------------------------------------------------- colours (Okabe & Ito 2008)
@@ -653,5 +654,60 @@ def plot_region_map(x, y, regions, x_param: str, y_param: str, title: str = "", 
     ax.set_xlabel(x_param)
     ax.set_ylabel(y_param)
     fit_title(ax, title or "regions of operation")
+    _legend_outside(ax)
+    return ax
+
+
+# ----------------------------------------------------------------------------- oscillators (harmonic balance)
+def plot_oscillation(time_s, waveforms, harmonic_v, frequency_hz, probe, ax=None):
+    """Node waveforms over one period (left; the probe node drawn thicker) and the harmonic amplitudes at the
+    probe node (right, log scale, integer harmonic numbers). ``ax``: a pair of axes, or None for a new figure.
+    Returns the figure."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    else:
+        fig = ax[0].figure
+    t = np.asarray(time_s, dtype=float)
+    for k, (node, wave) in enumerate(waveforms.items()):
+        ax[0].plot(t, wave, color=SERIES[k % len(SERIES)], ls=LINESTYLES[(k // len(SERIES)) % len(LINESTYLES)],
+                   lw=2.0 if node == probe else 1.0, label=f"v({node})")
+    _eng(ax[0].xaxis, "s")
+    _eng(ax[0].yaxis, "V")
+    ax[0].set_xlabel("time")
+    ax[0].set_ylabel("node voltage")
+    fit_title(ax[0], f"one period at {format_eng(frequency_hz, 'Hz')}")
+    _legend_outside(ax[0])
+    amps = np.asarray(harmonic_v[probe], dtype=float)
+    k = np.arange(1, amps.size + 1)
+    ax[1].semilogy(k, np.maximum(amps, 1e-18), "o-", color=BLUE)
+    _counts(ax[1].xaxis)
+    _eng(ax[1].yaxis, "V")
+    ax[1].set_xlabel("harmonic number")
+    ax[1].set_ylabel(f"|V| at {probe} (peak)")
+    fit_title(ax[1], "spectrum")
+    return fig
+
+
+def plot_one_port(device_z, load_z, amplitudes, freqs_hz, crossing=None, ax=None):
+    """The oscillator designer's picture: the device line ``−Z_N(A)`` (amplitude rising along it) and the load
+    locus ``Z_L(f)`` in the impedance plane (Ω); they meet at the steady state (``crossing``, a complex Z,
+    marked). Returns the axes."""
+    ax = _axes(ax, figsize=(5.5, 4.5))
+    dz = -np.asarray(device_z)
+    lz = np.asarray(load_z)
+    ax.plot(dz.real, dz.imag, ".-", color=VERMILLION, label="device line −Z_N(A)")
+    ax.plot(lz.real, lz.imag, "-", color=BLUE, label="load locus Z_L(f)")
+    ax.annotate(f"A = {format_eng(amplitudes[0], 'V', 3)}", (dz.real[0], dz.imag[0]), fontsize="x-small")
+    ax.annotate(f"A = {format_eng(amplitudes[-1], 'V', 3)}", (dz.real[-1], dz.imag[-1]), fontsize="x-small")
+    if crossing is not None:
+        ax.plot([crossing.real], [crossing.imag], "o", ms=8, mfc="none", color="black", label="steady state")
+    ax.axhline(0, color="0.7", lw=0.5)
+    _eng(ax.xaxis, "Ω")
+    _eng(ax.yaxis, "Ω")
+    ax.set_xlabel("resistance R")
+    ax.set_ylabel("reactance X")
+    fit_title(ax, "device line and load locus")
     _legend_outside(ax)
     return ax
