@@ -25,7 +25,7 @@ how to use it:
   1. is it stable?      stabkit poles NET          exact natural frequencies (lumped circuits)
   2. why not?           stabkit ndf NET            NDF encirclements, per dependent source
   3. for which loads?   stabkit loads NET --sweep P --from A --to B
-     which DC points?   stabkit oppoints NET       NDR devices: every operating point, each judged
+     which DC points?   stabkit oppoints NET       every operating point, each judged; transistor regions
      does it oscillate? stabkit oscillation NET    steady state: frequency, amplitude, harmonics
   4. write it down      stabkit report NET -o report.html
   5. keep it true       stabkit check cases/       expectations in *.stab.yaml files (also: pytest cases/)
@@ -33,6 +33,7 @@ how to use it:
 examples:
   stabkit poles cases/ntype_smallsignal.cir
   stabkit poles cases/ntype_smallsignal.cir --set lser=60n --json
+  stabkit poles cases/tunnel_bistable.cir --point 2
   stabkit report cases/ntype_smallsignal.cir -o ntype.html
   stabkit check cases/
 

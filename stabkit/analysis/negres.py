@@ -89,7 +89,7 @@ class RegionSweep:
                 "points": [[{"v": v, "i": i, "stable": s} for v, i, s in row] for row in self.points]}
 
     def plot(self, ax=None):
-        from stabkit.report.negres_plots import plot_region_sweep
+        from stabkit.report.plots import plot_region_sweep
 
         return plot_region_sweep(self.values, self.regions, self.points, self.param, title=self.title, ax=ax)
 
@@ -129,7 +129,7 @@ class RegionMap:
                 "y": [float(v) for v in self.y], "regions": [list(r) for r in self.regions]}
 
     def plot(self, ax=None):
-        from stabkit.report.negres_plots import plot_region_map
+        from stabkit.report.plots import plot_region_map
 
         return plot_region_map(self.x, self.y, self.regions, self.x_param, self.y_param, title=self.title, ax=ax)
 
@@ -167,7 +167,7 @@ class PolePaths:
                            for row in self.rows]}
 
     def plot(self, ax=None):
-        from stabkit.report.negres_plots import plot_pole_paths
+        from stabkit.report.plots import plot_pole_paths
 
         return plot_pole_paths(self.values, self.rows, self.param, title=self.title, ax=ax)
 
@@ -262,7 +262,7 @@ class OscillatorConditions:
         return {"z0": self.z0, "starts": self.starts, "candidates": [c.to_dict() for c in self.candidates]}
 
     def plot(self, ax=None):
-        from stabkit.report.negres_plots import plot_oscillator_conditions
+        from stabkit.report.plots import plot_oscillator_conditions
 
         return plot_oscillator_conditions(self.freq_hz, self.z_device, self.z_load,
                                           [c.freq_hz for c in self.candidates], ax=ax)

@@ -104,7 +104,7 @@ class OscillationResult:
 
     def plot(self, ax=None):
         """Waveforms over one period and the spectrum at the probe node (two axes; ``ax`` a pair or None)."""
-        from stabkit.report.oscillation_plots import plot_oscillation
+        from stabkit.report.plots import plot_oscillation
 
         if self.time_s is None:
             raise ValueError("no periodic steady state to plot (the circuit does not oscillate in harmonic balance)")

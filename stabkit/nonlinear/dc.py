@@ -928,7 +928,7 @@ class OperatingPoints:
     def plot(self, ax=None, ac_resistance: float | None = None):
         """I–V curve, DC load line (and an AC load line of slope ``−1/ac_resistance`` through each point when
         given) and the operating points (green stable, red unstable, orange marginal)."""
-        from stabkit.report.negres_plots import plot_load_lines
+        from stabkit.report.plots import plot_load_lines
 
         lo, hi = self.device.plot_range()
         xs = [p.v if self.device.control == "N" else p.i for p in self.points]
