@@ -67,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit code (progress bars are restored afterwards for in-process callers)."""
+    from stabkit.report.progress import set_quiet
+
+    was_quiet = set_quiet(False)
+    set_quiet(was_quiet)
+    try:
+        return _main(argv)
+    finally:
+        set_quiet(was_quiet)
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser()

@@ -47,10 +47,12 @@ NESTED_WIDTH = 12
 _ACTIVE: list["Progress"] = []
 
 
-def set_quiet(quiet: bool = True) -> None:
-    """Silence (or re-enable) every progress bar of this process (the CLI calls it for ``--json``)."""
+def set_quiet(quiet: bool = True) -> bool:
+    """Silence (or re-enable) every progress bar of this process (the CLI calls it for ``--json``); returns the
+    previous setting so a caller can restore it."""
     global _QUIET
-    _QUIET = bool(quiet)
+    previous, _QUIET = _QUIET, bool(quiet)
+    return previous
 
 
 def is_quiet() -> bool:
