@@ -76,7 +76,7 @@ def test_gummel_poon_charges_differentiate_to_the_capacitances():
     def q(a, b, c, d):
         return gp.gp_charges(a, b, c, d, t, gp.gp_currents(a, b, t))
 
-    caps = gp.gp_capacitances(vbe, vbc, vbx, vcs, t, gp.gp_currents(vbe, vbc, t))
+    caps = gp.gp_charges(vbe, vbc, vbx, vcs, t, gp.gp_currents(vbe, vbc, t))
     d_vbe = (q(vbe + h, vbc, vbx, vcs).qbe - q(vbe - h, vbc, vbx, vcs).qbe) / (2 * h)
     d_vbc = (q(vbe, vbc + h, vbx, vcs).qbe - q(vbe, vbc - h, vbx, vcs).qbe) / (2 * h)
     np.testing.assert_allclose(d_vbe, caps.cbe, rtol=1e-5)

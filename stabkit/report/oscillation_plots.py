@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_oscillation", "plot_one_port"]
+__all__ = ["plot_oscillation", "plot_one_port", "plot_power_sweep"]
 
 
 def plot_oscillation(time_s, waveforms, harmonic_v, frequency_hz, probe, ax=None):
@@ -52,5 +52,20 @@ def plot_one_port(device_z, load_z, amplitudes, freqs_hz, crossing=None, ax=None
     ax.set_xlabel("R (Ω)")
     ax.set_ylabel("X (Ω)")
     ax.axhline(0, color="0.7", lw=0.5)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_power_sweep(values, power_w, optimum, rule, resistor, ax=None):
+    """Fundamental output power versus load resistance, with the computed optimum and the ``|r|/3`` rule."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(values, np.asarray(power_w) * 1e6, "o-", label="harmonic balance")
+    ax.axvline(optimum, color="g", ls="--", label=f"maximum at {optimum:.3g} Ω")
+    ax.axvline(rule, color="r", ls=":", label=f"|r|/3 = {rule:.3g} Ω")
+    ax.set_xlabel(f"{resistor} (Ω)")
+    ax.set_ylabel("output power (µW)")
     ax.legend(fontsize=7)
     return ax
