@@ -3,36 +3,24 @@ frequency, the fundamental and the mean of a node voltage over an integer number
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from stabkit import ngspice
+
 NGSPICE = shutil.which("ngspice")
+#: ngspice tolerances for a steady-state comparison (its defaults, reltol 1e-3, are too loose)
+OPTIONS = "reltol=1e-6 abstol=1e-12 vntol=1e-9"
 
 
-def run_tran(deck: str, nodes: list[str], tstep: float, tstop: float, tstart: float, *,
-             options: str = "reltol=1e-6 abstol=1e-12 vntol=1e-9", uic: bool = False,
-             timeout: float = 900.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """ngspice batch ``tran tstep tstop tstart`` (maximum step ``tstep``), the saved nodes resampled on the
-    uniform grid ``tstep`` by ngspice's ``linearize``. Returns ``(t, {node: v})``."""
-    vectors = " ".join(f"v({n})" for n in nodes)
-    body = (deck.rstrip() + f"\n.options {options}\n.control\nset wr_singlescale\nset wr_vecnames\n"
-            f"tran {tstep:g} {tstop:g} {tstart:g} {tstep:g}{' uic' if uic else ''}\nlinearize {vectors}\n"
-            f"wrdata out.txt {vectors}\nquit\n.endc\n.end\n")
-    with tempfile.TemporaryDirectory(prefix="stabkit-tran-") as d:
-        Path(d, "c.cir").write_text(body)
-        proc = subprocess.run([NGSPICE, "-b", "c.cir"], cwd=d, capture_output=True, text=True, timeout=timeout)
-        out = Path(d, "out.txt")
-        if proc.returncode != 0 or not out.exists():
-            raise RuntimeError(f"ngspice failed: {(proc.stdout + proc.stderr)[-2000:]}")
-        data = np.loadtxt(out, skiprows=1)
-    return data[:, 0], {n: data[:, k + 1] for k, n in enumerate(nodes)}
+def run_tran(deck: str, nodes: list[str], tstep: float, tstop: float, tstart: float, *, uic: bool = False
+             ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`stabkit.ngspice.transient` with tight tolerances."""
+    return ngspice.transient(deck + f"\n.options {OPTIONS}\n", nodes, tstep, tstop, tstart, uic=uic)
 
 
 @dataclass
@@ -48,10 +36,14 @@ class SteadyState:
     drift_amplitude: float
 
 
-def _window(t: np.ndarray, v: np.ndarray, points_per_period: int = 256) -> tuple[float, float, float, int]:
+def crossings(t: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Times where ``v`` rises through its mean (linear interpolation between samples)."""
     s = v - v.mean()
     k = np.flatnonzero((s[:-1] < 0) & (s[1:] >= 0))
-    tc = t[k] - s[k] * (t[k + 1] - t[k]) / (s[k + 1] - s[k])  # rising crossings of the mean
+    return t[k] - s[k] * (t[k + 1] - t[k]) / (s[k + 1] - s[k])
+
+
+def _window(t, v, tc, points_per_period: int = 256) -> tuple[float, float, float, int]:
     periods = len(tc) - 1
     if periods < 4:
         raise ValueError("fewer than four periods in the window: not an oscillation (or too short a run)")
@@ -62,17 +54,19 @@ def _window(t: np.ndarray, v: np.ndarray, points_per_period: int = 256) -> tuple
     return f, 2.0 * abs(spectrum[periods]), float(spectrum[0].real), periods
 
 
-def steady_state(t: np.ndarray, v: np.ndarray) -> SteadyState:
-    """Frequency and fundamental of ``v(t)`` (uniform or not) over the whole periods in the window, with the drift
-    between its two halves."""
-    f, amp, mean, periods = _window(t, v)
-    half = t[0] + 0.5 * (t[-1] - t[0])
-    f1, a1, _, _ = _window(t[t <= half], v[t <= half])
-    f2, a2, _, _ = _window(t[t >= half], v[t >= half])
+def steady_state(t: np.ndarray, v: np.ndarray, reference: np.ndarray | None = None) -> SteadyState:
+    """Frequency and fundamental of ``v(t)`` over the whole periods in the window, with the drift between its two
+    halves. The periods are counted on ``reference`` (default ``v``): a node whose waveform crosses its mean more
+    than twice a period (an emitter's current pulses) is measured on the periods of a sinusoidal one."""
+    tc = crossings(t, v if reference is None else reference)
+    f, amp, mean, periods = _window(t, v, tc)
+    half = len(tc) // 2
+    f1, a1, _, _ = _window(t, v, tc[: half + 1])
+    f2, a2, _, _ = _window(t, v, tc[half:])
     return SteadyState(f, amp, mean, periods, abs(f2 - f1) / f, abs(a2 - a1) / amp)
 
 
-def ngspice_deck(path: Path, models: Path) -> str:
+def ngspice_deck(path: Path) -> str:
     """A stabkit netlist as ngspice reads it: ``.lib FILE`` of a model file given as an include, paths absolute."""
     lines = []
     for line in path.read_text().splitlines():
@@ -88,4 +82,4 @@ def ngspice_deck(path: Path, models: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["NGSPICE", "run_tran", "SteadyState", "steady_state", "ngspice_deck"]
+__all__ = ["NGSPICE", "run_tran", "SteadyState", "crossings", "steady_state", "ngspice_deck"]

@@ -489,10 +489,10 @@ class OnePortOscillator:
         from stabkit.report.oscillation_plots import plot_one_port
 
         f0 = self.frequency_hz or 1.0
-        freqs = np.linspace(0.7 * f0, 1.3 * f0, 241)
+        freqs = np.linspace(0.8 * f0, 1.2 * f0, 241)
         crossing = complex(self.z_load(np.array([f0]))[0]) if self.frequency_hz else None
-        return plot_one_port(self.z_device(self.amplitudes, f0), self.z_load(freqs), self.amplitudes, freqs,
-                             crossing=crossing, ax=ax)
+        shown = self.amplitudes[self.amplitudes <= 2.0 * self.amplitude] if self.amplitude else self.amplitudes
+        return plot_one_port(self.z_device(shown, f0), self.z_load(freqs), shown, freqs, crossing=crossing, ax=ax)
 
 
 def one_port_oscillator(circuit: Circuit, params: Mapping[str, float] | None = None, *,
@@ -549,6 +549,8 @@ def one_port_oscillator(circuit: Circuit, params: Mapping[str, float] | None = N
                              n_samples)
     probe = engine.problem.node_index["p"]
     states: dict[float, np.ndarray] = {}
+    # the charge current is resolved at a frequency where it is as large as the conduction current
+    omega = abs(float(dev.curve.slope(v0))) / dev.capacitance if dev.capacitance > 0 else 1.0
 
     def describe(a: float):
         """``(G_N, C_N, V_dc)`` at amplitude ``a`` (exact: one harmonic-balance solve from the nearest state)."""
@@ -557,11 +559,11 @@ def one_port_oscillator(circuit: Circuit, params: Mapping[str, float] | None = N
         else:
             start = np.zeros((engine.size, 3))
             start[probe, 0] = v0
-        zz, current, ok = engine.probe_current(start, 1.0, probe, a)
+        zz, current, ok = engine.probe_current(start, omega, probe, a)
         if not ok:
             raise CircuitError(f"one-port view: the describing function did not converge at A = {a:g} V")
         states[a] = zz
-        return current.real / a - g_dc, current.imag / a, float(zz[probe, 0])
+        return current.real / a - g_dc, current.imag / (omega * a), float(zz[probe, 0])
 
     lo, hi = dev.curve.window()
     grid = np.geomspace(1e-3, 2.0 * (hi - lo), 200) if amplitudes is None else np.sort(np.asarray(amplitudes, float))

@@ -22,12 +22,13 @@ regime          what it means                                                   
 ``linear``      a stable linear circuit: it rests                                            false         0
 ``unbounded``   an unstable *linear* circuit: nothing limits the amplitude, there is no      true (complex  3
                 steady state (frequency: the growing mode's)                                 poles)/false
-``undecided``   harmonic balance could not decide (no convergence, harmonics not settled,    null          3
+``undecided``   harmonic balance could not decide (no convergence from an unstable DC point,  null          3
                 an orbit on the edge of stability)
 ==============  ==========================================================================  ============  ====
 
-Exit 0 means the answer is certain and every number given is trustworthy (``null`` where none is computed); exit
-3 comes with its reason.
+Exit 0 means the answer is certain and every number given is trustworthy (``null`` where none is computed). In any
+regime, numbers that harmonic balance could not make trustworthy — harmonics that did not settle, or with
+``harmonics=K`` a harmonic ``K`` not below 1e-4 of the fundamental — make the exit 3; the reason always comes along.
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ class OscillationResult:
             what = "HARD-START OSCILLATION" if self.regime == "hard-start" else "OSCILLATES"
             return (f"{what} at {format_eng(self.frequency_hz, 'Hz')}, {format_eng(self.amplitude_v[self.probe], 'V')} "
                     f"peak at node {self.probe} ({self.harmonics} harmonics); the oscillation is {held}")
+        if self.regime == "unbounded" and self.frequency_hz:
+            return (f"OSCILLATES WITHOUT BOUND at {format_eng(self.frequency_hz, 'Hz')}: a linear circuit has no "
+                    "steady state")
         if self.oscillates:
             return f"OSCILLATES ({self.regime}): frequency and amplitude not computed"
         if self.oscillates is False:
@@ -129,6 +133,17 @@ class OscillationResult:
         if self.time_s is None:
             raise ValueError(f"no periodic steady state to plot (regime {self.regime!r})")
         return plot_oscillation(self.time_s, self.waveforms, self.harmonic_v, self.frequency_hz, self.probe, ax=ax)
+
+    def plot_sweep(self, ax=None):
+        """The whole circuit's describing function ``G(A)`` along the probe sweep, the orbits marked."""
+        from stabkit.report.oscillation_plots import plot_probe_sweep
+
+        if not self.sweep:
+            raise ValueError(f"no probe sweep to plot (regime {self.regime!r})")
+        orbits = [(o["probe_amplitude_v"], o["stable"]) for o in self.other_orbits]
+        if self.amplitude_v:
+            orbits.append((self.amplitude_v[self.probe], self.stable_oscillation))
+        return plot_probe_sweep(self.sweep, orbits, self.probe, ax=ax)
 
 
 def _external(name: str) -> bool:
@@ -280,10 +295,9 @@ def _search(dc, lin: Circuit, start: complex, soft: bool, harmonics, max_harmoni
     for other in orbits:
         if other[0] is not sol:
             o = other[0]
-            out.other_orbits.append({"frequency_hz": o.frequency_hz, "probe_amplitude_v": o.amplitude,
+            out.other_orbits.append({"frequency_hz": float(o.frequency_hz), "probe_amplitude_v": float(o.amplitude),
                                      "stable": other[3], "harmonics": o.harmonics})
     if not settled:
-        out.regime = "undecided" if soft else out.regime
         out.reasons.append(f"the harmonics did not settle: frequency/amplitude still changed at {sol.harmonics} "
                            f"harmonics (history {[(k, round(f, 3)) for k, f, _ in history]})" if harmonics is None else
                            f"harmonic {harmonics} is not below 1e-4 of the fundamental: raise --harmonics or leave it "
@@ -328,7 +342,7 @@ def _fill(problem, sol) -> OscillationResult:
     multipliers = [] if sol.floquet is None else sorted((complex(np.exp(x * period)) for x in sol.floquet), key=abs,
                                                         reverse=True)
     return OscillationResult(
-        True, "oscillator", None, frequency_hz=sol.frequency_hz,
+        True, "oscillator", None, frequency_hz=float(sol.frequency_hz),
         amplitude_v={node: float(abs(phasors[k, 1])) for k, node in names.items()},
         dc_v={node: float(phasors[k, 0].real) for k, node in names.items()},
         harmonic_v={node: [float(abs(x)) for x in phasors[k, 1:]] for k, node in names.items()},

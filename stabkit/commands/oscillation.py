@@ -25,10 +25,11 @@ regime (JSON "regime")  oscillates  exit
   bistable               false       0   two or more stable DC points (a switch)
   linear                 false       0   a stable linear circuit
   unbounded              true/false  3   an unstable LINEAR circuit: the amplitude grows without bound
-  undecided              null        3   harmonic balance could not decide (no convergence, harmonics not
-                                         settled, --harmonics K with harmonic K not below 1e-4 of the
-                                         fundamental, an orbit on the edge of stability)
-Exit 3 always prints its reason on stderr; bad input exits 2.
+  undecided              null        3   harmonic balance could not decide (no convergence from an unstable
+                                         DC point, an orbit on the edge of stability)
+In any regime the exit is 3 when the numbers are not trustworthy: harmonics that did not settle by 95, or
+--harmonics K with harmonic K not below 1e-4 of the fundamental at some node. Exit 3 always prints its reason
+on stderr; bad input exits 2.
 
 examples:
   stabkit oscillation cases/tunnel_osc.cir
@@ -79,7 +80,7 @@ def run(args) -> int:
             if len(shown) < len(res.amplitude_v):
                 print(f"({len(res.amplitude_v) - len(shown)} subcircuit-internal nodes in the JSON output)")
             if res.floquet:
-                print("Floquet multipliers, largest: " + ", ".join(f"{abs(m):.4g}" for m in res.floquet[:4])
+                print("Floquet multipliers, largest: " + ", ".join(f"{abs(m):.6g}" for m in res.floquet[:4])
                       + (" ..." if len(res.floquet) > 4 else "") + " (|μ|; stable iff all < 1)")
             print(f"harmonics: {res.harmonics} ("
                   + ", ".join(f"K={k}: {format_eng(f, 'Hz')}" for k, f, _ in res.history) + ")")

@@ -94,7 +94,7 @@ class PeriodicSolution:
 
     @property
     def frequency_hz(self) -> float:
-        return self.omega / TWO_PI
+        return float(self.omega) / TWO_PI
 
     def phasors(self) -> np.ndarray:
         """Complex harmonics ``(size, K + 1)``: column 0 the mean, column m the phasor (peak) of harmonic m."""
@@ -423,7 +423,8 @@ def settle_harmonics(problem: NonlinearProblem, solution: PeriodicSolution, *, f
     harmonic at every node is below ``rtol_amp`` of the largest fundamental). Returns ``(solution, settled,
     history, hb)`` with ``history = [(K, f_hz, amplitude), ...]`` and ``hb`` the equations of the last ``K``."""
     history = [(solution.harmonics, solution.frequency_hz, solution.amplitude)]
-    ladder = [fixed] if fixed is not None else [k for k in HARMONIC_LADDER if solution.harmonics < k <= max_harmonics]
+    ladder = ([fixed] if fixed != solution.harmonics else []) if fixed is not None else \
+        [k for k in HARMONIC_LADDER if solution.harmonics < k <= max_harmonics]
     current, settled, hb = solution, False, None
     for k in ladder:
         hb = HarmonicBalance(problem, k)

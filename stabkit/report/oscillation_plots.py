@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_oscillation", "plot_one_port", "plot_power_sweep"]
+__all__ = ["plot_oscillation", "plot_one_port", "plot_power_sweep", "plot_probe_sweep"]
 
 
 def plot_oscillation(time_s, waveforms, harmonic_v, frequency_hz, probe, ax=None):
@@ -67,5 +67,24 @@ def plot_power_sweep(values, power_w, optimum, rule, resistor, ax=None):
     ax.axvline(rule, color="r", ls=":", label=f"|r|/3 = {rule:.3g} Ω")
     ax.set_xlabel(f"{resistor} (Ω)")
     ax.set_ylabel("output power (µW)")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_probe_sweep(sweep, orbits, probe, ax=None):
+    """The whole circuit's describing function along the probe sweep: ``G(A) = Re Y`` where ``Im Y = 0``, against
+    the probe amplitude; its zeros are the periodic orbits (``orbits``: ``[(A, stable), ...]``, marked)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    data = np.asarray(sweep, dtype=float)
+    ax.semilogx(data[:, 0], data[:, 2] * 1e3, ".-", label="G(A) at the balancing frequency")
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    for amplitude, stable in orbits:
+        ax.plot([amplitude], [0.0], "o", ms=8, mfc="g" if stable else "w", mec="g" if stable else "r",
+                label="stable orbit" if stable else "unstable orbit (start threshold)")
+    ax.set_xlabel(f"fundamental at node {probe} (V peak)")
+    ax.set_ylabel("G = Re Y (mS)")
     ax.legend(fontsize=7)
     return ax
