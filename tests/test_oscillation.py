@@ -305,3 +305,21 @@ def test_output_power_optimum_against_the_r_over_3_rule(one_port):
     r_opt = float(-z.real[np.argmax(power)])
     np.testing.assert_allclose(ps.optimum_ohm, r_opt, rtol=0.1)
     np.testing.assert_allclose(ps.small_signal_r, -float(z.real[0]), rtol=1e-3)
+
+
+def test_hard_start_search_range_decides_what_is_excluded():
+    """Searched only up to 50 mV, the hard-start oscillator shows no orbit (the unstable one is at 0.12 V): 'none'
+    is a statement about the amplitudes searched, and the note says which."""
+    res = oscillation(read_netlist(CASES / "hard_start_osc.cir"), amplitudes=(1e-4, 0.05))
+    assert (res.regime, res.oscillates, res.exit_code) == ("none", False, 0)
+    assert "0.05 V" in res.notes[0] and max(a for a, _, _ in res.sweep) == pytest.approx(0.05)
+
+
+@needs_models
+def test_a_sweep_that_stops_short_is_undecided():
+    """The Linvill NIC's least-damped mode is a 100 GHz package resonance; harmonic balance stops converging there
+    below 1 V, far short of the 21 V the search was to reach: larger orbits are not excluded, so exit 3."""
+    res = oscillation(read_netlist(CASES / "linvill_bfr840.cir"))
+    assert res.verdict.verdict == "stable"
+    assert (res.regime, res.oscillates, res.exit_code) == ("undecided", None, 3)
+    assert "not excluded" in res.reasons[0] and res.sweep[-1][0] < 21.0

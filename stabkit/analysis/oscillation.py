@@ -17,13 +17,13 @@ regime          what it means                                                   
                 right-half-plane poles only, or a low-Q mode with no sinusoidal orbit):
                 it cannot rest, so it oscillates; frequency and amplitude are ``null`` —
                 harmonic balance is the wrong tool, no sinusoid is invented
-``none``        a stable DC point and no periodic orbit over the amplitude sweep             false         0
+``none``        a stable DC point and no periodic orbit over the whole amplitude sweep       false         0
 ``bistable``    two or more stable DC points: a switch rests at one of them                  false         0
 ``linear``      a stable linear circuit: it rests                                            false         0
 ``unbounded``   an unstable *linear* circuit: nothing limits the amplitude, there is no      true (complex  3
                 steady state (frequency: the growing mode's)                                 poles)/false
 ``undecided``   harmonic balance could not decide (no convergence from an unstable DC point,  null          3
-                an orbit on the edge of stability)
+                a sweep that stopped short of its range, an orbit on the edge of stability)
 ==============  ==========================================================================  ============  ====
 
 Exit 0 means the answer is certain and every number given is trustworthy (``null`` where none is computed). In any
@@ -251,8 +251,9 @@ def _search(dc, lin: Circuit, start: complex, soft: bool, harmonics, max_harmoni
     from stabkit.nonlinear import hb
 
     problem = dc.problem
-    shape = _mode_shape(lin, start)
-    probe_name = max((n for n in shape if n in problem.node_index and _external(n)), key=lambda n: shape[n])
+    shape = {n: a for n, a in _mode_shape(lin, start).items() if n in problem.node_index and _external(n)}
+    top = {n: a for n, a in shape.items() if "." not in n and a >= 1e-3 * max(shape.values())}
+    probe_name = max(top or shape, key=lambda n: shape[n])  # a netlist's own node where the mode shows
     probe = problem.node_index[probe_name]
     if amplitudes is None:
         scale = max([abs(v) for v in dc.voltages.values()] + [abs(float(x)) for x in problem.b] + [0.1])
@@ -272,10 +273,16 @@ def _search(dc, lin: Circuit, start: complex, soft: bool, harmonics, max_harmoni
             return OscillationResult(None, "undecided", None, probe=probe_name, sweep=sweep_list, reasons=[
                 "the DC point is unstable but harmonic balance found no periodic steady state over the amplitude "
                 f"sweep ({amplitudes[0]:.3g} V to {sweep[-1].amplitude:.3g} V at node {probe_name})"])
+        reached = sweep_list[-1][0] if sweep_list else amplitudes[0]
+        if not sweep[-1].converged:
+            return OscillationResult(None, "undecided", None, probe=probe_name, sweep=sweep_list, reasons=[
+                f"the DC point is stable and the circuit's describing function at node {probe_name} has no zero from "
+                f"{amplitudes[0]:.3g} V to {reached:.3g} V peak, but harmonic balance did not converge beyond (the "
+                f"search was to reach {amplitudes[1]:.3g} V): an oscillation that needs a harder start is not excluded"])
         return OscillationResult(False, "none", None, probe=probe_name, sweep=sweep_list, notes=[
             "the DC point is stable and the circuit's describing function at node "
-            f"{probe_name} has no zero from {amplitudes[0]:.3g} V to {sweep[-1].amplitude:.3g} V peak: no oscillation, "
-            "soft or hard"])
+            f"{probe_name} has no zero from {amplitudes[0]:.3g} V to {reached:.3g} V peak: no oscillation, soft or "
+            "hard (the search follows the least-damped natural mode)"])
     orbits = []
     for sol in found:
         sol, settled, history, eq = hb.settle_harmonics(problem, sol, fixed=harmonics, max_harmonics=max_harmonics)

@@ -21,12 +21,13 @@ regime (JSON "regime")  oscillates  exit
   oscillator             true        0   unstable DC point, stable orbit: frequency, amplitudes, harmonics
   hard-start             true        0   stable DC point AND a coexisting stable orbit (needs a ramp or a kick)
   relaxation             true        0   unstable DC point, no near-sinusoidal orbit: frequency/amplitude null
-  none                   false       0   no periodic orbit (soft or hard) over the amplitude sweep
+  none                   false       0   no periodic orbit (soft or hard) over the whole amplitude sweep
   bistable               false       0   two or more stable DC points (a switch)
   linear                 false       0   a stable linear circuit
   unbounded              true/false  3   an unstable LINEAR circuit: the amplitude grows without bound
   undecided              null        3   harmonic balance could not decide (no convergence from an unstable
-                                         DC point, an orbit on the edge of stability)
+                                         DC point, an amplitude sweep that stopped short of its range, an
+                                         orbit on the edge of stability)
 In any regime the exit is 3 when the numbers are not trustworthy: harmonics that did not settle by 95, or
 --harmonics K with harmonic K not below 1e-4 of the fundamental at some node. Exit 3 always prints its reason
 on stderr; bad input exits 2.
