@@ -17,6 +17,8 @@ import numpy as np
 
 from stabkit.errors import StabkitError
 
+__all__ = ["NgspiceError", "executable", "available", "run", "pz_poles", "operating_point", "ac_vector", "transient"]
+
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
 

@@ -8,6 +8,8 @@ import sys
 from stabkit.commands.common import add_common, emit_json, load_circuit, print_warnings, table
 from stabkit.units import format_eng
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 This command answers a question ("does it oscillate, and how?"), not a stability verdict. It starts from the
 small-signal verdict (the same as `stabkit poles`/`oppoints`) and then solves the periodic steady state of the
