@@ -38,7 +38,7 @@ __all__ = [
     "plot_stability_factors", "plot_admissible", "plot_table", "plot_stability_map", "plot_pole_locus",
     "plot_intervals", "plot_curve_features", "plot_load_lines", "plot_region_sweep", "plot_pole_paths",
     "plot_oscillator_conditions", "plot_region_map", "plot_oscillation", "plot_one_port",
-]
+, "plot_power_sweep", "plot_probe_sweep"]
 
 # ----------------------------------------------------------------------------- colours (Okabe & Ito 2008)
 BLUE = "#0072B2"
@@ -710,4 +710,38 @@ def plot_one_port(device_z, load_z, amplitudes, freqs_hz, crossing=None, ax=None
     ax.set_ylabel("reactance X")
     fit_title(ax, "device line and load locus")
     _legend_outside(ax)
+    return ax
+
+
+def plot_power_sweep(values, power_w, optimum, rule, resistor, ax=None):
+    """Fundamental output power versus load resistance, with the computed optimum and the ``|r|/3`` rule."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(values, np.asarray(power_w) * 1e6, "o-", label="harmonic balance")
+    ax.axvline(optimum, color="g", ls="--", label=f"maximum at {optimum:.3g} Ω")
+    ax.axvline(rule, color="r", ls=":", label=f"|r|/3 = {rule:.3g} Ω")
+    ax.set_xlabel(f"{resistor} (Ω)")
+    ax.set_ylabel("output power (µW)")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_probe_sweep(sweep, orbits, probe, ax=None):
+    """The whole circuit's describing function along the probe sweep: ``G(A) = Re Y`` where ``Im Y = 0``, against
+    the probe amplitude; its zeros are the periodic orbits (``orbits``: ``[(A, stable), ...]``, marked)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    data = np.asarray(sweep, dtype=float)
+    ax.semilogx(data[:, 0], data[:, 2] * 1e3, ".-", label="G(A) at the balancing frequency")
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    for amplitude, stable in orbits:
+        ax.plot([amplitude], [0.0], "o", ms=8, mfc="g" if stable else "w", mec="g" if stable else "r",
+                label="stable orbit" if stable else "unstable orbit (start threshold)")
+    ax.set_xlabel(f"fundamental at node {probe} (V peak)")
+    ax.set_ylabel("G = Re Y (mS)")
+    ax.legend(fontsize=7)
     return ax

@@ -495,7 +495,7 @@ def _section_oppoints(rep: Report, circuit, verdict) -> None:
                              "negative (NDR)" if d["ndr"] else "positive", _rightmost_text(pv), pv.verdict])
         rep.table(["#", "device", "v", "i", "r = dv/di", "slope", "rightmost pole s/2π", "verdict"], rows)
         if len({d["name"] for p in points for d in p.devices}) == 1:
-            from stabkit.nonlinear.dc import operating_points
+            from stabkit.analysis.negres import operating_points
 
             ops = operating_points(circuit)
             def draw_curve(ax):
