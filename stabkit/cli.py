@@ -15,7 +15,9 @@ import warnings
 from stabkit.errors import StabkitError, StabkitWarning
 
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ["poles", "zin", "ndf", "loads", "oppoints", "oscillation", "yield_cmd", "check", "report"]
+COMMANDS = ["poles", "zin", "ndf", "loads", "oppoints", "oscillation", "yield", "check", "report"]
+#: command modules whose name differs from the command (``yield`` is a Python keyword)
+MODULES = {"yield": "yield_cmd"}
 
 DESCRIPTION = """\
 stabkit tells whether a linear(ized) circuit is stable, why not, and for which external loads it stays
@@ -62,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:
-        importlib.import_module(f"stabkit.commands.{name}").register(sub)
+        importlib.import_module(f"stabkit.commands.{MODULES.get(name, name)}").register(sub)
     return parser
 
 
