@@ -39,6 +39,11 @@ from stabkit.analysis.poles import MARGIN_RTOL
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import DistributedCircuitError, ParameterError
 
+__all__ = ["DEFAULT_RTOL", "DEFAULT_POINTS", "Probe", "CircuitProbe", "Edge", "AdmissibleRange", "StabilityTable",
+           "StabilityMap", "PoleLocus", "admissible_range", "stability_table", "stability_map", "pole_locus",
+           "locate_edge", "classify_crossing", "scan_grid", "resolved_scale", "default_probes", "default_executor",
+           "worker_setup", "single_threaded_blas"]
+
 TWO_PI = 2.0 * np.pi
 #: default relative tolerance on edge locations
 DEFAULT_RTOL = 1e-4
@@ -549,7 +554,16 @@ def default_executor(jobs: int, workers: int | None = None) -> Executor | None:
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or jobs <= 1:
         return None
-    return ProcessPoolExecutor(max_workers=min(workers, jobs), initializer=single_threaded_blas)
+    return ProcessPoolExecutor(max_workers=min(workers, jobs), initializer=worker_setup)
+
+
+def worker_setup() -> None:
+    """Initializer of a pool worker: Ctrl-C is the parent's to handle (it stops the pool; a worker that took the
+    SIGINT sent to the whole process group would print its own traceback), and BLAS runs single-threaded."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    single_threaded_blas()
 
 
 def single_threaded_blas() -> None:
@@ -595,18 +609,20 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
                 out.append(fn(x))
                 bar.step()
             return out
-        futures = [executor.submit(fn, x) for x in items]
+        futures: list = []
         out = []
         try:
+            futures = [executor.submit(fn, x) for x in items]  # Ctrl-C may come while the workers start
             for f in futures:
                 out.append(f.result())
                 bar.step()
-        except BaseException:  # Ctrl-C or a failing job: drop what has not started, do not wait for it
-            for f in futures:
-                f.cancel()
+        except BaseException:  # Ctrl-C or a failing job: do not wait for the rest
             if own is not None:
-                _terminate(own)
+                _terminate(own)  # our pool: stop its processes (every pending future fails with it)
                 own = None
+            else:
+                for f in futures:  # the caller's pool: drop what has not started
+                    f.cancel()
             raise
         return out
     finally:
@@ -615,10 +631,15 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop a process pool at once (its running jobs are abandoned)."""
-    for proc in list(getattr(pool, "_processes", {}).values()):
+    """Stop a process pool at once (its running jobs are abandoned). The futures are not cancelled one by one:
+    the pool, broken by the terminated processes, fails them itself (cancelling them first races with that and
+    the pool's manager thread prints an InvalidStateError traceback)."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    for proc in processes:
         proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.join(timeout=5.0)
+    pool.shutdown(wait=False)
 
 
 # ---------------------------------------------------------------------------------------------- tables
