@@ -402,29 +402,29 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to see the worker processes")
-@pytest.mark.parametrize("delay", [0.0, 2.0])
+@pytest.mark.parametrize("delay", [0.0, 0.05, 2.0])
 def test_ctrl_c_with_workers_exits_130_at_once(delay):
     """SIGINT to the whole process group (what Ctrl-C does) while a `loads --by` run has its worker processes
     (as they start, and busy): exit 130 within seconds, `stabkit: interrupted` and nothing else on stderr (no
     worker tracebacks), no process of the group left behind."""
     argv = [sys.executable, "-m", "stabkit", "loads", str(CASES / "linvill_nic.cir"), "--sweep", "lext", "--from",
             "0.5n", "--to", "60n", "--by", "rc=" + ",".join(str(x / 2) for x in range(40)), "--workers", "2"]
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=_limited_memory)
-    try:
-        t0 = time.perf_counter()
-        while not _children(proc.pid) and proc.poll() is None and time.perf_counter() - t0 < 120:
-            time.sleep(0.05)
-        time.sleep(delay)
-        assert proc.poll() is None, "the sweep finished before it could be interrupted"
-        t0 = time.perf_counter()
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        elapsed = time.perf_counter() - t0
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True, preexec_fn=_limited_memory) as proc:
+        try:
+            t0 = time.perf_counter()
+            while not _children(proc.pid) and proc.poll() is None and time.perf_counter() - t0 < 120:
+                time.sleep(0.01)
+            time.sleep(delay)
+            assert proc.poll() is None, "the sweep finished before it could be interrupted"
+            t0 = time.perf_counter()
+            os.killpg(proc.pid, signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            elapsed = time.perf_counter() - t0
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
     assert proc.returncode == 130
     assert err == "stabkit: interrupted\n"
     assert elapsed < 5.0, f"took {elapsed:.1f} s to stop"

@@ -26,6 +26,7 @@ windows narrower than the scan step.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -612,7 +613,8 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
         futures: list = []
         out = []
         try:
-            futures = [executor.submit(fn, x) for x in items]  # Ctrl-C may come while the workers start
+            with _sigint_held():  # the first submit forks the workers
+                futures = [executor.submit(fn, x) for x in items]
             for f in futures:
                 out.append(f.result())
                 bar.step()
@@ -628,6 +630,30 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
     finally:
         if own is not None:
             own.shutdown()
+
+
+@contextlib.contextmanager
+def _sigint_held():
+    """Hold Ctrl-C while worker processes are forked and deliver it (KeyboardInterrupt) right after.
+
+    A SIGINT that lands inside ``os.fork``'s bookkeeping (the ``register_at_fork`` hooks) is swallowed there
+    ("Exception ignored in _releaseLock") and can leave the logging lock held, so that the next fork hangs for
+    ever; the forked children inherit the holding handler until :func:`worker_setup` ignores SIGINT for good."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
