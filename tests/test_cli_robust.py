@@ -130,8 +130,9 @@ BAD_OPTIONS = [
     (["poles", N, "--set", "rneg=0"], ["ntype_smallsignal.cir:6", "Rneg", "0"]),
     (["poles", N, "--set", "cj=0"], ["ntype_smallsignal.cir:7", "Cj"]),
     (["poles", N, "--set", "lser=0"], ["ntype_smallsignal.cir:9", "Ls"]),
-    (["poles", N, "--set", "rser=1e300"], ["ntype_smallsignal.cir:8", "Rs value = 1e+300", "outside the range"]),
-    (["ndf", N, "--set", "cj=1e-200"], ["ntype_smallsignal.cir:7", "Cj value = 1e-200", "outside the range"]),
+    (["poles", N, "--set", "rser=1e-300"], ["ntype_smallsignal.cir:8", "Rs value = 1e-300", "smallest resistance"]),
+    (["ndf", N, "--set", "cj=1e200"], ["ntype_smallsignal.cir:7", "Cj value = 1e+200", "beyond what stabkit analyses"]),
+    (["poles", N, "--set", "rser=1e300"], ["numerical overflow", "double precision"]),
     # --point
     (["poles", N, "--point", "0"], ["--point", "positive integer"]),
     (["poles", N, "--point", "-1"], ["--point", "positive integer"]),

@@ -37,7 +37,7 @@ from stabkit.errors import CircuitError
 from stabkit.units import format_eng
 
 __all__ = ["STABLE", "UNSTABLE", "UNCERTAIN", "EXIT_CODES", "METHODS", "POLES_MAX_UNKNOWNS", "Verdict",
-           "PointVerdict", "VALUE_RANGE", "decide", "decide_linear", "judge", "format_pole", "worst", "dense_poles_fit",
+           "PointVerdict", "VALUE_LIMIT", "decide", "decide_linear", "judge", "format_pole", "worst", "dense_poles_fit",
            "check_value_range"]
 
 STABLE, UNSTABLE, UNCERTAIN = "stable", "unstable", "uncertain"
@@ -52,9 +52,10 @@ TWO_PI = 2.0 * np.pi
 POLES_MAX_UNKNOWNS = 5000
 #: peak memory of the dense pole solution per matrix entry (bytes; measured: ~90 at n = 2000)
 DENSE_BYTES_PER_ENTRY = 100
-#: magnitudes (SI) of element values and matrix entries the analyses take: far beyond any circuit (1 fF..1 F,
-#: 1 µΩ..1 TΩ are 1e-15..1e12), far inside double precision (whose products and squares overflow beyond 1e154)
-VALUE_RANGE = (1e-100, 1e100)
+#: largest magnitude (SI) of a matrix entry (1/R, C, L, a gain) the analyses take: far beyond any circuit
+#: (1 fF..1 F, 1 µΩ..1 TΩ), far inside double precision (whose squares and products overflow beyond ~1e154).
+#: Tiny entries are not refused: a reverse-biased junction's 1e-130 S is legitimately negligible.
+VALUE_LIMIT = 1e100
 
 
 def format_pole(p_hz: complex) -> str:
@@ -335,30 +336,34 @@ def dense_poles_fit(n: int) -> tuple[bool, str]:
     return True, ""
 
 
-def _out_of_range(values) -> np.ndarray:
+def _beyond_limit(values) -> np.ndarray:
     mag = np.abs(np.asarray(values, dtype=float))
-    return ~np.isfinite(mag) | ((mag != 0) & ((mag < VALUE_RANGE[0]) | (mag > VALUE_RANGE[1])))
+    return ~np.isfinite(mag) | (mag > VALUE_LIMIT)
 
 
 def check_value_range(system) -> None:
-    """Raise :class:`CircuitError` naming the element (file:line) when a value of the assembled ``system`` is not
-    finite or lies outside :data:`VALUE_RANGE`: the analyses would overflow or lose it in round-off."""
+    """Raise :class:`CircuitError` naming the element (file:line) when an entry of the assembled ``system`` is not
+    finite or exceeds :data:`VALUE_LIMIT` (a resistance below 1/VALUE_LIMIT, an L, C or gain above it): the
+    analyses would overflow."""
     entries = [system.G0.data, system.C0.data, system.a0, system.a1]
-    if not any(_out_of_range(x).any() for x in entries):
+    if not any(_beyond_limit(x).any() for x in entries):
         return
     circuit, resolved = system.circuit, system.params
-    lo, hi = VALUE_RANGE
     for e in circuit:
         try:
-            vals = circuit.values(e, resolved)
+            value = circuit.values(e, resolved).get("value")
         except Exception:  # noqa: BLE001 - assembly succeeded, so this cannot fail; keep looking elsewhere
             continue
-        for key, v in vals.items():
-            if isinstance(v, float) and _out_of_range([v])[0]:
-                raise CircuitError(f"{e.where()}: {e.name} {key} = {v:g} is outside the range stabkit analyses "
-                                   f"({lo:g} to {hi:g} in SI units, or 0)")
-    raise CircuitError(f"a matrix entry of the circuit is outside the range stabkit analyses ({lo:g} to {hi:g}): "
-                       "an element value (or the ratio of two) is extreme")
+        if not isinstance(value, float):
+            continue
+        if e.kind == "R" and value != 0 and (not np.isfinite(value) or abs(value) < 1.0 / VALUE_LIMIT):
+            raise CircuitError(f"{e.where()}: {e.name} value = {value:g} is below the smallest resistance stabkit "
+                               f"analyses ({1.0 / VALUE_LIMIT:g} Ω; 1/R would overflow)")
+        if e.kind != "R" and _beyond_limit([value])[0]:
+            raise CircuitError(f"{e.where()}: {e.name} value = {value:g} is beyond what stabkit analyses "
+                               f"(|value| up to {VALUE_LIMIT:g} in SI units)")
+    raise CircuitError(f"a matrix entry of the circuit is beyond what stabkit analyses ({VALUE_LIMIT:g}): an element "
+                       "value (or the ratio of two) is extreme")
 
 
 def _check_method(method: str) -> None:
