@@ -38,7 +38,7 @@ __all__ = [
     "plot_stability_factors", "plot_admissible", "plot_table", "plot_stability_map", "plot_pole_locus",
     "plot_intervals", "plot_curve_features", "plot_load_lines", "plot_region_sweep", "plot_pole_paths",
     "plot_oscillator_conditions", "plot_region_map", "plot_oscillation", "plot_one_port",
-, "plot_power_sweep", "plot_probe_sweep"]
+    "plot_power_sweep", "plot_probe_sweep"]
 
 # ----------------------------------------------------------------------------- colours (Okabe & Ito 2008)
 BLUE = "#0072B2"
