@@ -41,9 +41,6 @@ REPO = Path(__file__).resolve().parents[1]
 CASES = REPO / "cases"
 MODELS = REPO.parent / "shared" / "models"
 EXIT = {"stable": 0, "unstable": 1, "uncertain": 3}
-NUMERICS = ("spurious right-half-plane poles from the exact-pole solver on this stiff pencil (DC blocks of 1 F "
-            "next to 10 fF junctions); the numerics rework of analysis/poles.py is fixing it "
-            "(see test_linvill_bfr840.py::test_as_specified_design_is_unstable_for_every_lext)")
 
 
 # ----------------------------------------------------------------------------- independent references
@@ -205,6 +202,8 @@ class Entry:
 
 REGISTRY = [
     # shipped netlists, as they are
+    Entry("cir:colpitts_bfr840", "colpitts_bfr840.cir", "transistor", "unstable", needs=VENDOR),
+    Entry("cir:hard_start_osc", "hard_start_osc.cir", "transistor", "stable"),
     Entry("cir:hidden_mode", "hidden_mode.cir", "lumped", "unstable",
           reference=ngspice_counts((CASES / "hidden_mode.cir").read_text(), "in"), report=True),
     Entry("cir:ideal_nic", "ideal_nic.cir", "lumped", "stable", reference=lambda: ideal_nic_counts(8e-9)),
@@ -238,8 +237,7 @@ REGISTRY = [
     Entry("gp:bfr840_nic_unstable", "linvill_bfr840.cir", "transistor", "unstable", (("lext", "8n"),),
           needs=VENDOR),
     Entry("gp:bfr840_as_specified", "linvill_bfr840.cir", "transistor", "unstable",
-          (("rload", "10"), ("cload", "1"), ("ln0", "4.8n"), ("dln", "0"), ("lext", "10n")), needs=VENDOR,
-          count_xfail=NUMERICS),
+          (("rload", "10"), ("cload", "1"), ("ln0", "4.8n"), ("dln", "0"), ("lext", "10n")), needs=VENDOR),
     Entry("gp:ce_amplifier", "gp_amp.cir", "transistor", "stable", needs=VENDOR, report=True),
     Entry("nport:bfr840_s2p", "sparam_amp.cir", "nport", "stable", needs=SPARAM, report=True),
     Entry("marginal:lc_tank", "lc_tank.cir", "lumped", "uncertain", reference=lc_tank_counts, report=True),
@@ -376,10 +374,12 @@ def test_counts_match_the_independent_reference(entry, workdir, request):
     assert [p.encirclements for p in v.points] == expected
 
 
-@pytest.mark.parametrize("entry", [entry_params(e) for e in REGISTRY if e.count_xfail])
+@pytest.mark.parametrize("entry", [entry_params(e) for e in REGISTRY
+                                   if e.reference is None and e.kind not in ("line", "nport")])
 def test_counts_of_the_two_methods_agree(entry, workdir, request):
     """Where no closed form exists, the exact poles and the NDF must still count the same."""
-    request.applymarker(pytest.mark.xfail(strict=True, reason=entry.count_xfail))
+    if entry.count_xfail:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=entry.count_xfail))
     v = verdict_of(entry, workdir)
     assert [p.rhp_count for p in v.points] == [p.encirclements for p in v.points]
 

@@ -877,7 +877,11 @@ class PoleResult:
 
 
 def _fmt_hz(s: complex) -> str:
-    return f"{s.real / TWO_PI:.4g}{s.imag / TWO_PI:+.4g}j Hz"
+    """``s/2π`` for messages: ``-12.3 kHz ± j1.592 GHz`` (a pair once), ``4.1 MHz (real)``."""
+    from stabkit.units import format_eng
+
+    re, im = s.real / TWO_PI, abs(s.imag) / TWO_PI
+    return f"{format_eng(re, 'Hz')} ± j{format_eng(im, 'Hz')}" if im else f"{format_eng(re, 'Hz')} (real)"
 
 
 def pole_doubts(values: np.ndarray, errors: np.ndarray, generic: bool = False) -> list[str]:
