@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal, InvalidOperation
 
 #: SPICE suffixes, longest first so ``meg`` and ``mil`` win over ``m``.
 SUFFIXES: dict[str, float] = {
@@ -20,6 +21,8 @@ SUFFIXES: dict[str, float] = {
     "t": 1e12,
 }
 
+_DECIMAL_SUFFIXES = {k: Decimal(repr(v)) for k, v in SUFFIXES.items()}
+
 _NUMBER = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(meg|mil|[fpnuµmkgt])?([a-zA-Z]*)$")
 
 
@@ -33,10 +36,11 @@ def parse_value(text: str) -> float:
     m = _NUMBER.match(s)
     if not m:
         raise ValueError(f"expected a number such as 10k, 2.2n or 1e-9, got {text!r}")
-    value = float(m.group(1))
     suffix = m.group(2)
-    if suffix:
-        value *= SUFFIXES[suffix]
+    try:  # decimal arithmetic, one rounding: "3n" is the double nearest 3e-9, as "3e-9" is
+        value = float(Decimal(m.group(1)) * _DECIMAL_SUFFIXES[suffix]) if suffix else float(m.group(1))
+    except (InvalidOperation, OverflowError):
+        value = math.inf
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {text!r} (beyond double precision)")
     return value
