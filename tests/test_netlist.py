@@ -632,3 +632,19 @@ def test_fuzz_only_netlist_errors(text):
         return
     assert isinstance(c, Circuit)
     c.resolve_params()  # a netlist that was accepted has parameters that evaluate
+
+
+def test_set_names_a_source_or_says_what_it_cannot_set(tmp_path):
+    """``--set V1=2`` sets a source's DC value (the bias of a nonlinear circuit); an element without a single
+    value (a coupling of two named inductors has one, a subcircuit instance has none) is named in the error."""
+    from stabkit.errors import ParameterError
+
+    net = tmp_path / "src.cir"
+    net.write_text("* sources\nV1 1 0 DC 1 AC 1\nR1 1 2 50\nD1 2 0 dm\n.model dm D(IS=1e-14)\n.end\n")
+    c = Circuit.from_netlist(str(net))
+    assert c.with_values({"V1": 2.5}).element("v1").values["dc"] == 2.5
+    assert c.element("v1").values["dc"] == 1.0  # the original is untouched
+    with pytest.raises(ParameterError, match="no parameter or element of that name"):
+        c.with_values({"v9": 1.0})
+    with pytest.raises(ParameterError, match="diode D1 has no single value to set"):
+        c.with_values({"d1": 1.0})

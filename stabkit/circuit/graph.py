@@ -352,7 +352,8 @@ class Circuit:
 
     def with_values(self, overrides: Mapping[str, float] | None = None) -> "Circuit":
         """A copy in which overrides are applied. Names may be parameters or element names
-        (``R1=50`` sets R1's main value). Unknown names raise :class:`ParameterError`."""
+        (``R1=50`` sets R1's main value, ``V1=3.3`` a source's DC value). Unknown names raise
+        :class:`ParameterError`."""
         c = self.copy()
         for name, value in (overrides or {}).items():
             key = name.lower()
@@ -360,6 +361,12 @@ class Circuit:
                 c.params[key] = value if isinstance(value, str) else float(value)
             elif key in c._elements and "value" in c._elements[key].values:
                 c._elements[key].values["value"] = float(value)
+            elif key in c._elements and "dc" in c._elements[key].values:  # V/I source: its DC value (bias)
+                c._elements[key].values["dc"] = float(value)
+            elif key in c._elements:
+                e = c._elements[key]
+                raise ParameterError(f"--set {name}: {e.describe()} has no single value to set (it takes "
+                                     f"{', '.join(e.values) or 'no values'}); use a .param in its line instead")
             else:
                 raise ParameterError(f"--set {name}: no parameter or element of that name; parameters: "
                                      f"{', '.join(c.params) or 'none'}")
