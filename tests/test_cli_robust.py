@@ -152,7 +152,8 @@ BAD_OPTIONS = [
     (["ndf", N, "--fmax", "1e999"], ["--fmax", "finite"]),
     (["ndf", N, "--fmin", "abc"], ["--fmin", "abc"]),
     (["ndf", N, "--fmin", "1g", "--fmax", "1meg"], ["--fmin 1g must be below --fmax 1meg"]),
-    (["ndf", N, "--fmin", "1e-300"], ["numerical overflow", "double precision"]),
+    (["ndf", N, "--fmin", "1e-300"], ["--fmin", "expected a frequency between 1 pHz and"]),
+    (["ndf", N, "--fmax", "1e300"], ["--fmax", "expected a frequency between 1 pHz and"]),
     # zin
     (["zin", N, "--port", "zz"], ["zz", "nodes: d, m"]),
     (["zin", N, "--port", "d,d"], ["the two nodes are the same"]),

@@ -38,7 +38,7 @@ from stabkit.units import format_eng
 
 __all__ = ["STABLE", "UNSTABLE", "UNCERTAIN", "EXIT_CODES", "METHODS", "POLES_MAX_UNKNOWNS", "Verdict",
            "PointVerdict", "VALUE_LIMIT", "decide", "decide_linear", "judge", "format_pole", "worst", "dense_poles_fit",
-           "check_value_range"]
+           "check_value_range", "check_band", "BAND_LIMITS"]
 
 STABLE, UNSTABLE, UNCERTAIN = "stable", "unstable", "uncertain"
 #: process exit code of each verdict (bad input is 2)
@@ -322,6 +322,21 @@ def _available_memory() -> float | None:
     return None
 
 
+#: the frequencies (Hz) an NDF band may span: a period of 30 000 years to a zeptosecond, beyond any circuit and
+#: inside double precision (the sweep's log-spaced grid and ω² stay finite)
+BAND_LIMITS = (1e-12, 1e18)
+
+
+def check_band(fmin: float | None, fmax: float | None) -> None:
+    """Refuse an NDF band outside :data:`BAND_LIMITS` or upside down (``ValueError`` naming the value)."""
+    lo, hi = BAND_LIMITS
+    for name, f in (("fmin", fmin), ("fmax", fmax)):
+        if f is not None and not (np.isfinite(f) and lo <= f <= hi):
+            raise ValueError(f"{name} = {f:g} Hz is outside the band stabkit analyses ({lo:g} Hz … {hi:g} Hz)")
+    if fmin is not None and fmax is not None and not fmin < fmax:
+        raise ValueError(f"fmin = {fmin:g} Hz must be below fmax = {fmax:g} Hz")
+
+
 def dense_poles_fit(n: int) -> tuple[bool, str]:
     """Can the exact poles of an ``n``-unknown system be computed here? ``(fits, why not)``: no when ``n`` exceeds
     :data:`POLES_MAX_UNKNOWNS` or the dense solution would need more than half the available memory."""
@@ -381,6 +396,7 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
 
     _check_method(method)
     point = point if point is not None else LinearPoint(index=1, count=1, circuit=circuit)
+    check_band(fmin, fmax)
     system = assemble(circuit, params)
     check_value_range(system)
     use_poles = method in ("auto", "poles")
@@ -440,6 +456,7 @@ def decide(circuit: Circuit, params: Mapping[str, float] | None = None, *, metho
     Verdict
     """
     _check_method(method)
+    check_band(fmin, fmax)
     pts = linear_points(circuit, params, start=start)
     if point is not None:
         if not 1 <= point <= len(pts):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from stabkit.analysis.verdict import BAND_LIMITS
 from stabkit.commands.common import add_common, add_point, finish, load_circuit, print_warnings, table
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
@@ -28,6 +29,10 @@ def _frequency(text: str | None, option: str) -> float | None:
         raise NetlistError(f"{option} {text!r}: {exc}") from None
     if value <= 0:
         raise NetlistError(f"{option} {text!r}: expected a positive frequency in Hz, e.g. 1k or 10g")
+    lo, hi = BAND_LIMITS
+    if not lo <= value <= hi:
+        raise NetlistError(f"{option} {text!r}: expected a frequency between {format_eng(lo, 'Hz')} and "
+                           f"{format_eng(hi, 'Hz')}")
     return value
 
 
