@@ -337,6 +337,7 @@ OPTIONS = {
     "ndf": ["--set", "--point", "--fmin", "--fmax", "--json"],
     "zin": ["--set", "--point", "--port", "--freqs", "--json"],
     "oppoints": ["--set", "--json"],
+    "oscillation": ["--set", "--harmonics", "--json"],
     "loads": ["--set", "--point", "--sweep", "--from", "--to", "--by", "--map", "--probes", "--rtol", "--points",
               "--scale", "--method", "--json"],
 }
