@@ -402,6 +402,8 @@ def test_results_serialise_and_plot_what_they_found():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from stabkit.report.plots import STATE_COLOURS, STATE_MARKERS
+
     c = _ntype()
     adm = admissible_range(c, "Rs", 0.5, 200.0, points=15)
     ax = adm.plot()
@@ -409,23 +411,23 @@ def test_results_serialise_and_plot_what_they_found():
     np.testing.assert_allclose(_data_x_extent(ax, span), [2.0, 50.0], rtol=RTOL)
     edges = sorted(ln.get_xdata()[0] for ln in ax.lines if ln.get_linestyle() == "--")
     np.testing.assert_allclose(edges, [2.0, 50.0], rtol=RTOL)
-    (step,) = [ln for ln in ax.lines if ln.get_label() == "RHP natural frequencies"]
+    (step,) = [ln for ln in ax.lines if ln.get_label() == "unstable natural frequencies"]
     np.testing.assert_array_equal(step.get_ydata(), [_rhp_count_ntype(50.0, 10e-12, 1e-9, x) for x in step.get_xdata()])
     plt.close(ax.figure)
 
     caps = [5e-12, 10e-12]
     table = stability_table(c, "Rs", 0.5, 200.0, by="Cj", values=caps, workers=1, points=15)
     ax = table.plot()
-    bars = [ln for ln in ax.lines if ln.get_linewidth() == 8]
+    bars = [ln for ln in ax.lines if ln.get_linewidth() == 9]
     assert [tuple(b.get_xdata()) for b in bars] == [(0, 0), (1, 1)]
     for bar, cap in zip(bars, caps):
         np.testing.assert_allclose(bar.get_ydata(), [1e-9 / (50.0 * cap), 50.0], rtol=RTOL)
-    dots = [ln for ln in ax.lines if ln.get_marker() == "o"]
+    dots = [ln for ln in ax.lines if ln.get_marker() in STATE_MARKERS.values()]
     assert len(dots) == len(table.probes) * len(caps)
     for dot in dots:
         x, y = int(dot.get_xdata()[0]), float(dot.get_ydata()[0])
-        stable = _rhp_count_ntype(50.0, caps[x], 1e-9, y) == 0
-        assert dot.get_color() == ("tab:green" if stable else "tab:red"), (caps[x], y)
+        state = "stable" if _rhp_count_ntype(50.0, caps[x], 1e-9, y) == 0 else "unstable"
+        assert (dot.get_color(), dot.get_marker()) == (STATE_COLOURS[state], STATE_MARKERS[state]), (caps[x], y)
     plt.close(ax.figure)
 
     rs, ls = [1.0, 10.0, 100.0], [0.1e-9, 1e-9, 10e-9]

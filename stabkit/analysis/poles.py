@@ -732,8 +732,10 @@ def _finite_eigen(P: _Pencil, abs_start: tuple[np.ndarray, np.ndarray], floor: f
     # one Newton (Rayleigh-quotient) step against the starting pencil: what the deflation steps lost
     ok = np.isfinite(corr) & finite
     vals = np.where(ok, lam - np.where(ok, corr, 0.0), lam)
-    errs = safety * (np.nan_to_num(second + first ** 2 / gap, nan=np.inf) + np.nan_to_num(kappa * eta, nan=np.inf)) \
-        + defaults["poles.newton_residual"] * np.nan_to_num(first, nan=np.inf)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing bound is an unresolved pole (inf)
+        errs = safety * (np.nan_to_num(second + first ** 2 / gap, nan=np.inf, posinf=np.inf)
+                         + np.nan_to_num(kappa * eta, nan=np.inf, posinf=np.inf)) \
+            + defaults["poles.newton_residual"] * np.nan_to_num(first, nan=np.inf, posinf=np.inf)
     # near-multiple eigenvalues: the first-order bound (∝ 1/gap) overstates a cluster's error; a perturbation
     # η moves a k-fold cluster by about η^(1/k) relative, so cap the bound there for clustered eigenvalues
     if vals.size > 1:
