@@ -197,3 +197,39 @@ def test_parameters_and_overrides():
         warnings.simplefilter("error")
         with pytest.raises(CircuitError, match="unknown parameter 'nope'"):
             poles(c, {"nope": 1.0})
+
+
+# ----------------------------------------------------------------------------- multiple poles
+def _cubic_poles_hz(L, C1, C2, G):
+    """Poles of R‖L at b, C1 from b to e, C2‖R at e (R = 1/G): det of the nodal matrix times s·L is
+    L·C1·C2·s³ + L·G·(2·C1 + C2)·s² + (C1 + L·G² + ...)… written out from the 2×2 determinant."""
+    # (G + 1/(sL) + sC1)(sC1 + sC2 + G) − s²C1²  multiplied by sL
+    a3 = L * C1 * C2
+    a2 = L * G * (C1 + C2) + L * G * C1
+    a1 = C1 + C2 + L * G * G
+    a0 = G
+    return np.sort_complex(np.roots([a3, a2, a1, a0]) / (2 * np.pi))
+
+
+@pytest.mark.parametrize("L, C1, C2", [(10e-9, 2e-12, 4e-12), (10e-9, 2e-12, 4.0001e-12), (1e-6, 1e-9, 2e-9)])
+def test_double_pole_is_resolved_not_uncertain(L, C1, C2):
+    """R = 50 Ω, L = 10 nH, C1 = 2 pF, C2 = 4 pF has an exact double pole at −1/(4π·R·C1)... = −795.8 MHz and one
+    at −1.592 GHz: a passive network, stable. The nearly parallel eigenvectors of a double pole made the first-order
+    bound blow up (927 MHz) and a Newton step split the pair to −664/−868 MHz: 'uncertain'. A near-double pole
+    (C2 changed by 25 ppm) and a scaled copy must come out the same way."""
+    c = Circuit.from_netlist(f"double pole\nR1 b 0 50\nLb b 0 {L!r}\nC1 b e {C1!r}\nC2 e 0 {C2!r}\nRe e 0 50\n.end\n")
+    res = poles(c)
+    expected = _cubic_poles_hz(L, C1, C2, 1 / 50)
+    assert res.verdict == "stable", res.doubts
+    assert res.doubts == []
+    np.testing.assert_allclose(np.sort_complex(res.poles_hz), expected, rtol=1e-6)
+    assert np.all(res.errors <= 1e-4 * np.abs(res.poles)), res.errors / np.abs(res.poles)
+
+
+def test_two_identical_tanks_give_a_double_pair():
+    """Two identical, uncoupled series RLC loops: a double (non-defective) complex pair at the closed form."""
+    net = ("two tanks\nR1 a 0 5\nL1 a b 10n\nC1 b 0 1p\nR2 c 0 5\nL2 c d 10n\nC2 d 0 1p\n.end\n")
+    res = poles(Circuit.from_netlist(net))
+    one = np.roots([10e-9 * 1e-12, 5 * 1e-12, 1.0]) / (2 * np.pi)
+    np.testing.assert_allclose(np.sort_complex(res.poles_hz), np.sort_complex(np.r_[one, one]), rtol=1e-7)
+    assert res.verdict == "stable" and res.doubts == []

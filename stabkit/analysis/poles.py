@@ -71,6 +71,9 @@ defaults: dict[str, float] = {
     # fraction of the Newton correction against the starting pencil still counted as error (the correction
     # uses approximate eigenvectors; it removes ≥ 99 % of the error on the random-circuit study)
     "poles.newton_residual": 0.1,
+    # eigenvalues closer than this × their size are one cluster (a multiple pole: rounding splits a double
+    # one by about √ε·|s| ≈ 1.5e-8·|s|); a cluster gets no Newton step and the bound of a multiple root
+    "poles.cluster_rtol": 1e-5,
     # a pole whose bound exceeds this fraction of |s| is unresolved: first-order bounds do not hold at that
     # size, so not even its half-plane is known (a 1e21 Hz root beside a 20 Hz one came out on the wrong side)
     "poles.infinite_rtol": 0.1,
@@ -727,15 +730,35 @@ def _finite_eigen(P: _Pencil, abs_start: tuple[np.ndarray, np.ndarray], floor: f
         # componentwise condition number: perturbations |δG| ≤ ε|G|, |δC| ≤ ε|C| of the stamp sums
         num = np.sum(ay * (Ga @ ax), axis=0) + alam * np.sum(ay * (Ca @ ax), axis=0)
         kappa = num / denom
+        # componentwise (Oettli–Prager) backward error of each right vector on the starting pencil
+        scale = Ga @ ax + (Ca @ ax) * alam[None, :]
+        berr = np.max(np.where(scale > 0, np.abs(r) / np.where(scale > 0, scale, 1.0), 0.0), axis=0, initial=0.0)
     safety = defaults["poles.error_safety"]
     eta = np.full(k, floor if P.generic else max(floor, P.dropped))
+    # multiple poles: eigenvalues within poles.cluster_rtol of each other (their eigenvectors are nearly
+    # parallel, yᴴCx ≈ 0, so first-order bounds and the Newton step below are meaningless for them)
+    ctol = defaults["poles.cluster_rtol"]
+    with np.errstate(invalid="ignore"):
+        near = np.abs(vals_[:, None] - vals_[None, :]) <= ctol * np.maximum(alam[:, None], alam[None, :])
+    near &= finite[:, None] & finite[None, :]
+    size = near.sum(axis=1)
+    clustered = size > 1
     # one Newton (Rayleigh-quotient) step against the starting pencil: what the deflation steps lost
-    ok = np.isfinite(corr) & finite
+    ok = np.isfinite(corr) & finite & ~clustered
     vals = np.where(ok, lam - np.where(ok, corr, 0.0), lam)
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing bound is an unresolved pole (inf)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # overflow: an unresolved pole (inf)
         errs = safety * (np.nan_to_num(second + first ** 2 / gap, nan=np.inf, posinf=np.inf)
                          + np.nan_to_num(kappa * eta, nan=np.inf, posinf=np.inf)) \
             + defaults["poles.newton_residual"] * np.nan_to_num(first, nan=np.inf, posinf=np.inf)
+    # a multiple pole of order m: a relative perturbation η (the rounding level or the vectors' backward
+    # error, whichever is larger) moves it by about η^(1/m) relative; the bound is that, with the safety
+    # factor and the cluster's own spread
+    for i in np.flatnonzero(clustered):
+        m = int(size[i])
+        members = np.flatnonzero(near[i])
+        spread = float(np.max(np.abs(lam[members] - lam[i])))
+        level = max(float(eta[i]), float(np.max(berr[members])))
+        errs[i] = safety * m * level ** (1.0 / m) * alam[i] + spread
     # near-multiple eigenvalues: the first-order bound (∝ 1/gap) overstates a cluster's error; a perturbation
     # η moves a k-fold cluster by about η^(1/k) relative, so cap the bound there for clustered eigenvalues
     if vals.size > 1:
