@@ -1,0 +1,488 @@
+"""S-parameter (Touchstone) blocks in the NDF: each block a return difference of its own.
+
+A block ``b`` with ``k_b`` ports and reference impedances ``Z0`` (real, per port) is known by its scattering
+matrix ``S_b(jω)`` on the measured band ``[f1, fN]`` only. Every measurable block is *stable in its
+reference*: terminated in ``Z0`` on every port it has no natural frequency in the right half plane, i.e.
+``S_b(s)`` is analytic there. Then (scattering-matrix Nyquist criterion, Ohtomo/Wing):
+
+* the **embedding** is the circuit with every block replaced by its reference terminations (a resistor
+  ``Z0`` from each port node to the port's reference node); its own active elements (dependent sources,
+  negative R/L/C) give their return differences ``F_k`` exactly as in :mod:`stabkit.analysis.ndf`, with the
+  passive reference ``M0`` of the embedding (lumped when nothing else is distributed);
+* each block adds the return difference ``F_b(jω) = det(I − S_b Γ_b)``, ``Γ_b`` the reflection matrix that
+  the rest of the circuit (the controllers before ``b`` switched on, the ones after it off — blocks off =
+  terminated in ``Z0``) presents to ``b``'s ports, normalised to ``Z0``;
+
+and the number of clockwise encirclements of the origin by ``Π F_k · Π F_b`` is the number of natural
+frequencies of the whole circuit in the right half plane.
+
+All of it comes from one solve per frequency with the embedding's ``M0``: put the block ports in as extra
+"active" columns ``P`` (port incidences) with unit gain, then ``R' = I + [E P]ᵀ M0⁻¹ [U·diag(w) P]`` holds
+``R = I + Eᵀ M0⁻¹ U w`` (the embedding's return-difference matrix), ``B = Eᵀ M0⁻¹ P``, ``C = Pᵀ M0⁻¹ U w``
+and the port impedance matrix ``Z = Pᵀ M0⁻¹ P`` (ports terminated in ``Z0``). With ``g = Z0^{−1/2}``
+(diagonal) the reflection of the passive embedding is ``Γ = 2 g Z g − I`` and, with ``β`` the waves the blocks
+send into the circuit (a block port is a Norton source ``2 g β`` beside its ``Z0``)::
+
+        ⎡ R        −2 B g  ⎤ ⎡y⎤
+    Q = ⎢                  ⎥ ⎢ ⎥ = 0,     det Q = det R · det(I − S Γ_on),
+        ⎣ S g C    I − S Γ ⎦ ⎣β⎦
+
+``Γ_on`` being the reflection with every dependent source on (Schur complement). Ordered like the netlist
+(a dependent source is a 1×1 pivot, a block a ``k_b × k_b`` block pivot), the unpivoted LU of ``Q`` gives
+every controller's return difference with the controllers before it on — the same telescoping as for
+dependent sources alone, so the per-source counts add up to the total.
+
+Measured data (the limits, see ``docs/ndf.md``):
+
+* inside ``[f1, fN]`` every entry is interpolated in magnitude and unwrapped phase, linearly in frequency
+  (a rotating transmission coefficient rotates between samples instead of cutting a chord across the
+  origin);
+* below ``f1``: ``S(f) = Re S(f1) + j·Im S(f1)·f/f1`` (real at DC, as every real network's S is; even real
+  part, odd imaginary part);
+* above ``fN``: ``S(f) = S(fN)·exp(−ln²(f/fN) / (2σ²))``, ``σ = ln(10)/3`` (held phase, magnitude rolling off
+  smoothly to the matched value: 1 % a decade above ``fN``). A block shrunk towards ``S = 0`` stays passive
+  if it was;
+* where the contour runs outside the data and the loop gain ``S_b Γ_b`` there has an eigenvalue on or
+  outside the unit circle **and** the extrapolated part turns ``F_b`` by more than a quarter turn, the
+  count depends on data the file does not have: a doubt (verdict ``uncertain``). With every eigenvalue of
+  ``S_b Γ_b`` inside the unit circle, ``I − S_b Γ_b`` has its eigenvalues in the right half plane and no
+  extrapolation of that kind can add an encirclement;
+* off the jω axis (the small quarter circle at ``s = ε`` and indentations) the block is taken at
+  ``j·Im s``; those pieces are tiny compared with the data's frequency scale.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from stabkit.circuit.graph import GROUND, Circuit
+from stabkit.errors import CircuitError, NetlistError
+
+TWO_PI = 2.0 * np.pi
+
+__all__ = ["TouchstoneError", "TouchstoneData", "read_touchstone", "to_network", "block_s", "port_nodes",
+           "Block", "blocks_of", "embedding_circuit", "BlockEvaluator", "split_blocks", "extrapolation_doubts",
+           "ROLL_OFF_SIGMA", "EXTRAPOLATION_TURN"]
+
+#: width (natural log of frequency) of the Gaussian roll-off of S beyond the last measured frequency
+ROLL_OFF_SIGMA = np.log(10.0) / 3.0
+#: a turn of a block's return difference (rad) on extrapolated data beyond which the count is in doubt
+EXTRAPOLATION_TURN = np.pi / 4
+
+
+class TouchstoneError(NetlistError):
+    """A Touchstone file could not be read; the message names the file and the line."""
+
+
+# ---------------------------------------------------------------------------------------------- reading
+@dataclass
+class TouchstoneData:
+    """S-parameters read from a Touchstone (v1) file: ``f`` (Hz, ``(nf,)``), ``s`` (``(nf, k, k)``), ``z0``
+    (Ω, ``(k,)``, real)."""
+
+    path: str
+    f: np.ndarray
+    s: np.ndarray
+    z0: np.ndarray
+
+    @property
+    def nports(self) -> int:
+        return int(self.s.shape[-1])
+
+
+_UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9, "thz": 1e12}
+
+
+def read_touchstone(path: str | Path) -> TouchstoneData:
+    """Read a Touchstone v1 file (``.s1p`` … ``.sNp``) as text.
+
+    Option line ``# [Hz|kHz|MHz|GHz] [S] [MA|DB|RI] [R z0]`` (defaults GHz S MA R 50), ``!`` comments,
+    records of ``1 + 2k²`` numbers (2-ports in the order S11 S21 S12 S22, larger blocks row by row, a
+    record starting on a new line); the noise block after a 2-port's data (a frequency that does not
+    increase) is skipped. Nothing is evaluated or executed.
+
+    Raises
+    ------
+    TouchstoneError
+        One line naming the file, the line and what was expected.
+    """
+    path = Path(path)
+    name = path.name
+    m = re.search(r"\.s(\d+)p$", name.lower())
+    if not m:
+        raise TouchstoneError(f"not a Touchstone file name (.s1p, .s2p, ...)", str(path))
+    k = int(m.group(1))
+    if k < 1:
+        raise TouchstoneError("a Touchstone block needs at least one port", str(path))
+    try:
+        text = path.read_text(encoding="latin-1")
+    except OSError as exc:
+        raise TouchstoneError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+    unit, fmt, z0 = 1e9, "ma", 50.0
+    seen_option = False
+    per_record = 1 + 2 * k * k
+    records: list[list[float]] = []
+    record_lines: list[int] = []
+    current: list[float] = []
+    noise = False
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("!", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("["):
+            raise TouchstoneError(f"Touchstone 2.0 keyword {line.split()[0]!r}: only version 1 files are read",
+                                  str(path), lineno)
+        if line.startswith("#"):
+            if seen_option:
+                continue  # later option lines are ignored (as the format says)
+            seen_option = True
+            words = line[1:].lower().split()
+            i = 0
+            while i < len(words):
+                w = words[i]
+                if w in _UNITS:
+                    unit = _UNITS[w]
+                elif w in ("ma", "db", "ri"):
+                    fmt = w
+                elif w == "s":
+                    pass
+                elif w in ("y", "z", "g", "h"):
+                    raise TouchstoneError(f"{w.upper()}-parameters: only S-parameter files are read", str(path), lineno)
+                elif w == "r" and i + 1 < len(words):
+                    try:
+                        z0 = float(words[i + 1])
+                    except ValueError:
+                        raise TouchstoneError(f"expected a reference resistance after R, got {words[i + 1]!r}",
+                                              str(path), lineno) from None
+                    if not (np.isfinite(z0) and z0 > 0):
+                        raise TouchstoneError(f"the reference resistance must be positive, got {z0:g}", str(path), lineno)
+                    i += 1
+                else:
+                    raise TouchstoneError(f"unknown option {w!r} (expected a unit, S, MA/DB/RI or R z0)",
+                                          str(path), lineno)
+                i += 1
+            continue
+        if noise:
+            continue
+        numbers = []
+        for tok in line.split():
+            try:
+                x = float(tok)
+            except ValueError:
+                raise TouchstoneError(f"expected a number, got {tok!r}", str(path), lineno) from None
+            if not np.isfinite(x):
+                raise TouchstoneError(f"expected a finite number, got {tok!r}", str(path), lineno)
+            numbers.append(x)
+        if not current:
+            # a new record: for a 2-port a frequency that does not increase starts the noise parameters
+            if k == 2 and records and numbers[0] * unit <= records[-1][0] and len(numbers) == 5:
+                noise = True
+                continue
+            record_lines.append(lineno)
+        current.extend(numbers)
+        if len(current) > per_record:
+            raise TouchstoneError(f"expected {per_record} numbers per frequency for a {k}-port "
+                                  f"(frequency and {k * k} complex values), got {len(current)}", str(path), lineno)
+        if len(current) == per_record:
+            current[0] *= unit
+            if records and current[0] <= records[-1][0]:
+                raise TouchstoneError(f"frequencies must increase: {current[0]:g} Hz after {records[-1][0]:g} Hz",
+                                      str(path), lineno)
+            if current[0] < 0:
+                raise TouchstoneError(f"negative frequency {current[0]:g} Hz", str(path), lineno)
+            records.append(current)
+            current = []
+        elif k <= 2:
+            raise TouchstoneError(f"expected {per_record} numbers on the line (frequency and {k * k} complex "
+                                  f"values), got {len(current)}", str(path), lineno)
+    if current:
+        raise TouchstoneError(f"the last frequency has {len(current)} of its {per_record} numbers",
+                              str(path), record_lines[-1])
+    if len(records) < 2:
+        raise TouchstoneError("needs data at two frequencies at least", str(path))
+    data = np.array(records)
+    f = data[:, 0]
+    a, b = data[:, 1::2], data[:, 2::2]
+    if fmt == "ri":
+        vals = a + 1j * b
+    elif fmt == "ma":
+        vals = a * np.exp(1j * np.deg2rad(b))
+    else:
+        vals = 10.0 ** (a / 20.0) * np.exp(1j * np.deg2rad(b))
+    s = vals.reshape(f.size, k, k)
+    if k == 2:
+        s = s.transpose(0, 2, 1)  # 2-port order S11 S21 S12 S22
+    return TouchstoneData(path=str(path), f=f, s=s, z0=np.full(k, z0))
+
+
+def to_network(data: TouchstoneData):
+    """A scikit-rf ``Network`` with the same data (for the two-port factors and plots)."""
+    import skrf
+
+    freq = skrf.Frequency.from_f(data.f, unit="hz")
+    return skrf.Network(frequency=freq, s=data.s, z0=data.z0, name=Path(data.path).stem)
+
+
+# ---------------------------------------------------------------------------------------------- S(jω)
+def block_s(f_data: np.ndarray, s_data: np.ndarray, freqs_hz) -> np.ndarray:
+    """The block's S at ``freqs_hz`` (any sign: ``S(−f) = S(f)*``), shape ``(len(freqs), k, k)``.
+
+    Inside the data: magnitude and unwrapped phase interpolated linearly in frequency. Below the first
+    sample: ``Re S(f1) + j·Im S(f1)·f/f1``. Above the last: ``S(fN)`` rolled off by
+    ``exp(−ln²(f/fN)/(2σ²))``, ``σ = ROLL_OFF_SIGMA``.
+    """
+    f_data = np.asarray(f_data, dtype=float)
+    s_data = np.asarray(s_data, dtype=complex)
+    f = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
+    af = np.abs(f)
+    nf, k = f_data.size, s_data.shape[-1]
+    flat = s_data.reshape(nf, k * k)
+    mag = np.abs(flat)
+    phase = np.unwrap(np.angle(flat), axis=0)
+    out = np.empty((af.size, k * k), dtype=complex)
+    lo, hi = f_data[0], f_data[-1]
+    inside = (af >= lo) & (af <= hi)
+    if inside.any():
+        for j in range(k * k):
+            out[inside, j] = (np.interp(af[inside], f_data, mag[:, j])
+                              * np.exp(1j * np.interp(af[inside], f_data, phase[:, j])))
+    below = af < lo
+    if below.any():
+        out[below] = flat[0].real[None, :] + 1j * flat[0].imag[None, :] * (af[below] / lo)[:, None]
+    above = af > hi
+    if above.any():
+        w = np.exp(-np.log(af[above] / hi) ** 2 / (2.0 * ROLL_OFF_SIGMA ** 2))
+        out[above] = flat[-1][None, :] * w[:, None]
+    out = np.where((f < 0)[:, None], np.conj(out), out)
+    return out.reshape(af.size, k, k)
+
+
+# ---------------------------------------------------------------------------------------------- blocks
+def port_nodes(element, nports: int) -> list[tuple[str, str]]:
+    """``[(node, reference), ...]`` of an ``N`` element: ``k`` port nodes to ground, or ``k`` port nodes and
+    a common reference node (the block's own ground terminal, e.g. a transistor's emitter) as the last node."""
+    nodes = list(element.nodes)
+    ref = nodes[nports] if len(nodes) == nports + 1 else GROUND
+    return [(nd, ref) for nd in nodes[:nports]]
+
+
+@dataclass
+class Block:
+    """One S-parameter block as the NDF sees it."""
+
+    name: str
+    position: int  # index of the element in the circuit (netlist order)
+    ports: list[tuple[str, str]]
+    f: np.ndarray = field(repr=False)
+    s: np.ndarray = field(repr=False)
+    z0: np.ndarray = field(repr=False)
+    source: str = ""
+
+    @property
+    def nports(self) -> int:
+        return len(self.ports)
+
+    def s_at(self, omega: np.ndarray) -> np.ndarray:
+        return block_s(self.f, self.s, np.asarray(omega, dtype=float) / TWO_PI)
+
+
+def _network_z0(network) -> np.ndarray:
+    z0 = np.asarray(network.z0, dtype=complex)
+    z0 = z0[0] if z0.ndim == 2 else z0
+    if np.any(np.abs(z0.imag) > 1e-9 * np.abs(z0.real)) or np.any(z0.real <= 0):
+        raise CircuitError("S-parameter blocks need real, positive reference impedances")
+    return z0.real.astype(float)
+
+
+def blocks_of(circuit: Circuit) -> list[Block]:
+    """The circuit's ``N`` elements with their data, in netlist order."""
+    out = []
+    for pos, e in enumerate(circuit):
+        if e.kind != "N":
+            continue
+        net = circuit.networks[e.model if e.model in circuit.networks else e.key]
+        f = np.asarray(net.f, dtype=float)
+        out.append(Block(name=e.name, position=pos, ports=port_nodes(e, net.nports), f=f,
+                         s=np.asarray(net.s, dtype=complex), z0=_network_z0(net),
+                         source=str(getattr(net, "name", "") or "")))
+    return out
+
+
+def embedding_circuit(circuit: Circuit, blocks: list[Block]) -> Circuit:
+    """The circuit with every block replaced by its reference terminations (``Z0`` on each port)."""
+    emb = circuit.without([b.name for b in blocks])
+    emb.title = circuit.title
+    taken = {e.key for e in emb}
+    for b in blocks:
+        for i, ((node, ref), z0) in enumerate(zip(b.ports, b.z0), start=1):
+            name = f"R{b.name}.z0.{i}"
+            while name.lower() in taken:
+                name += "_"
+            taken.add(name.lower())
+            emb.add_resistor(name, node, ref, float(z0))
+    return emb
+
+
+class BlockEvaluator:
+    """Evaluates the controller matrix ``Q(s)`` (see the module docstring) in netlist order.
+
+    Duck-types :class:`~stabkit.analysis.ndf.ReturnDifferenceEvaluator`: ``r`` columns (one per active element
+    of the embedding and one per block port), ``__call__(s)`` and ``logdet(s)`` (of the embedding's ``M0``).
+    ``groups`` lists ``(name, kind, columns)`` per controller: the unpivoted LU pivots of the columns of one
+    group multiply to that controller's return difference."""
+
+    def __init__(self, embedding, blocks: list[Block], positions: dict[str, int]):
+        from stabkit.analysis.mna import ActiveElement
+        from stabkit.analysis.ndf import ReturnDifferenceEvaluator
+
+        self.system = embedding
+        self.blocks = blocks
+        n, r = embedding.n, embedding.r
+        cols = []
+        for b in blocks:
+            for node, ref in b.ports:
+                cols.append(embedding.incidence(node, ref))
+        K = len(cols)
+        P = sp.csc_matrix(np.array(cols).T if cols else np.zeros((n, 0)))
+        augmented = dataclasses.replace(
+            embedding, U=sp.hstack([embedding.U, P]).tocsc(), E=sp.hstack([embedding.E, P]).tocsc(),
+            active=[*embedding.active, *[ActiveElement(name=f"port{i}", kind="N", a0=1.0) for i in range(K)]])
+        self.inner = ReturnDifferenceEvaluator(augmented)
+        self.r_embed, self.K = r, K
+        self.r = r + K
+        self.n = n
+        self.g = np.concatenate([1.0 / np.sqrt(b.z0) for b in blocks]) if blocks else np.zeros(0)
+        # controllers in netlist order: active elements of the embedding, then blocks, sorted by position
+        controllers = [(positions.get(a.name.lower(), len(positions)), a.name, a.kind, [k])
+                       for k, a in enumerate(embedding.active)]
+        start = r
+        for b in blocks:
+            controllers.append((b.position, b.name, "N", list(range(start, start + b.nports))))
+            start += b.nports
+        controllers.sort(key=lambda c: c[0])
+        self.perm = np.array([c for *_, cs in controllers for c in cs], dtype=int)
+        self.groups = []
+        at = 0
+        for _, name, kind, cs in controllers:
+            self.groups.append((name, kind, list(range(at, at + len(cs)))))
+            at += len(cs)
+
+    def block_s(self, s: np.ndarray) -> np.ndarray:
+        """Block-diagonal ``S`` of all blocks at ``j·Im s``, shape ``(len(s), K, K)``."""
+        s = np.atleast_1d(np.asarray(s, dtype=complex))
+        S = np.zeros((s.size, self.K, self.K), dtype=complex)
+        at = 0
+        for b in self.blocks:
+            S[:, at:at + b.nports, at:at + b.nports] = b.s_at(s.imag)
+            at += b.nports
+        return S
+
+    def parts(self, s: np.ndarray):
+        """``(R, B, C, Γ, S)`` at ``s`` (see the module docstring)."""
+        s = np.atleast_1d(np.asarray(s, dtype=complex))
+        Rp = self.inner(s)
+        r = self.r_embed
+        A = Rp[:, :r, :r]
+        B = Rp[:, :r, r:]
+        C = Rp[:, r:, :r]
+        Z = Rp[:, r:, r:] - np.eye(self.K)[None]
+        g = self.g
+        gamma = 2.0 * g[None, :, None] * Z * g[None, None, :] - np.eye(self.K)[None]
+        return A, B, C, gamma, self.block_s(s)
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        s = np.atleast_1d(np.asarray(s, dtype=complex))
+        A, B, C, gamma, S = self.parts(s)
+        g = self.g
+        nf, r, K = s.size, self.r_embed, self.K
+        Q = np.empty((nf, r + K, r + K), dtype=complex)
+        Q[:, :r, :r] = A
+        Q[:, :r, r:] = -2.0 * B * g[None, None, :]
+        Q[:, r:, :r] = S @ (g[None, :, None] * C)
+        Q[:, r:, r:] = np.eye(K)[None] - S @ gamma
+        p = self.perm
+        return Q[:, p][:, :, p]
+
+    def logdet(self, s: np.ndarray) -> np.ndarray:
+        return self.inner.logdet(s)
+
+    def loop_radius(self, s: np.ndarray) -> np.ndarray:
+        """Spectral radius of each block's loop gain ``S_b Γ_b`` (``Γ_b`` with the controllers before it on),
+        shape ``(len(s), blocks)``."""
+        Q = self(s)
+        out = np.zeros((Q.shape[0], len(self.blocks)))
+        j = 0
+        for name, kind, cols in self.groups:
+            if kind != "N":
+                continue
+            lead = cols[0]
+            T = Q[:, lead:lead + len(cols), lead:lead + len(cols)]
+            if lead:
+                T = T - Q[:, lead:lead + len(cols), :lead] @ np.linalg.solve(Q[:, :lead, :lead],
+                                                                             Q[:, :lead, lead:lead + len(cols)])
+            loop = np.eye(len(cols))[None] - T
+            out[:, j] = np.max(np.abs(np.linalg.eigvals(loop)), axis=1)
+            j += 1
+        return out
+
+
+def split_blocks(system):
+    """``(embedding system, BlockEvaluator)`` for a system whose circuit has S-parameter blocks, else
+    ``(system, None)``."""
+    from stabkit.analysis.mna import assemble
+
+    circuit = system.circuit
+    blocks = blocks_of(circuit)
+    if not blocks:
+        return system, None
+    emb = assemble(embedding_circuit(circuit, blocks), system.params)
+    positions = {e.key: i for i, e in enumerate(circuit)}
+    return emb, BlockEvaluator(emb, blocks, positions)
+
+
+def band_of(evaluator: BlockEvaluator) -> tuple[float, float]:
+    """Lowest first and highest last measured frequency (Hz) of the blocks."""
+    return (min(float(b.f[0]) for b in evaluator.blocks), max(float(b.f[-1]) for b in evaluator.blocks))
+
+
+def extrapolation_doubts(evaluator: BlockEvaluator, s: np.ndarray, log_factors: np.ndarray) -> list[str]:
+    """Doubts where a block's count rests on extrapolated S-parameters: on the contour's samples ``s`` below a
+    block's first or above its last measured frequency, the loop gain ``S_b Γ_b`` reaches the unit circle
+    and the block's return difference turns by more than :data:`EXTRAPOLATION_TURN` there."""
+    out = []
+    s = np.asarray(s, dtype=complex)
+    freq = np.abs(s.imag) / TWO_PI
+    j = 0
+    for name, kind, cols in evaluator.groups:
+        if kind != "N":
+            continue
+        b = evaluator.blocks[j]
+        phase = np.sum(np.unwrap(log_factors[:, cols].imag, axis=0), axis=1)
+        for label, mask in (("below", freq < b.f[0]), ("above", freq > b.f[-1])):
+            idx = np.flatnonzero(mask)
+            if idx.size == 0:
+                continue
+            ends = [idx[0], idx[-1]]
+            if label == "below" and idx[-1] + 1 < s.size:
+                ends[1] = idx[-1] + 1
+            if label == "above" and idx[0] > 0:
+                ends[0] = idx[0] - 1
+            seg = np.arange(ends[0], ends[1] + 1)
+            turn = float(np.max(phase[seg]) - np.min(phase[seg]))
+            if turn <= EXTRAPOLATION_TURN:
+                continue
+            radius = evaluator.loop_radius(s[idx])[:, j]
+            if np.max(radius) < 1.0:
+                continue
+            edge = b.f[0] if label == "below" else b.f[-1]
+            out.append(f"block {name}: {label} its data ({edge:.4g} Hz) the loop gain S·Γ reaches "
+                       f"{np.max(radius):.3g} and its return difference turns by {turn:.2f} rad on extrapolated "
+                       "S-parameters: the count depends on data the file does not have")
+        j += 1
+    return out
