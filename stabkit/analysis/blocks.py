@@ -68,6 +68,7 @@ TWO_PI = 2.0 * np.pi
 
 __all__ = ["TouchstoneError", "TouchstoneData", "read_touchstone", "to_network", "block_s", "port_nodes",
            "Block", "blocks_of", "embedding_circuit", "BlockEvaluator", "split_blocks", "extrapolation_doubts",
+           "low_alternative", "band_of",
            "ROLL_OFF_SIGMA", "EXTRAPOLATION_TURN"]
 
 #: width (natural log of frequency) of the Gaussian roll-off of S beyond the last measured frequency
@@ -396,9 +397,11 @@ class BlockEvaluator:
         gamma = 2.0 * g[None, :, None] * Z * g[None, None, :] - np.eye(self.K)[None]
         return A, B, C, gamma, self.block_s(s)
 
-    def __call__(self, s: np.ndarray) -> np.ndarray:
+    def __call__(self, s: np.ndarray, S: np.ndarray | None = None) -> np.ndarray:
+        """``Q(s)`` in netlist order; ``S`` (block-diagonal, ``(len(s), K, K)``) replaces the blocks' data."""
         s = np.atleast_1d(np.asarray(s, dtype=complex))
-        A, B, C, gamma, S = self.parts(s)
+        A, B, C, gamma, S_data = self.parts(s)
+        S = S_data if S is None else S
         g = self.g
         nf, r, K = s.size, self.r_embed, self.K
         Q = np.empty((nf, r + K, r + K), dtype=complex)
@@ -451,10 +454,56 @@ def band_of(evaluator: BlockEvaluator) -> tuple[float, float]:
     return (min(float(b.f[0]) for b in evaluator.blocks), max(float(b.f[-1]) for b in evaluator.blocks))
 
 
+def low_alternative(f_data: np.ndarray, s_data: np.ndarray, freqs_hz) -> np.ndarray:
+    """A second continuation below the first sample: every entry keeps the first sample's magnitude and its
+    phase moves linearly in frequency to the nearest multiple of π at DC (real at DC too)."""
+    first = np.asarray(s_data, dtype=complex)[0]
+    phi = np.angle(first)
+    phi0 = np.pi * np.round(phi / np.pi)
+    x = np.clip(np.abs(np.asarray(freqs_hz, dtype=float)) / float(f_data[0]), 0.0, 1.0)
+    return np.abs(first)[None] * np.exp(1j * (phi0[None] + (phi - phi0)[None] * x[:, None, None]))
+
+
+def _group_phase(evaluator: BlockEvaluator, s: np.ndarray, cols: list[int], S: np.ndarray) -> np.ndarray:
+    from stabkit.analysis.ndf import unpivoted_lu_pivots
+
+    piv = unpivoted_lu_pivots(evaluator(s, S))[:, cols]
+    return np.angle(np.prod(piv, axis=1))
+
+
+def _low_end_spread(evaluator: BlockEvaluator, j: int, cols: list[int], s: np.ndarray,
+                    max_points: int = 4000) -> float | None:
+    """Difference (rad) between the phase changes of block ``j``'s return difference along the path ``s``
+    (from the top of the extrapolated segment down to the contour's start) with the two continuations of
+    its data below the first sample; ``None`` when the path cannot be resolved."""
+    b = evaluator.blocks[j]
+    at = sum(x.nports for x in evaluator.blocks[:j])
+    path = np.asarray(s, dtype=complex)
+    for _ in range(14):
+        S_main = evaluator.block_s(path)
+        S_alt = S_main.copy()
+        below = np.abs(path.imag) / TWO_PI < b.f[0]
+        S_alt[below, at:at + b.nports, at:at + b.nports] = low_alternative(b.f, b.s, path.imag[below] / TWO_PI)
+        steps = [np.angle(np.exp(1j * np.diff(_group_phase(evaluator, path, cols, S)))) for S in (S_main, S_alt)]
+        bad = (np.abs(steps[0]) > np.pi / 4) | (np.abs(steps[1]) > np.pi / 4)
+        if not bad.any():
+            return float(abs(np.sum(steps[0]) - np.sum(steps[1])))
+        if path.size > max_points:
+            return None
+        mid = 0.5 * (path[:-1][bad] + path[1:][bad])
+        order = np.argsort(np.concatenate([np.arange(path.size), np.flatnonzero(bad) + 0.5]))
+        path = np.concatenate([path, mid])[order]
+    return None
+
+
 def extrapolation_doubts(evaluator: BlockEvaluator, s: np.ndarray, log_factors: np.ndarray) -> list[str]:
-    """Doubts where a block's count rests on extrapolated S-parameters: on the contour's samples ``s`` below a
-    block's first or above its last measured frequency, the loop gain ``S_b Γ_b`` reaches the unit circle
-    and the block's return difference turns by more than :data:`EXTRAPOLATION_TURN` there."""
+    """Doubts where a block's count rests on extrapolated S-parameters (``s``: the contour's samples,
+    ``log_factors``: the log pivots there, columns in netlist order).
+
+    Above the data: the loop gain ``S_b Γ_b`` reaches the unit circle and the return difference turns by more
+    than :data:`EXTRAPOLATION_TURN` there (below the unit circle no continuation that shrinks the last sample
+    can change the count). Below the data: the two continuations (:func:`block_s`, :func:`low_alternative`)
+    give counts that differ, or the path cannot be resolved."""
     out = []
     s = np.asarray(s, dtype=complex)
     freq = np.abs(s.imag) / TWO_PI
@@ -464,25 +513,24 @@ def extrapolation_doubts(evaluator: BlockEvaluator, s: np.ndarray, log_factors: 
             continue
         b = evaluator.blocks[j]
         phase = np.sum(np.unwrap(log_factors[:, cols].imag, axis=0), axis=1)
-        for label, mask in (("below", freq < b.f[0]), ("above", freq > b.f[-1])):
-            idx = np.flatnonzero(mask)
-            if idx.size == 0:
-                continue
-            ends = [idx[0], idx[-1]]
-            if label == "below" and idx[-1] + 1 < s.size:
-                ends[1] = idx[-1] + 1
-            if label == "above" and idx[0] > 0:
-                ends[0] = idx[0] - 1
-            seg = np.arange(ends[0], ends[1] + 1)
+        low = np.flatnonzero(freq < b.f[0])
+        if low.size:
+            seg = np.arange(0, min(low[-1] + 2, s.size))
+            spread = _low_end_spread(evaluator, j, cols, s[seg])
+            if spread is None or spread > np.pi / 2:
+                what = ("cannot be resolved" if spread is None
+                        else f"changes by {spread / np.pi:.2g} half-turns between two continuations")
+                out.append(f"block {name}: below its data ({b.f[0]:.4g} Hz) the phase of its return difference "
+                           f"{what}: the count depends on data the file does not have")
+        high = np.flatnonzero(freq > b.f[-1])
+        if high.size:
+            seg = np.arange(max(high[0] - 1, 0), high[-1] + 1)
             turn = float(np.max(phase[seg]) - np.min(phase[seg]))
-            if turn <= EXTRAPOLATION_TURN:
-                continue
-            radius = evaluator.loop_radius(s[idx])[:, j]
-            if np.max(radius) < 1.0:
-                continue
-            edge = b.f[0] if label == "below" else b.f[-1]
-            out.append(f"block {name}: {label} its data ({edge:.4g} Hz) the loop gain S·Γ reaches "
-                       f"{np.max(radius):.3g} and its return difference turns by {turn:.2f} rad on extrapolated "
-                       "S-parameters: the count depends on data the file does not have")
+            if turn > EXTRAPOLATION_TURN:
+                radius = evaluator.loop_radius(s[high])[:, j]
+                if np.max(radius) >= 1.0:
+                    out.append(f"block {name}: above its data ({b.f[-1]:.4g} Hz) the loop gain S·Γ reaches "
+                               f"{np.max(radius):.3g} and its return difference turns by {turn:.2f} rad on "
+                               "extrapolated S-parameters: the count depends on data the file does not have")
         j += 1
     return out
