@@ -85,6 +85,18 @@ def transistor3_s(f):  # all three terminals as ports to ground
     return s_of_y(hybrid_pi_y(f, **HPI))
 
 
+def lossy_pi_s(f):  # passive: 100 Ω ∥ 1 pF at each port, 10 nH + 10 Ω between them
+    s = 2j * np.pi * f
+    shunt, series = 1 / 100.0 + s * 1e-12, 1 / (10.0 + s * 10e-9)
+    y = np.empty((f.size, 2, 2), dtype=complex)
+    y[:, 0, 0] = y[:, 1, 1] = shunt + series
+    y[:, 0, 1] = y[:, 1, 0] = -series
+    return s_of_y(y)
+
+
+LOSSY_PI_TWIN = "Rb b 0 100\nCb b 0 1p\nRc c 0 100\nCc c 0 1p\nLs b m 10n\nRs m c 10\n"
+
+
 # ----------------------------------------------------------------------------- the cases
 #: id: (S function, ports, block nodes, twin of the block, embedding, expected verdict)
 CASES = {
@@ -102,6 +114,8 @@ CASES = {
                              "Le e 0 2n\nRs in 0 5\nLs in b 5n\nRl c 0 1k\nLl c 0 40n\n", "stable"),
     "colpitts_3port": (transistor3_s, 3, "b c e", HPI_TWIN, "Lb b 0 20n\nC1 b e 1p\nC2 e 0 3p\nRc c 0 10\n",
                        "unstable"),
+    # a passive block (K > 1, μ > 1 everywhere) in the loop of an external transconductance: the trap
+    "passive_in_loop": (lossy_pi_s, 2, "b c", LOSSY_PI_TWIN, "G1 b 0 c 0 50m\n", "unstable"),
 }
 
 
@@ -135,8 +149,8 @@ def test_block_gives_the_twins_verdict_and_count(tmp_path, capsys, case):
     code, out = run_json(capsys, "ndf", str(block_netlist(tmp_path, case)))
     assert (out["verdict"], out["encirclements"]) == (twin.verdict, twin.poles.rhp_count)
     assert code == {"stable": 0, "unstable": 1}[twin.verdict]
-    assert [s["name"] for s in out["sources"]] == ["N1"]
-    assert out["sources"][0]["encirclements"] == twin.poles.rhp_count
+    assert [s["name"] for s in out["sources"]][0] == "N1"
+    assert sum(s["encirclements"] for s in out["sources"]) == twin.poles.rhp_count
 
 
 @pytest.mark.parametrize("case", ["stype_10ohm", "ntype_osc", "pierce", "colpitts_3port"])
@@ -253,3 +267,27 @@ def test_three_port_reader_round_trip(tmp_path):
     s = transistor3_s(FREQS[:5])
     data = read_touchstone(write_touchstone(tmp_path / "t.s3p", FREQS[:5], s))
     np.testing.assert_allclose(data.s, s, rtol=1e-13)
+
+
+def test_report_says_when_k_above_one_meets_an_unstable_circuit(tmp_path):
+    """The passive π block has μ > 1 at every frequency (checked here with scikit-rf's K and |Δ|), yet the
+    transconductance around it oscillates: the report shows K, |Δ|, μ, μ′ beside the NDF verdict and names the
+    trap; the Pierce oscillator's transistor (μ < 1 somewhere) gets no trap warning."""
+    import skrf
+
+    from stabkit.report.render import build_report
+
+    s = lossy_pi_s(FREQS)
+    net = skrf.Network(frequency=skrf.Frequency.from_f(FREQS, unit="hz"), s=s, z0=Z0)
+    delta = np.abs(s[:, 0, 0] * s[:, 1, 1] - s[:, 0, 1] * s[:, 1, 0])
+    assert np.all(net.stability > 1) and np.all(delta < 1)
+    rep = build_report(block_netlist(tmp_path, "passive_in_loop"))
+    (table,) = rep.tables("block")
+    assert table.header == ["block", "frequencies", "min K", "max |Δ|", "min μ", "μ ≤ 1 (potentially unstable) at",
+                            "min μ′"]
+    np.testing.assert_allclose(float(table.rows[0][2]), np.min(net.stability), rtol=1e-2)
+    assert table.rows[0][5] == "none"
+    assert any(b.kind == "verdict" and b.word == "unstable" for b in rep.blocks)
+    assert any("classic trap" in b.text and "N1" in b.text for b in rep.blocks if b.kind == "warning")
+    rep = build_report(block_netlist(tmp_path, "pierce"))
+    assert not any("classic trap" in b.text for b in rep.blocks if b.kind == "warning")
