@@ -10,6 +10,7 @@ and the same count, through the CLI.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -310,3 +311,45 @@ def test_measured_s2p_against_the_vendor_model(models_dir, capsys):
         _, b = run_json(capsys, "ndf", str(block), "--set", f"le={le}")
         _, t = run_json(capsys, "poles", str(twin), "--set", f"le={le}")
         assert (b["verdict"], b["encirclements"]) == (t["verdict"], t["rhp_count"]) == (word, count), le
+
+
+@pytest.mark.parametrize("what, s_of_f, pole_hz", [
+    # −20 Ω ∥ 1 pF in 50 Ω: net conductance −30 mS, a real pole at 0.03/C
+    ("ntype", lambda f: s_of_z(1.0 / (-1.0 / 20.0 + 2j * np.pi * f * 1e-12)), 0.03 / 1e-12 / (2 * np.pi)),
+    # −80 Ω + 1 nH in 50 Ω: loop resistance −30 Ω, a real pole at 30/L
+    ("stype", lambda f: s_of_z(-80.0 + 2j * np.pi * f * 1e-9), 30.0 / 1e-9 / (2 * np.pi)),
+])
+def test_block_unstable_in_its_reference_is_refused(tmp_path, capsys, what, s_of_f, pole_hz):
+    """A block that oscillates in its own 50 Ω (a simulated file: no such block can be measured) breaks the
+    premise of the block formulation: exit 2, one line naming the block, its file and the natural frequency
+    (closed form: 4.775 GHz for both) that a rational fit of the data puts in the right half plane."""
+    ts = write_touchstone(tmp_path / f"{what}.s1p", FREQS, s_of_f(FREQS))
+    net = tmp_path / f"{what}.cir"
+    net.write_text(f"unstable block\nN1 a file={ts.name}\nRL a 0 10\n.end\n")
+    assert main(["ndf", str(net)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"N1 ({what}.s1p)" in err and "not stable in its own reference" in err
+    shown = float(re.search(r"s/2π = ([0-9.e+-]+)", err).group(1))
+    np.testing.assert_allclose(shown, pole_hz, rtol=1e-3)
+
+
+@pytest.mark.parametrize("case", ["stype_10ohm", "ntype_osc", "pierce", "colpitts_3port", "passive_in_loop"])
+def test_stable_blocks_are_not_refused(case):
+    from stabkit.analysis.blocks import Block, unstable_in_reference
+
+    fn, k = CASES[case][:2]
+    s = fn(FREQS)
+    assert unstable_in_reference(Block("N1", 0, [("a", "0")] * k, FREQS, s, np.full(k, Z0))) is None
+
+
+def test_measured_files_are_not_refused(models_dir):
+    """The vendors' measured S2P files (noisy: the rational fit gets only to a few 1e-3) are not refused — one
+    file of each transistor here (all ten pass; the check costs a fraction of a second each)."""
+    from stabkit.analysis.blocks import Block, unstable_in_reference
+
+    files = sorted((models_dir / "sparams").glob("*6.0mA.s2p"))[:3]
+    if not files:
+        pytest.skip(f"{models_dir / 'sparams'} is absent: measured data are read from ../shared/models")
+    for path in files:
+        d = read_touchstone(path)
+        assert unstable_in_reference(Block("N1", 0, [("b", "0"), ("c", "0")], d.f, d.s, d.z0)) is None, path.name

@@ -68,7 +68,7 @@ TWO_PI = 2.0 * np.pi
 
 __all__ = ["TouchstoneError", "TouchstoneData", "read_touchstone", "to_network", "block_s", "port_nodes",
            "Block", "blocks_of", "embedding_circuit", "BlockEvaluator", "split_blocks", "extrapolation_doubts",
-           "low_alternative", "band_of",
+           "low_alternative", "band_of", "rational_fit", "unstable_in_reference", "check_reference_stability",
            "ROLL_OFF_SIGMA", "EXTRAPOLATION_TURN"]
 
 #: width (natural log of frequency) of the Gaussian roll-off of S beyond the last measured frequency
@@ -227,7 +227,7 @@ def to_network(data: TouchstoneData):
     import skrf
 
     freq = skrf.Frequency.from_f(data.f, unit="hz")
-    return skrf.Network(frequency=freq, s=data.s, z0=data.z0, name=Path(data.path).stem)
+    return skrf.Network(frequency=freq, s=data.s, z0=data.z0, name=Path(data.path).name)
 
 
 # ---------------------------------------------------------------------------------------------- S(jω)
@@ -284,6 +284,7 @@ class Block:
     s: np.ndarray = field(repr=False)
     z0: np.ndarray = field(repr=False)
     source: str = ""
+    network: object = field(default=None, repr=False)
 
     @property
     def nports(self) -> int:
@@ -311,7 +312,7 @@ def blocks_of(circuit: Circuit) -> list[Block]:
         f = np.asarray(net.f, dtype=float)
         out.append(Block(name=e.name, position=pos, ports=port_nodes(e, net.nports), f=f,
                          s=np.asarray(net.s, dtype=complex), z0=_network_z0(net),
-                         source=str(getattr(net, "name", "") or "")))
+                         source=str(getattr(net, "name", "") or ""), network=net))
     return out
 
 
@@ -444,6 +445,8 @@ def split_blocks(system):
     blocks = blocks_of(circuit)
     if not blocks:
         return system, None
+    for b in blocks:
+        check_reference_stability(b, b.network)
     emb = assemble(embedding_circuit(circuit, blocks), system.params)
     positions = {e.key: i for i, e in enumerate(circuit)}
     return emb, BlockEvaluator(emb, blocks, positions)
@@ -534,3 +537,105 @@ def extrapolation_doubts(evaluator: BlockEvaluator, s: np.ndarray, log_factors: 
                                "extrapolated S-parameters: the count depends on data the file does not have")
         j += 1
     return out
+
+
+# ---------------------------------------------------------------------------------------------- own stability
+def rational_fit(z: np.ndarray, values: np.ndarray, *, rtol: float = 1e-6, max_degree: int = 40):
+    """Barycentric rational approximation (the AAA algorithm of Nakatsukasa, Sète and Trefethen, written here
+    from its description) of the vector-valued samples ``values`` (``(M, q)``) at the points ``z``: a common
+    denominator for all ``q`` entries. Returns ``(poles, residue_norms, relative_error)``: the finite poles of
+    the fit, the 2-norm over the entries of the residue at each pole, and the largest fitting error relative
+    to the largest sample."""
+    z = np.asarray(z, dtype=complex)
+    F = np.asarray(values, dtype=complex).reshape(z.size, -1)
+    scale = float(np.max(np.abs(F))) or 1.0
+    remaining = np.ones(z.size, dtype=bool)
+    support: list[int] = []
+    R = np.broadcast_to(F.mean(axis=0), F.shape).copy()
+    weights = np.zeros(0, dtype=complex)
+    err = np.inf
+    for _ in range(min(max_degree, z.size - 1)):
+        j = int(np.argmax(np.where(remaining, np.max(np.abs(F - R), axis=1), -1.0)))
+        support.append(j)
+        remaining[j] = False
+        zs, fs = z[support], F[support]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cauchy = 1.0 / (z[remaining, None] - zs[None, :])
+        loewner = np.concatenate([F[remaining, k, None] * cauchy - cauchy * fs[None, :, k] for k in range(F.shape[1])])
+        # the right singular vector of the smallest singular value, from the small triangular factor
+        weights = np.linalg.svd(np.linalg.qr(loewner, mode="r"))[2][-1].conj()
+        num = cauchy @ (weights[:, None] * fs)
+        den = cauchy @ weights
+        R = F.copy()
+        R[remaining] = num / den[:, None]
+        err = float(np.max(np.abs(F - R))) / scale
+        if err <= rtol:
+            break
+    zs, fs = z[support], F[support]
+    m = len(support)
+    pencil_a = np.zeros((m + 1, m + 1), dtype=complex)
+    pencil_a[0, 1:] = weights
+    pencil_a[1:, 0] = 1.0
+    pencil_a[1:, 1:] = np.diag(zs)
+    pencil_b = np.eye(m + 1, dtype=complex)
+    pencil_b[0, 0] = 0.0
+    import scipy.linalg
+
+    poles = scipy.linalg.eigvals(pencil_a, pencil_b)
+    poles = poles[np.isfinite(poles)]
+    residues = np.zeros(poles.size)
+    for i, p in enumerate(poles):  # residue ≈ δ·r(p + δ) on a small circle
+        delta = 1e-7 * max(abs(p), 1.0) * np.exp(1j * np.array([0.0, 2.0, 4.0]))
+        pts = p + delta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = 1.0 / (pts[:, None] - zs[None, :])
+            vals = (c @ (weights[:, None] * fs)) / (c @ weights)[:, None]
+        residues[i] = float(np.mean(np.linalg.norm(vals * delta[:, None], axis=1)))
+    return poles, residues, err
+
+
+def unstable_in_reference(block: Block) -> complex | None:
+    """A natural frequency (rad/s) of the block terminated in its reference impedances that the data show in
+    the right half plane, or ``None``.
+
+    The samples (mirrored to negative frequencies as complex conjugates) are fitted by a rational function
+    (:func:`rational_fit`); a pole counts as *visible* only where the fit is close (1e-3 of the largest entry),
+    the pole lies clearly right of the axis (``Re p > 0.05·|p|``) inside the measured band (within a factor 2),
+    and it shows on the axis (its residue over ``Re p`` above 5 % of the largest entry). Anything subtler —
+    a pole outside the band, a weak one, noisy data that cannot be fitted — is not refused: the premise of the
+    block formulation stays an assumption there (docs/ndf.md)."""
+    pick = np.unique(np.linspace(0, block.f.size - 1, min(block.f.size, 160)).round().astype(int))
+    w = TWO_PI * block.f[pick]
+    z = np.concatenate([1j * w, -1j * w])
+    k = block.nports
+    s = block.s[pick].reshape(-1, k * k)
+    vals = np.concatenate([s, np.conj(s)])
+    keep = np.abs(z) > 0
+    poles, residues, err = rational_fit(z[keep], vals[keep], rtol=1e-7, max_degree=24)
+    if err > 1e-3:
+        return None
+    scale = float(np.max(np.abs(block.s)))
+    lo, hi = 0.5 * w[0], 2.0 * w[-1]
+    for p, res in sorted(zip(poles, residues), key=lambda pr: -pr[0].real):
+        if p.real > 0.05 * abs(p) and lo <= abs(p) <= hi and res / p.real > 0.05 * scale:
+            return complex(p)
+    return None
+
+
+def check_reference_stability(block: Block, network=None) -> None:
+    """Raise :class:`CircuitError` (one line, naming the block and its file) when the block is visibly not stable
+    in its reference impedances (:func:`unstable_in_reference`); the answer is cached on ``network``."""
+    cached = getattr(network, "_stabkit_reference_pole", "unknown") if network is not None else "unknown"
+    pole = unstable_in_reference(block) if cached == "unknown" else cached
+    if network is not None and cached == "unknown":
+        try:
+            network._stabkit_reference_pole = pole
+        except AttributeError:  # pragma: no cover - a network object that takes no attributes
+            pass
+    if pole is not None:
+        hz = pole / TWO_PI
+        where = f" ({block.source})" if block.source else ""
+        raise CircuitError(f"{block.name}{where}: the S-parameter block is not stable in its own reference impedances "
+                           f"(its data fit a natural frequency at s/2π = {hz.real:.4g} {'+' if hz.imag >= 0 else '−'} "
+                           f"j{abs(hz.imag):.4g} Hz, in the right half plane); a block must be stable terminated in "
+                           "Z0 to be analysed (every measured block is)")
