@@ -353,3 +353,21 @@ def test_measured_files_are_not_refused(models_dir):
     for path in files:
         d = read_touchstone(path)
         assert unstable_in_reference(Block("N1", 0, [("b", "0"), ("c", "0")], d.f, d.s, d.z0)) is None, path.name
+
+
+def test_port_impedance_with_a_reference_node(tmp_path):
+    """`zin` through a block referenced to its emitter node (the two-port stamped between port nodes and the
+    reference): the twin's input impedance at the file's own frequencies. And the block's return difference
+    on the axis against the closed form: the S-type one-port across 10 Ω sees Γ = (10 − 50)/(10 + 50) = −2/3,
+    so F = 1 − S·Γ = 1 + 2S/3."""
+    from stabkit import zin
+    from stabkit.analysis.ndf import ndf_on_axis
+
+    circuit = Circuit.from_netlist(str(block_netlist(tmp_path, "amp_emitter_feedback")))
+    _, _, _, twin, embedding, _ = CASES["amp_emitter_feedback"]
+    twin_circuit = Circuit.from_netlist(f"twin\n{twin}{embedding}.end\n")
+    f = FREQS[40:100:10]  # 100 MHz … 100 GHz, on the samples
+    np.testing.assert_allclose(zin(circuit, "in", f).z, zin(twin_circuit, "in", f).z, rtol=1e-9)
+    total, factors = ndf_on_axis(Circuit.from_netlist(str(block_netlist(tmp_path, "stype_10ohm"))), f)
+    assert factors.shape == (f.size, 1)
+    np.testing.assert_allclose(total, 1.0 + 2.0 / 3.0 * stype_s(f)[:, 0, 0], rtol=1e-12)

@@ -634,7 +634,8 @@ class NDFResult:
 
     ``doubts`` say why the count may be wrong (non-integer count, unsettled tail, unresolved phase steps,
     product of the factors ≠ det R, a natural frequency on the axis); ``warnings`` are informational
-    (indentations, S-parameter blocks assumed stable). ``axis_doubts`` (a subset of ``doubts``) are the
+    (indentations, S-parameter blocks: their measured band and the assumption that each is stable in its
+    reference impedances). ``axis_doubts`` (a subset of ``doubts``) are the
     ones that only say a natural frequency may sit on the jω axis (or inside an indentation next to it):
     they cannot remove an encirclement that was counted.
 
@@ -730,6 +731,13 @@ def ndf_on_axis(circuit_or_system: Circuit | MNASystem, freqs_hz, params: Mappin
     ``M0`` is exactly singular gives ``nan``."""
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
     s = 1j * TWO_PI * np.atleast_1d(np.asarray(freqs_hz, dtype=float))
+    from stabkit.analysis.blocks import split_blocks  # hook: S-parameter blocks as return differences
+
+    system, block_ev = split_blocks(system)
+    if block_ev is not None:
+        piv = unpivoted_lu_pivots(block_ev(s))
+        factors = np.stack([np.prod(piv[:, cols], axis=1) for _, _, cols in block_ev.groups], axis=1)
+        return np.prod(factors, axis=1), factors
     factors = unpivoted_lu_pivots(ReturnDifferenceEvaluator(system)(s)) if system.r else np.ones((s.size, 0))
     return np.prod(factors, axis=1), factors
 
