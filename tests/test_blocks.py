@@ -371,3 +371,23 @@ def test_port_impedance_with_a_reference_node(tmp_path):
     total, factors = ndf_on_axis(Circuit.from_netlist(str(block_netlist(tmp_path, "stype_10ohm"))), f)
     assert factors.shape == (f.size, 1)
     np.testing.assert_allclose(total, 1.0 + 2.0 / 3.0 * stype_s(f)[:, 0, 0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("r_b, c_a, word", [("20", "0.5p", "stable"), ("40", "0.5p", "unstable"),
+                                             ("20", "5p", "unstable")])
+def test_two_blocks_telescope(tmp_path, capsys, r_b, c_a, word):
+    """Two one-port blocks (the S-type at node a, the N-type at node b, coupled by a resistor): block N2's return
+    difference is taken with N1 closed; the counts add up to the twin's."""
+    sa = write_touchstone(tmp_path / "a.s1p", FREQS, stype_s(FREQS))
+    sb = write_touchstone(tmp_path / "b.s1p", FREQS, ntype_s(FREQS))
+    embedding = f"Rab a b 30\nRb b 0 {r_b}\nCa a 0 {c_a}\n"
+    net = tmp_path / "two.cir"
+    net.write_text(f"two blocks\nN1 a file={sa.name}\nN2 b file={sb.name}\n{embedding}.end\n")
+    code, out = run_json(capsys, "ndf", str(net))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        twin = decide(Circuit.from_netlist(f"twin\nRn a m -20\nLn m 0 1n\nRp b 0 -100\nCp b 0 1p\n{embedding}.end\n"))
+    assert twin.verdict == word
+    assert [s["name"] for s in out["sources"]] == ["N1", "N2"]
+    assert (out["verdict"], out["encirclements"]) == (twin.verdict, twin.poles.rhp_count)
+    assert sum(s["encirclements"] for s in out["sources"]) == out["encirclements"]
