@@ -34,7 +34,7 @@ def write_touchstone(path: Path, f: np.ndarray, s: np.ndarray, z0: float = Z0) -
     """Touchstone v1, real/imaginary, Hz; 2-ports in the order S11 S21 S12 S22, larger blocks row by row
     (four values a line)."""
     k = s.shape[-1]
-    lines = [f"! written by tests/test_blocks.py", f"# Hz S RI R {z0:g}"]
+    lines = ["! written by tests/test_blocks.py", f"# Hz S RI R {z0:g}"]
     for fi, si in zip(f, s):
         vals = si.T.ravel() if k == 2 else si.ravel()
         pairs = [f"{v.real:.15e} {v.imag:.15e}" for v in vals]

@@ -117,7 +117,7 @@ def read_touchstone(path: str | Path) -> TouchstoneData:
     name = path.name
     m = re.search(r"\.s(\d+)p$", name.lower())
     if not m:
-        raise TouchstoneError(f"not a Touchstone file name (.s1p, .s2p, ...)", str(path))
+        raise TouchstoneError("not a Touchstone file name (.s1p, .s2p, ...)", str(path))
     k = int(m.group(1))
     if k < 1:
         raise TouchstoneError("a Touchstone block needs at least one port", str(path))
