@@ -866,8 +866,9 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         # natural frequencies the exact solver cannot resolve (bound ≥ poles.infinite_rtol × size) are beyond
         # what double precision tells apart; the NDF evaluates the same numbers, so they are a doubt here too
         for p in full[full_res.unresolved_mask & (full.imag >= 0)]:
-            doubts.append(f"a natural frequency near {abs(p) / TWO_PI:.3g} Hz cannot be resolved in double precision "
-                          "(stabkit.poles): the NDF cannot count it reliably either")
+            whose = "" if block_ev is None else " of the embedding (S-parameter blocks replaced by Z0)"  # hook
+            doubts.append(f"a natural frequency{whose} near {abs(p) / TWO_PI:.3g} Hz cannot be resolved in double "
+                          "precision (stabkit.poles): the NDF cannot count it reliably either")
     if block_ev is not None:  # hook
         warn.append(f"S-parameter block(s) {', '.join(b.name for b in block_ev.blocks)} enter as return differences "
                     "det(I − S·Γ): the count assumes each block stable in its reference impedances; S is measured "
