@@ -187,10 +187,10 @@ def test_result_dict_and_plot():
     res.plot_sources()
 
 
-def test_sparameter_block_runs_on_the_axis_and_says_so(models_dir):
-    """An S-parameter block is known on the jω axis only: the NDF keeps it in M0, sweeps the measured band
-    and warns that the count assumes the block itself is stable. With a negligible (1 µS) external
-    source the NDF must stay at 1 within 1e-3 and count nothing."""
+def test_sparameter_block_between_its_reference_terminations(models_dir):
+    """An S-parameter block terminated in its own reference impedances sees Γ = 0: its return difference
+    det(I − S·Γ) is exactly 1. With a negligible (1 µS) external source the NDF must stay at 1 within 1e-3,
+    count nothing, list the block among the sources, and its contour must cover the measured band."""
     skrf = pytest.importorskip("skrf")
     path = models_dir / "sparams" / "BFR840L3RHESD_w_noise_VCE_1.8V_IC_6.0mA.s2p"
     if not path.exists():
@@ -203,7 +203,9 @@ def test_sparameter_block_runs_on_the_axis_and_says_so(models_dir):
     c.add_vccs("Gx", "b", 0, "b", 0, 1e-6)  # 1 µS: negligible next to 20 mS
     res = ndf(c)
     assert any("S-parameter block" in w and "N1" in w for w in res.warnings)
-    assert res.freq_hz.min() >= net.f[0] * (1 - 1e-9) and res.freq_hz.max() <= net.f[-1] * (1 + 1e-9)
+    assert res.freq_hz.min() <= net.f[0] and res.freq_hz.max() >= net.f[-1]
+    assert [s.name for s in res.sources] == ["N1", "Gx"]
+    np.testing.assert_allclose(np.abs(res.sources[0].values - 1.0).max(), 0.0, atol=1e-12)
     np.testing.assert_allclose(np.abs(res.values - 1.0).max(), 0.0, atol=1e-3)
     assert res.encirclements == 0
 

@@ -564,8 +564,8 @@ def test_sparameter_block_line(tmp_path):
     c = read_netlist(f"t\nN1 b c file='{s2p}'\nRL c 0 50\n")
     assert c.element("N1").kind == "N" and c.element("N1").nodes == ("b", "c")
     assert c.networks["n1"].nports == 2
-    with pytest.raises(NetlistError, match=r"^<netlist>:2: N1: .* has 2 ports but 3 nodes"):
-        read_netlist(f"t\nN1 a b c file='{s2p}'\n")
+    with pytest.raises(NetlistError, match=r"^<netlist>:2: N1: .* has 2 ports but 4 nodes"):
+        read_netlist(f"t\nN1 a b c d file='{s2p}'\n")
     # inside a subcircuit, with the file relative to the netlist: the same block, the same impedance
     (tmp_path / "amp.s2p").write_bytes(s2p.read_bytes())
     (tmp_path / "amp.cir").write_text("t\nX1 b c blk\nRL c 0 50\n.subckt blk 1 2\nN1 1 2 file=amp.s2p\n.ends\n")

@@ -40,5 +40,5 @@ def test_outside_the_measured_range_is_refused(bfr840):
 
 def test_port_count_must_match(bfr840):
     c = Circuit()
-    with pytest.raises(CircuitError, match="2 ports but 3 nodes"):
-        c.add_nport("N1", ["a", "b", "c"], bfr840)
+    with pytest.raises(CircuitError, match="2 ports but 4 nodes"):
+        c.add_nport("N1", ["a", "b", "c", "d"], bfr840)

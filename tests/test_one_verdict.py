@@ -202,6 +202,8 @@ class Entry:
 
 REGISTRY = [
     # shipped netlists, as they are
+    Entry("cir:bfr840_gp_feedback", "bfr840_gp_feedback.cir", "transistor", "stable", needs=VENDOR),
+    Entry("cir:bfr840_s2p_feedback", "bfr840_s2p_feedback.cir", "nport", "stable", needs=SPARAM),
     Entry("cir:colpitts_bfr840", "colpitts_bfr840.cir", "transistor", "unstable", needs=VENDOR),
     Entry("cir:hard_start_osc", "hard_start_osc.cir", "transistor", "stable"),
     Entry("cir:hidden_mode", "hidden_mode.cir", "lumped", "unstable",
@@ -219,6 +221,8 @@ REGISTRY = [
           reference=lambda: tunnel_counts(0.58, 100.0, 1e-9), report=True),
     Entry("cir:tunnel_osc", "tunnel_osc.cir", "ndr", "unstable", reference=lambda: tunnel_counts(0.30, 20.0, 40e-9)),
     # shipped case files: their netlist with their `set:`
+    Entry("case:bfr840_s2p_feedback", "bfr840_s2p_feedback.cir", "nport", "stable", (("le", "1n"),),
+          needs=SPARAM),
     Entry("case:ideal_nic", "ideal_nic.cir", "lumped", "stable", (("lext", "8n"),),
           reference=lambda: ideal_nic_counts(8e-9)),
     Entry("case:line_negres", "line_negres.cir", "line", "stable", (("rs", "35"),)),
@@ -240,6 +244,10 @@ REGISTRY = [
           (("rload", "10"), ("cload", "1"), ("ln0", "4.8n"), ("dln", "0"), ("lext", "10n")), needs=VENDOR),
     Entry("gp:ce_amplifier", "gp_amp.cir", "transistor", "stable", needs=VENDOR, report=True),
     Entry("nport:bfr840_s2p", "sparam_amp.cir", "nport", "stable", needs=SPARAM, report=True),
+    Entry("nport:bfr840_s2p_oscillating", "bfr840_s2p_feedback.cir", "nport", "unstable", (("le", "0.2n"),),
+          needs=SPARAM, report=True),
+    Entry("gp:bfr840_feedback_oscillating", "bfr840_gp_feedback.cir", "transistor", "unstable", (("le", "0.2n"),),
+          needs=VENDOR),
     Entry("marginal:lc_tank", "lc_tank.cir", "lumped", "uncertain", reference=lc_tank_counts, report=True),
 ]
 BY_ID = {e.id: e for e in REGISTRY}

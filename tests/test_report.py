@@ -222,8 +222,8 @@ def test_nonlinear_report_judges_each_operating_point():
 
 def test_report_of_circuit_with_sparameter_block_shows_two_port_factors(models_dir):
     """K of the measured block as in the report equals scikit-rf's K; μ > 1 exactly where K > 1 and |Δ| < 1
-    (Edwards–Sinsky). With nothing active outside the block the NDF is ≡ 1, and the report warns that the
-    verdict rests on the block."""
+    (Edwards–Sinsky). The block terminated in its own reference sees Γ = 0: its return difference is ≡ 1, the
+    NDF counts nothing, and a stable circuit gets no trap warning."""
     import skrf
 
     from stabkit import Circuit
@@ -242,8 +242,13 @@ def test_report_of_circuit_with_sparameter_block_shows_two_port_factors(models_d
     expected = "; ".join(f"{format_eng(a, 'Hz')} … {format_eng(b, 'Hz')}"
                          for a, b in render.unstable_bands(net.f, unconditional))
     assert table.rows[0][5] == (expected or "none")
-    assert [b.slug for b in rep.figures] == ["twoport-N1"]  # NDF ≡ 1 is not drawn
-    assert any("NDF ≡ 1" in b.text for b in rep.blocks if b.kind == "warning")
+    assert [b.slug for b in rep.figures] == ["ndf", "rd", "twoport-N1"]
+    (sources,) = rep.tables("source")
+    assert sources.rows == [["N1", "0"], ["total", "0"]]
+    from stabkit.analysis import twoport
+
+    np.testing.assert_allclose(float(table.rows[0][6]), np.min(twoport.mu_prime_factor(s)), rtol=1e-2)
+    assert not any("classic trap" in b.text for b in rep.blocks if b.kind == "warning")
 
 
 def test_unstable_bands():

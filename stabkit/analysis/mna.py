@@ -408,7 +408,9 @@ def nport_admittance(network, freqs_hz: np.ndarray, name: str = "N-port") -> np.
 
 
 def _stamp_nport(e, network, idx, distributed: list) -> None:
-    nodes = [idx(n) for n in e.nodes]
+    """``Y`` of the block between its port nodes and ground, or its common reference node (given last)."""
+    nodes = [idx(n) for n in e.nodes[:network.nports]]
+    ref = idx(e.nodes[network.nports]) if len(e.nodes) > network.nports else None
 
     def entry(s, i, j, network=network, name=e.name):
         s = np.asarray(s, dtype=complex)
@@ -418,8 +420,10 @@ def _stamp_nport(e, network, idx, distributed: list) -> None:
 
     for i, row in enumerate(nodes):
         for j, col in enumerate(nodes):
-            if row is not None and col is not None:
-                distributed.append(DistributedEntry(row, col, (lambda s, i=i, j=j: entry(s, i, j)), e.name))
+            for r, c, sign in ((row, col, 1.0), (row, ref, -1.0), (ref, col, -1.0), (ref, ref, 1.0)):
+                if r is not None and c is not None:
+                    distributed.append(DistributedEntry(r, c, (lambda s, i=i, j=j, sg=sign: sg * entry(s, i, j)),
+                                                        e.name))
 
 
 def stamps_to_matrices(system: MNASystem) -> tuple[np.ndarray, np.ndarray]:

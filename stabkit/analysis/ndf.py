@@ -634,7 +634,8 @@ class NDFResult:
 
     ``doubts`` say why the count may be wrong (non-integer count, unsettled tail, unresolved phase steps,
     product of the factors ≠ det R, a natural frequency on the axis); ``warnings`` are informational
-    (indentations, S-parameter blocks assumed stable). ``axis_doubts`` (a subset of ``doubts``) are the
+    (indentations, S-parameter blocks: their measured band and the assumption that each is stable in its
+    reference impedances). ``axis_doubts`` (a subset of ``doubts``) are the
     ones that only say a natural frequency may sit on the jω axis (or inside an indentation next to it):
     they cannot remove an encirclement that was counted.
 
@@ -730,6 +731,13 @@ def ndf_on_axis(circuit_or_system: Circuit | MNASystem, freqs_hz, params: Mappin
     ``M0`` is exactly singular gives ``nan``."""
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
     s = 1j * TWO_PI * np.atleast_1d(np.asarray(freqs_hz, dtype=float))
+    from stabkit.analysis.blocks import split_blocks  # hook: S-parameter blocks as return differences
+
+    system, block_ev = split_blocks(system)
+    if block_ev is not None:
+        piv = unpivoted_lu_pivots(block_ev(s))
+        factors = np.stack([np.prod(piv[:, cols], axis=1) for _, _, cols in block_ev.groups], axis=1)
+        return np.prod(factors, axis=1), factors
     factors = unpivoted_lu_pivots(ReturnDifferenceEvaluator(system)(s)) if system.r else np.ones((s.size, 0))
     return np.prod(factors, axis=1), factors
 
@@ -823,6 +831,12 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     come from the circuit (:func:`default_band`).
     """
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
+    # --- hook (stabkit.analysis.blocks): S-parameter blocks are replaced by their reference terminations in
+    # the embedding (whose M0 this function uses) and come back as return differences of their own
+    from stabkit.analysis.blocks import band_of, extrapolation_doubts, split_blocks
+
+    system, block_ev = split_blocks(system)
+    # --- end hook
     passive_res = _passive_pole_result(system)
     full_res = _pole_result(system) if system.is_lumped and system.n <= 1500 else None
     passive, passive_err = ((passive_res.poles, passive_res.errors) if passive_res is not None
@@ -834,39 +848,36 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     resolved_passive = passive_err < pole_defaults["poles.infinite_rtol"] * np.abs(passive)
     dflt_lo, dflt_hi = default_band(system, passive[resolved_passive], full[resolved_full],
                                     passive_errors=passive_err[resolved_passive], errors=full_err[resolved_full])
-    blocks = [e.name for e in system.circuit if e.kind == "N"]
-    networks = list(getattr(system.circuit, "networks", {}).values()) if blocks else []
-    if networks:  # S-parameter data exist on the jω axis, inside their measured band only
-        dflt_lo = max(float(nw.f[0]) for nw in networks)
-        dflt_hi = min(float(nw.f[-1]) for nw in networks)
+    if block_ev is not None:  # hook: the contour covers the blocks' data, a decade beyond on either side
+        data_lo, data_hi = band_of(block_ev)
+        dflt_lo, dflt_hi = min(dflt_lo, data_lo / 10.0), max(dflt_hi, 10.0 * data_hi)
     f_lo = float(fmin) if fmin is not None else dflt_lo
     f_hi = float(fmax) if fmax is not None else dflt_hi
     if not (f_lo > 0 and f_hi > f_lo and np.isfinite(f_hi)):
         raise CircuitError(f"NDF band: need 0 < fmin < fmax, got fmin={f_lo:g} Hz, fmax={f_hi:g} Hz")
     eps = TWO_PI * f_lo
     w_top = TWO_PI * f_hi
-    evaluator = ReturnDifferenceEvaluator(system)
-    contour = _Contour(evaluator, eps, track_det=not system.is_lumped and not blocks)
+    evaluator = ReturnDifferenceEvaluator(system) if block_ev is None else block_ev
+    contour = _Contour(evaluator, eps, track_det=not system.is_lumped)
     warn: list[str] = []
     doubts: list[str] = []
     axis_doubts: list[str] = []
-    axis_only = bool(blocks)
     if full_res is not None and (fmin is None or fmax is None):
         # natural frequencies the exact solver cannot resolve (bound ≥ poles.infinite_rtol × size) are beyond
         # what double precision tells apart; the NDF evaluates the same numbers, so they are a doubt here too
         for p in full[full_res.unresolved_mask & (full.imag >= 0)]:
-            doubts.append(f"a natural frequency near {abs(p) / TWO_PI:.3g} Hz cannot be resolved in double precision "
-                          "(stabkit.poles): the NDF cannot count it reliably either")
-    if axis_only:
-        contour.detours = _d("max_detours")  # off the axis the blocks are unknown: no indentation
-        warn.append(f"S-parameter block(s) {', '.join(blocks)} stay in the passive reference M0: the count is valid "
-                    "only if the blocks are themselves stable; the contour runs on the jω axis from "
-                    f"{f_lo:.4g} Hz to {f_hi:.4g} Hz only")
+            whose = "" if block_ev is None else " of the embedding (S-parameter blocks replaced by Z0)"  # hook
+            doubts.append(f"a natural frequency{whose} near {abs(p) / TWO_PI:.3g} Hz cannot be resolved in double "
+                          "precision (stabkit.poles): the NDF cannot count it reliably either")
+    if block_ev is not None:  # hook
+        warn.append(f"S-parameter block(s) {', '.join(b.name for b in block_ev.blocks)} enter as return differences "
+                    "det(I − S·Γ): the count assumes each block stable in its reference impedances; S is measured "
+                    f"from {data_lo:.4g} Hz to {data_hi:.4g} Hz and extrapolated outside (see docs/ndf.md)")
 
     decades = np.log10(w_top / eps)
     n_axis = max(int(np.ceil(decades * _d("points_per_decade"))), 2)
     t_axis = 1.0 + np.linspace(0.0, decades, n_axis + 1)
-    t_arc = np.zeros(0) if axis_only else np.linspace(0.0, 1.0, 9)[:-1]
+    t_arc = np.linspace(0.0, 1.0, 9)[:-1]
     # samples around the passive circuit's resonances (the NDF's poles): sharp features a plain grid misses
     extra = []
     for p in full:  # and around the circuit's own natural frequencies near the axis (the NDF's zeros)
@@ -899,7 +910,11 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     contour.refine()
 
     # extend the tail until every factor has settled on c·(jω)^m
-    r = system.r
+    # (hook) controllers and their columns: one per active element, or a block's ports (blocks.BlockEvaluator)
+    groups = (block_ev.groups if block_ev is not None
+              else [(a.name, a.kind, [k]) for k, a in enumerate(system.active)])
+    column_names = [name for name, _, cols in groups for _ in cols]
+    r = evaluator.r
     settled = r == 0
     while not settled:
         top = contour.t[-1]
@@ -909,7 +924,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         resid = tail_residual(contour.L[-1], slope)
         slope_ok = np.abs(slope - np.round(slope)) < _d("slope_tol")
         settled = bool(np.all(slope_ok) and np.all(np.abs(resid) < _d("tail_phase_tol")))
-        if settled or axis_only or contour.s[-1].imag >= w_top * _d("max_tail_extension"):
+        if settled or contour.s[-1].imag >= w_top * _d("max_tail_extension"):
             break
         contour.insert(top + np.linspace(0.0, 1.0, _d("points_per_decade") + 1)[1:])
         contour.refine()
@@ -930,20 +945,18 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         slope = tail_exponent(contour.L[-1], contour.L[below], top - contour.t[below])
         resid = tail_residual(contour.L[-1], slope)
         raw = encirclement_counts(contour.L, slope)
-        if axis_only:  # close the low end onto the real axis (NDF(0) is real) and say how far that was
-            start = contour.L[0].imag - np.pi * np.round(contour.L[0].imag / np.pi)
-            raw = raw - start / np.pi
-            if np.max(np.abs(start)) > _d("tail_phase_tol"):
-                doubts.append(f"at {f_lo:.4g} Hz the NDF is still {np.max(np.abs(start)):.3g} rad off the real axis: "
-                            "the low-frequency part of the count is uncertain")
         if not settled:
-            names = [a.name for a, ok in zip(system.active, np.abs(resid) < _d("tail_phase_tol")) if not ok]
+            names = list(dict.fromkeys(a for a, ok in zip(column_names, np.abs(resid) < _d("tail_phase_tol"))
+                                       if not ok))
             doubts.append(f"the NDF has not settled at {contour.s[-1].imag / TWO_PI:.4g} Hz (log-log slope "
                         f"{', '.join(f'{x:.3g}' for x in slope)}; phase still to turn "
                         f"{np.max(np.abs(resid)):.3g} rad{'; sources ' + ', '.join(names) if names else ''}): "
                         "the count may be wrong")
     else:
         raw = np.zeros(0)
+    if block_ev is not None and r:  # hook: a block's count is the sum over its columns
+        raw = np.array([float(np.sum(raw[cols])) for _, _, cols in groups])
+        doubts += extrapolation_doubts(block_ev, contour.s, contour.L)
     counts = np.round(raw).astype(int)
     total_raw = float(np.sum(raw))
     total = int(round(total_raw))
@@ -960,7 +973,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
                     f"{max(contour.det_check):.2g} (log): an intermediate circuit is nearly singular")
     for note in dict.fromkeys(contour.notes):
         (doubts if ("unresolved" in note or "stopped" in note) else warn).append(note)
-    if contour.detours >= _d("max_detours") and not axis_only:
+    if contour.detours >= _d("max_detours"):
         doubts.append(f"the contour needed more than {_d('max_detours')} indentations around singularities on the "
                       "jω axis: some were left out")
     log_ndf = np.sum(contour.L.real, axis=1) + 1j * (
@@ -973,15 +986,17 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
                            "Hz: a natural frequency on (or extremely close to) the jω axis; the circuit is at best "
                            "marginally stable")
     sources = []
-    for k, a in enumerate(system.active):
-        Lk = contour.L[:, k]
+    group_logs = np.stack([contour.L[:, cols].sum(axis=1) for _, _, cols in groups], axis=1) if groups else \
+        np.zeros((contour.s.size, 0), dtype=complex)
+    for k, (name, kind, _) in enumerate(groups):
+        Lk = group_logs[:, k]
         phase = np.concatenate([[0.0], np.cumsum(wrap_phase(np.diff(Lk.imag)))]) + Lk[0].imag
         with np.errstate(over="ignore", under="ignore"):
             vals = np.exp(Lk.real + 1j * phase)
-        sources.append(SourceResult(name=a.name, kind=a.kind, encirclements=int(counts[k]), raw_count=float(raw[k]),
+        sources.append(SourceResult(name=name, kind=kind, encirclements=int(counts[k]), raw_count=float(raw[k]),
                                     values=vals))
     with np.errstate(over="ignore", under="ignore"):
-        factors = np.exp(contour.L)
+        factors = np.exp(group_logs)
     return NDFResult(s=contour.s, log_values=log_ndf, factors=factors,
                      sources=sources, encirclements=total, raw_count=total_raw, marginal=marginal, warnings=warn,
                      doubts=list(dict.fromkeys(doubts + axis_doubts)), axis_doubts=list(dict.fromkeys(axis_doubts)),

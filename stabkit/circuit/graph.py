@@ -235,19 +235,21 @@ class Circuit:
     def add_nport(self, name: str, nodes: Iterable, network) -> Element:
         """A measured/simulated N-port (``skrf.Network`` or a Touchstone path) between ``nodes`` and ground.
 
-        Port ``k`` is node ``k`` against ground. It is a black box: it stays in the passive determinant as is,
-        so the NDF verdict assumes the block itself is stable. Defined only on the jω axis, inside its
-        frequency range."""
-        import skrf
-
+        Port ``k`` is node ``k`` against ground; one node more than the block has ports makes the last node
+        the block's common reference terminal (e.g. the emitter of a common-emitter ``.s2p``), so the block can
+        float above ground (emitter feedback). A Touchstone path is read as text
+        (:func:`stabkit.analysis.blocks.read_touchstone`). In the NDF the block is a return difference of its
+        own (``det(I − S·Γ)``, :mod:`stabkit.analysis.blocks`); it must be stable in its reference impedances,
+        as every measured block is. Defined on the jω axis: measured inside its frequency range, extrapolated
+        outside for the NDF."""
         nodes = tuple(nodes)
         if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
-            try:
-                network = skrf.Network(str(network))
-            except Exception as exc:  # scikit-rf raises many types on bad files
-                raise CircuitError(f"{name}: cannot read Touchstone file {network}: {exc}") from None
-        if network.nports != len(nodes):
-            raise CircuitError(f"{name}: the S-parameter block has {network.nports} ports but {len(nodes)} nodes were given")
+            from stabkit.analysis.blocks import read_touchstone, to_network
+
+            network = to_network(read_touchstone(network))
+        if len(nodes) not in (network.nports, network.nports + 1):
+            raise CircuitError(f"{name}: the S-parameter block has {network.nports} ports but {len(nodes)} nodes were "
+                               f"given ({network.nports}, or {network.nports + 1} with a common reference node last)")
         element = self.add(Element(name=name, kind="N", nodes=nodes, model=name.lower()))
         self.networks[name.lower()] = network
         return element
@@ -404,7 +406,7 @@ class Circuit:
             return [(n[0], n[1]), (n[2], n[3]), (n[0], n[2]), (n[1], n[3])]
         if e.kind == "Q":
             return [(n[0], n[2]), (n[1], n[2])] + ([(n[3], n[0])] if len(n) == 4 else [])
-        if e.kind == "N":
+        if e.kind == "N":  # a path to ground at every terminal (the port count is the network's, not known here)
             return [(node, GROUND) for node in n]
         return []  # G, F, I: ideal current sources do not give a path; K has no nodes
 

@@ -751,8 +751,9 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
         m = re.search(r"\.s(\d+)p$", path.name.lower())
         if not m:
             raise stmt.error(f"{name}: file {path.name!r} is not a Touchstone file (.s1p, .s2p, ...); e.g. '{usage}'")
-        if int(m.group(1)) != len(positional):
-            raise stmt.error(f"{name}: {path.name} has {int(m.group(1))} ports but {len(positional)} nodes are given")
+        if len(positional) not in (int(m.group(1)), int(m.group(1)) + 1):
+            raise stmt.error(f"{name}: {path.name} has {int(m.group(1))} ports but {len(positional)} nodes are given "
+                             f"({int(m.group(1))}, or {int(m.group(1)) + 1} with a common reference node last)")
         if not _is_file(path):
             raise stmt.error(f"{name}: no such Touchstone file {str(path)!r}")
         return Element(name, "N", tuple(_nodes(stmt, positional, name, usage)), {}, model=str(path), origin=origin)

@@ -431,7 +431,7 @@ def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Re
                 _section_ndf(rep, pv, suffix, sub=many)
             with _step(bar, f"poles{' at point %d' % pv.point.index if many else ''}"):
                 _section_poles(rep, pv, suffix, sub=many)
-        _section_twoport(rep, circuit)
+        _section_twoport(rep, circuit, verdict)
         if case is not None:
             _section_case(rep, runner, bar)
             with _step(bar, "tables and maps"):
@@ -553,11 +553,13 @@ def _active_elements(rep: Report, circuit) -> None:
         rep.p(f"Active elements — switched off in the passive reference Δ0 of the NDF, in netlist order "
               f"({len(system.active)}):")
         rep.table(["element", "kind", "gain a0 + a1·s (SI)"], rows)
-    elif blocks:
-        rep.p(f"No dependent source and no negative element. The S-parameter block(s) {', '.join(blocks)} are black "
-              "boxes: they stay in Δ0 as they are, so the NDF sees the circuit around them, not their insides.")
-    else:
+    elif not blocks:
         rep.p("No active elements: the circuit is passive (and cannot be unstable unless it is marginal).")
+    if blocks:
+        rep.p(f"S-parameter block(s) {', '.join(blocks)}: replaced by their reference terminations (Z0 on every port) "
+              "in Δ0, each enters the NDF as the return difference det(I − S·Γ) with the reflection Γ the rest of the "
+              "circuit presents to its ports — valid for blocks stable in their reference impedances (every "
+              "measurable block is); see the NDF guide for the extrapolation outside the measured band.")
 
 
 def _section_elements(rep: Report, circuit, resolved) -> None:
@@ -595,8 +597,8 @@ def _section_ndf(rep: Report, pv, suffix: str = "", sub: bool = False) -> None:
 
         rep.draw(draw_ndf, f"NDF(jω) in the compressed polar plane (radius log(1+|NDF|)), and its running count "
                            f"of clockwise encirclements versus frequency — {n} in all", f"ndf{suffix}", NDF_FIG_SIZE)
-        rep.p("Return difference F_k = 1 + T_k of each active element, with the earlier ones switched off; "
-              "NDF = Π F_k, so the encirclements add up:")
+        rep.p("Return difference F_k = 1 + T_k of each active element (det(I − S·Γ) of each S-parameter block), "
+              "with the earlier ones switched on and the later ones off; NDF = Π F_k, so the encirclements add up:")
         rep.table(["source", "encirclements of F_k"],
                   [[src.name, src.encirclements] for src in res.sources] + [["total", n]])
 
@@ -656,8 +658,9 @@ def _section_poles(rep: Report, pv, suffix: str = "", sub: bool = False) -> None
             rep.note(f"{len(outside) - MAX_POLE_ROWS} more rows (better damped) not listed.")
 
 
-def _section_twoport(rep: Report, circuit) -> None:
-    """K, |Δ|, μ of every 2-port S-parameter block in the circuit (where the factors apply at all)."""
+def _section_twoport(rep: Report, circuit, verdict=None) -> None:
+    """K, |Δ|, μ, μ′ of every 2-port S-parameter block in the circuit beside the NDF verdict, and the classic
+    trap said out loud: a block unconditionally stable by K/μ inside a circuit that is unstable."""
     from stabkit.analysis import twoport
     from stabkit.report.plots import plot_stability_factors
 
@@ -667,10 +670,12 @@ def _section_twoport(rep: Report, circuit) -> None:
     if not blocks:
         return
     rep.h2("Two-port stability factors (K, μ)")
-    rep.p("For each 2-port S-parameter block on its own (reference terminations): μ > 1 means unconditionally "
-          "stable for passive terminations, if the block itself is stable — the NDF above treats the block as a "
-          "black box under that same assumption, and judges the whole circuit.")
+    rep.p("For each 2-port S-parameter block on its own: μ > 1 (K ≥ 1 with |Δ| < 1) means unconditionally stable "
+          "for *independent passive terminations* of its two ports, if the block itself is stable. Feedback around "
+          "the block (a common reference impedance such as emitter inductance, a network across it) and active "
+          "elements elsewhere are not such terminations: the NDF above judges the whole circuit.")
     rows = []
+    unstable = verdict is not None and verdict.verdict == "unstable"
     for name, net in blocks:
         f, s = np.asarray(net.f, dtype=float), np.asarray(net.s, dtype=complex)
         k, d = twoport.rollett_k(s), np.abs(twoport.determinant_s(s))
@@ -678,11 +683,23 @@ def _section_twoport(rep: Report, circuit) -> None:
         bands = unstable_bands(f, mu > 1)
         rows.append([name, f"{format_eng(f[0], 'Hz')} … {format_eng(f[-1], 'Hz')}", f"{np.min(k):.3g}",
                      f"{np.max(d):.3g}", f"{np.min(mu):.3g}",
-                     "; ".join(f"{format_eng(a, 'Hz')} … {format_eng(b, 'Hz')}" for a, b in bands) or "none"])
+                     "; ".join(f"{format_eng(a, 'Hz')} … {format_eng(b, 'Hz')}" for a, b in bands) or "none",
+                     f"{np.min(mu2):.3g}"])
         rep.draw(lambda ax, f=f, k=k, d=d, mu=mu, mu2=mu2, name=name: plot_stability_factors(
             f, k, d, mu, ax=ax, title=f"two-port factors of {name}", mu_prime=mu2),
             f"K, |Δ|, μ and μ′ of {name} (above the line at 1: unconditionally stable)", f"twoport-{name}")
-    rep.table(["block", "frequencies", "min K", "max |Δ|", "min μ", "μ ≤ 1 (potentially unstable) at"], rows)
+        if unstable and np.all(mu > 1):
+            rep.warning(f"The classic trap: {name} is unconditionally stable by its two-port factors at every measured "
+                        f"frequency (K ≥ {np.min(k):.3g}, |Δ| ≤ {np.max(d):.3g}, μ ≥ {np.min(mu):.3g}), yet the circuit "
+                        "is UNSTABLE — its embedding is not a pair of independent passive terminations (feedback "
+                        "around the block, or active elements elsewhere). Trust the NDF, not K.")
+        elif unstable and np.any(mu > 1):
+            stable_bands = unstable_bands(f, ~(mu > 1))
+            rep.p(f"{name} is unconditionally stable by K/μ only at "
+                  + "; ".join(f"{format_eng(a, 'Hz')} … {format_eng(b, 'Hz')}" for a, b in stable_bands)
+                  + " — and the circuit is unstable: K ≥ 1 there would not have saved it.")
+    rep.table(["block", "frequencies", "min K", "max |Δ|", "min μ", "μ ≤ 1 (potentially unstable) at", "min μ′"],
+              rows)
 
 
 def _section_case(rep: Report, runner, bar) -> None:
