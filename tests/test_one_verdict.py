@@ -173,6 +173,23 @@ EXTRA = {
         X1 c b e BFR840L3RHESD
         .end
         """,
+    "gp_with_block.cir": """\
+        The common-emitter amplifier above driving the measured BFR840 S2P block (AC-coupled, 50 ohm load)
+        .include '{models}/BFR840L3RHESD.lib'
+        VCC vcc 0 3
+        RB1 vcc b 33k
+        RB2 b 0 10k
+        RC vcc c 470
+        RE e 0 100
+        CE e 0 10n
+        CIN in b 10n
+        RS in 0 50
+        COUT c mid 10n
+        N1 mid out file='{models}/sparams/BFR840L3RHESD_w_noise_VCE_1.8V_IC_6.0mA.s2p'
+        RL out 0 50
+        X1 c b e BFR840L3RHESD
+        .end
+        """,
 }
 VENDOR = ("BFR840L3RHESD.lib",)
 SPARAM = ("sparams/BFR840L3RHESD_w_noise_VCE_1.8V_IC_6.0mA.s2p",)
@@ -244,6 +261,9 @@ REGISTRY = [
           (("rload", "10"), ("cload", "1"), ("ln0", "4.8n"), ("dln", "0"), ("lext", "10n")), needs=VENDOR),
     Entry("gp:ce_amplifier", "gp_amp.cir", "transistor", "stable", needs=VENDOR, report=True),
     Entry("nport:bfr840_s2p", "sparam_amp.cir", "nport", "stable", needs=SPARAM, report=True),
+    # a transistor bias solution next to a block (the block's DC is its extrapolated S(f1)): both parts are
+    # stable in 50 ohm on their own (gp:ce_amplifier, nport:bfr840_s2p) and meet through 10 nF into 50 ohm
+    Entry("nport:gp_with_block", "gp_with_block.cir", "nport", "stable", needs=VENDOR + SPARAM),
     Entry("nport:bfr840_s2p_oscillating", "bfr840_s2p_feedback.cir", "nport", "unstable", (("le", "0.2n"),),
           needs=SPARAM, report=True),
     Entry("gp:bfr840_feedback_oscillating", "bfr840_gp_feedback.cir", "transistor", "unstable", (("le", "0.2n"),),

@@ -388,9 +388,19 @@ def _stamp_line(e, vals, idx, branch_index, b: _Builder, distributed: list) -> N
 
 def nport_admittance(network, freqs_hz: np.ndarray, name: str = "N-port") -> np.ndarray:
     """Y-parameters ``(len(f), k, k)`` of a scikit-rf Network at ``freqs_hz``, interpolating S linearly
-    (real and imaginary parts) inside the measured range. Outside it: :class:`CircuitError`."""
+    (real and imaginary parts) inside the measured range. At exactly 0 Hz (the DC operating point) the real
+    ``S(f1)`` of the lowest sample, as the NDF extrapolates (stabkit.analysis.blocks). Elsewhere outside the
+    data: :class:`CircuitError`."""
     f = np.asarray(freqs_hz, dtype=float)
     lo, hi = float(network.f[0]), float(network.f[-1])
+    if f.size and np.all(f == 0.0):  # the DC operating point: S(0) = Re S(f1), the NDF's own extrapolation
+        from stabkit.analysis.blocks import block_s
+
+        s_dc = block_s(np.asarray(network.f, dtype=float), np.asarray(network.s, dtype=complex), f).real
+        z0 = np.asarray(network.z0[0]).real
+        sqrt_y0 = np.diag(1 / np.sqrt(z0))
+        eye = np.eye(network.nports)
+        return np.array([sqrt_y0 @ (eye - sm) @ np.linalg.inv(eye + sm) @ sqrt_y0 for sm in s_dc])
     if np.any(f < lo * (1 - 1e-9)) or np.any(f > hi * (1 + 1e-9)):
         raise CircuitError(f"{name}: S-parameters are known from {lo:.4g} Hz to {hi:.4g} Hz only; asked for "
                            f"{f.min():.4g}..{f.max():.4g} Hz (set fmin/fmax inside the data)")

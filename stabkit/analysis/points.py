@@ -128,6 +128,11 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
                 diodes.append(dev.describe(x))
         kind = "ndr" if ndr else "transistor"
         notes = [*pt.device_notes, *pt.notes]
+        blocks = [e.name for e in circuit if e.kind == "N"]
+        if blocks:
+            notes.append(f"{', '.join(blocks)}: S-parameter data carry no DC information; in the DC solution "
+                         "each block is its lowest-frequency data extrapolated to 0 Hz (Re S(f1)), as the NDF "
+                         "takes it")
         out.append(LinearPoint(index=k, count=len(points), circuit=linearize(circuit, pt), voltages=voltages,
                                devices=ndr_dicts, transistors=transistors, diodes=diodes, tangent=pt.tangent,
                                notes=notes, warnings=warn, kind=kind, dc=pt))
