@@ -724,41 +724,39 @@ def _finite_eigen(P: _Pencil, abs_start: tuple[np.ndarray, np.ndarray], floor: f
         corr = np.sum(y.conj() * r, axis=0) / cxy
         first = np.abs(corr)
         vals_ = np.where(finite, lam, np.inf)
-        gaps = np.abs(vals_[:, None] - vals_[None, :]) + np.diag(np.full(k, np.inf))
-        gap = np.min(gaps, axis=1, initial=np.inf)
+        dist = np.abs(vals_[:, None] - vals_[None, :]) + np.diag(np.full(k, np.inf))
+        # multiple poles: eigenvalues within poles.cluster_rtol of each other are one cluster; the gap that
+        # limits the first-order theory is the distance to the *other* eigenvalues
+        ctol = defaults["poles.cluster_rtol"]
+        near = (dist <= ctol * np.maximum(alam[:, None], alam[None, :])) & finite[:, None] & finite[None, :]
+        gap = np.min(np.where(near, np.inf, dist), axis=1, initial=np.inf)
         second = la.norm(r, axis=0) * la.norm(sl, axis=0) / (denom * gap)
         # componentwise condition number: perturbations |δG| ≤ ε|G|, |δC| ≤ ε|C| of the stamp sums
         num = np.sum(ay * (Ga @ ax), axis=0) + alam * np.sum(ay * (Ca @ ax), axis=0)
         kappa = num / denom
-        # componentwise (Oettli–Prager) backward error of each right vector on the starting pencil
-        scale = Ga @ ax + (Ca @ ax) * alam[None, :]
-        berr = np.max(np.where(scale > 0, np.abs(r) / np.where(scale > 0, scale, 1.0), 0.0), axis=0, initial=0.0)
     safety = defaults["poles.error_safety"]
     eta = np.full(k, floor if P.generic else max(floor, P.dropped))
-    # multiple poles: eigenvalues within poles.cluster_rtol of each other (their eigenvectors are nearly
-    # parallel, yᴴCx ≈ 0, so first-order bounds and the Newton step below are meaningless for them)
-    ctol = defaults["poles.cluster_rtol"]
-    with np.errstate(invalid="ignore"):
-        near = np.abs(vals_[:, None] - vals_[None, :]) <= ctol * np.maximum(alam[:, None], alam[None, :])
-    near &= finite[:, None] & finite[None, :]
-    size = near.sum(axis=1)
-    clustered = size > 1
-    # one Newton (Rayleigh-quotient) step against the starting pencil: what the deflation steps lost
-    ok = np.isfinite(corr) & finite & ~clustered
-    vals = np.where(ok, lam - np.where(ok, corr, 0.0), lam)
+    size = near.sum(axis=1) + 1
+    multiple = size > 1
+    # a defective cluster (a Jordan block: yᴴCx ≈ 0, the first-order error exceeds the cluster's tolerance)
+    # leaves first-order theory altogether; a semisimple one (two identical stages) keeps it
+    with np.errstate(invalid="ignore", over="ignore"):
+        defective = multiple & ~(kappa * eta <= ctol * alam)
+    # one Newton (Rayleigh-quotient) step against the starting pencil: what the deflation steps lost. Not in a
+    # cluster: there the pairing of left and right vectors is arbitrary, and the step could split the pole
+    newton = np.isfinite(corr) & finite & ~multiple
+    vals = np.where(newton, lam - np.where(newton, corr, 0.0), lam)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # overflow: an unresolved pole (inf)
         errs = safety * (np.nan_to_num(second + first ** 2 / gap, nan=np.inf, posinf=np.inf)
                          + np.nan_to_num(kappa * eta, nan=np.inf, posinf=np.inf)) \
-            + defaults["poles.newton_residual"] * np.nan_to_num(first, nan=np.inf, posinf=np.inf)
-    # a multiple pole of order m: a relative perturbation η (the rounding level or the vectors' backward
-    # error, whichever is larger) moves it by about η^(1/m) relative; the bound is that, with the safety
-    # factor and the cluster's own spread
-    for i in np.flatnonzero(clustered):
-        m = int(size[i])
+            + np.where(newton, defaults["poles.newton_residual"], 1.0) * np.nan_to_num(first, nan=np.inf,
+                                                                                       posinf=np.inf)
+    # a defective multiple pole of order m: a relative perturbation η of the entries moves it by about
+    # η^(1/m) relative; the bound is that, with the safety factor and the cluster's own spread
+    for i in np.flatnonzero(defective):
         members = np.flatnonzero(near[i])
         spread = float(np.max(np.abs(lam[members] - lam[i])))
-        level = max(float(eta[i]), float(np.max(berr[members])))
-        errs[i] = safety * m * level ** (1.0 / m) * alam[i] + spread
+        errs[i] = safety * size[i] * float(eta[i]) ** (1.0 / size[i]) * alam[i] + spread
     # near-multiple eigenvalues: the first-order bound (∝ 1/gap) overstates a cluster's error; a perturbation
     # η moves a k-fold cluster by about η^(1/k) relative, so cap the bound there for clustered eigenvalues
     if vals.size > 1:
