@@ -391,3 +391,28 @@ def test_two_blocks_telescope(tmp_path, capsys, r_b, c_a, word):
     assert [s["name"] for s in out["sources"]] == ["N1", "N2"]
     assert (out["verdict"], out["encirclements"]) == (twin.verdict, twin.poles.rhp_count)
     assert sum(s["encirclements"] for s in out["sources"]) == out["encirclements"]
+
+
+def test_data_that_stop_below_the_oscillation_make_the_count_uncertain(models_dir, tmp_path, capsys):
+    """The shipped case at le = 0.2 nH oscillates near 1.2 GHz (unstable with the whole file, checked above).
+    The same file cut at 0.9 GHz ends while the loop through the block is still strong and turning: the
+    decaying continuation above the data would call it stable; the verdict must be uncertain (exit 3)."""
+    s2p = models_dir / "sparams" / "BFR840L3RHESD_w_noise_VCE_1.8V_IC_6.0mA.s2p"
+    if not s2p.is_file():
+        pytest.skip(f"{s2p} is absent: vendor data are read from ../shared/models")
+    lines = s2p.read_text().splitlines()
+    kept = [ln for ln in lines if not ln.strip() or ln.lstrip()[0] in "!#" or float(ln.split()[0]) * _unit(lines) <= 0.9e9]
+    cut = tmp_path / "to900m.s2p"
+    cut.write_text("\n".join(kept) + "\n")
+    net = (CASES_DIR / "bfr840_s2p_feedback.cir").read_text()
+    net = re.sub(r"file='[^']*'", f"file='{cut}'", net)
+    (tmp_path / "cut.cir").write_text(net)
+    code, out = run_json(capsys, "ndf", str(tmp_path / "cut.cir"), "--set", "le=0.2n")
+    assert code == 3 and out["verdict"] == "uncertain", out
+    assert any("data end at 9e+08 Hz" in d for d in out.get("doubts", []) + out.get("reasons", [])
+               + out.get("warnings", [])), out
+
+
+def _unit(lines) -> float:
+    opt = next(ln for ln in lines if ln.lstrip().startswith("#")).lower().split()
+    return {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}[next(t for t in opt if t.endswith("hz"))]

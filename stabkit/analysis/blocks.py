@@ -75,6 +75,14 @@ __all__ = ["TouchstoneError", "TouchstoneData", "read_touchstone", "to_network",
 ROLL_OFF_SIGMA = np.log(10.0) / 3.0
 #: a turn of a block's return difference (rad) on extrapolated data beyond which the count is in doubt
 EXTRAPOLATION_TURN = np.pi / 4
+#: the file ends while the loop through a block can still close: the count is in doubt when, over the last
+#: EDGE_SPAN of the data, the loop gain |S·Γ| (spectral radius) ends at EDGE_LOOP_GAIN or more without having
+#: fallen to EDGE_FALL of its value, and the block's return difference still turns by more than EDGE_TURN
+#: (the loop's dynamics are in progress where the data stop; a decaying continuation would hide them)
+EDGE_LOOP_GAIN = 0.5
+EDGE_FALL = 0.8
+EDGE_SPAN = 1.5
+EDGE_TURN = np.pi / 8
 
 
 class TouchstoneError(NetlistError):
@@ -527,6 +535,22 @@ def extrapolation_doubts(evaluator: BlockEvaluator, s: np.ndarray, log_factors: 
                            f"{what}: the count depends on data the file does not have")
         high = np.flatnonzero(freq > b.f[-1])
         if high.size:
+            # the data end where the loop through the block is still strong: whatever the file does not show
+            # (the device's gain just above its last sample) could close the loop; the decaying continuation
+            # would hide that, so the count is in doubt however little the extrapolated part turns
+            f_ref = max(float(b.f[0]), float(b.f[-1]) / EDGE_SPAN)
+            before, edge = evaluator.loop_radius(1j * TWO_PI * np.array([f_ref, b.f[-1]]))[:, j]
+            if not edge < EDGE_LOOP_GAIN and not edge <= EDGE_FALL * before:
+                last = 1j * TWO_PI * np.geomspace(f_ref, float(b.f[-1]), 64)
+                steps = np.diff(np.unwrap(_group_phase(evaluator, last, cols, evaluator.block_s(last))))
+                turning = float(abs(np.sum(steps)))
+                if turning > EDGE_TURN:
+                    out.append(f"block {name}: its data end at {b.f[-1]:.4g} Hz while the loop through it is "
+                               f"still strong (|S·Γ| = {edge:.3g}, {before:.3g} at {f_ref:.4g} Hz; its return "
+                               f"difference turns {turning:.2f} rad there): the circuit may oscillate above the measured "
+                               "band; the count depends on data the file does not have (measure further up)")
+                    j += 1
+                    continue
             seg = np.arange(max(high[0] - 1, 0), high[-1] + 1)
             turn = float(np.max(phase[seg]) - np.min(phase[seg]))
             if turn > EXTRAPOLATION_TURN:
