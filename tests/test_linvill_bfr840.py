@@ -1,8 +1,8 @@
-"""The Linvill NIC with the vendor BFR840L3RHESD subcircuit (cases/linvill_bfr840.cir).
+"""The Linvill NIC with the vendor BFR840L3RHESD subcircuit (cases/linvill_bfr840_collector.cir, the collector-port alternative).
 
 Checked against independent references: the paper's published bias points, ngspice (``op`` and ``ac``
 on the same nonlinear netlist), a de-embedding of the port impedance measured *with* the external load,
-and a fine scan of exact poles around the admissible-L_ext edges. docs/cases/linvill_bfr840.md."""
+and a fine scan of exact poles around the admissible-L_ext edges. docs/cases/linvill_bfr840_collector.md."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ from stabkit.analysis.ports import zin
 from stabkit.circuit.graph import Circuit
 
 ROOT = Path(__file__).resolve().parents[1]
-CASE = ROOT / "cases" / "linvill_bfr840.cir"
+CASE = ROOT / "cases" / "linvill_bfr840_collector.cir"
 VENDOR_LIB = ROOT.parent / "shared" / "models" / "BFR840L3RHESD.lib"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("linvill_bfr840_script", ROOT / "scripts" / "linvill_bfr840.py")
+    spec = importlib.util.spec_from_file_location("linvill_bfr840_script", ROOT / "scripts" / "linvill_bfr840_collector.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

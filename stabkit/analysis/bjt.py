@@ -428,9 +428,34 @@ class _BiasProblem:
                 return x, state, True, it + 1
         return x, state, False, max_iter
 
-    def solve(self) -> tuple[np.ndarray, str, int]:
-        x0 = np.zeros(self.n)
+    def start_from(self, voltages: Mapping[str, float]) -> tuple[np.ndarray, list[float]]:
+        """An initial iterate from known node voltages (a neighbouring solution) and the junction state there."""
+        x = np.zeros(self.n)
+        for node, i in self.node_index.items():
+            x[i] = float(voltages.get(node, 0.0))
+        # internal nodes not given (a LinearPoint keeps external nodes only) start at their terminal's voltage
+        inner = [(q.bi, q.b) for q in self.transistors] + [(q.ci, q.c) for q in self.transistors] + \
+                [(q.ei, q.e) for q in self.transistors] + [(d.ai, d.a) for d in self.diodes]
+        for node, terminal in inner:
+            if node != terminal and node not in voltages and node in self.node_index:
+                x[self.node_index[node]] = self.v(x, terminal)
+        state = []
+        for q in self.transistors:
+            pol = q.t.polarity
+            state += [pol * (self.v(x, q.bi) - self.v(x, q.ei)), pol * (self.v(x, q.bi) - self.v(x, q.ci))]
+        for dd in self.diodes:
+            state.append(self.v(x, dd.ai) - self.v(x, dd.k))
+        return x, state
+
+    def solve(self, initial: Mapping[str, float] | None = None) -> tuple[np.ndarray, str, int]:
         total = 0
+        if initial:  # continuation: Newton from a neighbouring solution, the usual sequence if that fails
+            x, state = self.start_from(initial)
+            x, state, ok, its = self.newton(x, state, True)
+            total += its
+            if ok:
+                return x, "continuation", total
+        x0 = np.zeros(self.n)
         x, state, ok, its = self.newton(x0, self.initial_state(), True)
         total += its
         if ok:
@@ -509,16 +534,18 @@ class _BiasProblem:
 
 
 def bias_point(circuit: Circuit, params: Mapping[str, float] | None = None, *, temp: float | None = None,
-               gmin: float | None = None) -> BiasResult:
+               gmin: float | None = None, initial: Mapping[str, float] | None = None) -> BiasResult:
     """DC operating point of a circuit with ``Q`` elements (Gummel–Poon) and junction diodes.
 
     ``temp`` (°C) overrides the netlist's ``.temp``/``.options temp=``; ``gmin`` (S) its ``.options gmin=``.
-    Raises :class:`CircuitError` when no continuation converges."""
+    ``initial`` (node → V, e.g. the ``voltages`` of a neighbouring solution in a sweep) starts Newton there
+    (continuation); if that does not converge, the usual sequence runs. Raises :class:`CircuitError` when
+    no continuation converges."""
     resolved = circuit.resolve_params(params)
     circuit.validate(resolved)
     temp_c, tnom_c, g = _options(circuit, temp, gmin)
     problem = _BiasProblem(circuit, resolved, temp_c, tnom_c, g)
-    x, method, iterations = problem.solve()
+    x, method, iterations = problem.solve(initial)
     return problem.result(x, method, iterations, temp_c, resolved)
 
 

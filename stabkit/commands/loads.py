@@ -4,6 +4,11 @@ Without ``--by``: the stable intervals of ``P`` over ``[A, B]`` with what crosse
 ``--by``: one column per value of ``Q`` (the paper's Tables 2–3) and the verdict at probed values of
 ``P``. ``--map Q=A:B:N`` instead evaluates a 2-D stability map (``--points`` values of ``P``). Exit code 0
 when some part of the sweep is stable, 1 when none is.
+
+Circuits with transistors or diodes are linearized once at their DC point when no swept name moves it;
+where ``Q`` moves it (a supply, a bias resistor) each column is re-biased and re-linearized, and where ``P``
+moves it every evaluated value is (continuing from the neighbouring DC solution). The JSON then carries
+``"bias"`` (per column, and per edge for a re-biased ``P``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sys
 import numpy as np
 
 from stabkit.analysis.loads import DEFAULT_POINTS, DEFAULT_RTOL, admissible_range, stability_map, stability_table
-from stabkit.analysis.points import sweep_circuit
+from stabkit.analysis.points import bias_movers, bias_summary, linear_point_near, nonlinear_kinds
 from stabkit.commands.common import add_common, add_point, emit_json, load_circuit, parse_sets, print_warnings, table
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
@@ -126,7 +131,15 @@ def run(args) -> int:
         sweeps[_parse_map(args.map)[0]] = _parse_map(args.map)[1]
     if args.by:
         sweeps[_parse_by(args.by)[0]] = _parse_by(args.by)[1]
-    circuit = sweep_circuit(circuit, sweeps, point=args.point)
+    movers = bias_movers(circuit, sweeps, point=args.point)
+    base_bias = None
+    if any(nonlinear_kinds(circuit)) and not movers:  # the bias stays: linearize once
+        base = linear_point_near(circuit, point=args.point)
+        circuit, base_bias = base.circuit, bias_summary(base)
+    elif movers and not args.json:
+        how = "every value" if args.sweep.lower() in {m.lower() for m in movers} else "each column"
+        print(f"note: {next(iter(movers.values()))}: re-biasing and re-linearizing at {how}", file=sys.stderr)
+    rebias = "point" if args.sweep.lower() in {m.lower() for m in movers} else "column"
     progress = not args.json and sys.stderr.isatty()
     common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method)
     if args.map:
@@ -149,7 +162,10 @@ def run(args) -> int:
         by, values = _parse_by(args.by)
         probes = [_number(v, "--probes value") for v in args.probes.split(",")] if args.probes else None
         res = stability_table(circuit, args.sweep, lo, hi, by, values, params=fixed, probes=probes,
-                              workers=args.workers, progress=progress, **common)
+                              workers=args.workers, progress=progress, rebias=rebias, point=args.point, **common)
+        if base_bias is not None:
+            for col in res.columns:
+                col.bias = base_bias
         if args.json:
             emit_json(res.to_dict())
         else:
@@ -160,7 +176,9 @@ def run(args) -> int:
                     print(f"  {by}={format_eng(v)}: {_edge_text(e)}")
         _save_plot(res, args.plot)
         return _exit(res.verdict, [u for c in res.columns for u in c.uncertain])
-    res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, **common)
+    res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, point=args.point, **common)
+    if base_bias is not None:
+        res.bias = base_bias
     if args.json:
         emit_json(res.to_dict())
     else:

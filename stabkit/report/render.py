@@ -278,6 +278,11 @@ def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Re
             _section_circuit(rep, pv.circuit, resolved)
         _section_ndf(rep, pv, suffix=f"-op{pv.point.index}" if many else "")
         _section_poles(rep, pv, suffix=f"-op{pv.point.index}" if many else "")
+        if pv.poles is not None and pv.poles.rhp_count:  # which element damps the unstable modes
+            from stabkit.analysis.sensitivity import sensitivities
+            from stabkit.report.sensitivity import section_sensitivities
+
+            section_sensitivities(rep, sensitivities(circuit, which="rhp", point=pv.point.index if many else None))
     _section_twoport(rep, circuit)
     if case is not None:
         _section_case(rep, runner)
