@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as la
-from scipy.optimize import brentq, minimize_scalar
+from scipy.optimize import brentq
 
 from stabkit.analysis.mna import assemble
 from stabkit.analysis.ports import impedance, port_pair
-from stabkit.circuit.elements import Element
 from stabkit.circuit.graph import GROUND, Circuit
 from stabkit.errors import CircuitError, ParameterError
 
@@ -153,9 +152,8 @@ def with_line_load(circuit: Circuit, inductor: str, z0: float, f0: float) -> Cir
     ls = f"({value})" if isinstance(value, str) else f"{float(value)!r}"
     w0 = f"{TWO_PI * float(f0)!r}"
     out = circuit.without([e.name])
-    out.add(Element(name=f"T{e.name}", kind="T", nodes=(e.nodes[0], GROUND, e.nodes[1], GROUND),
-                    values={"z0": float(z0), "td": f"asin({w0}*{ls}/{float(z0)!r})/{w0}", "f": None, "nl": None},
-                    origin=e.origin))
+    out.add_tline(f"T{e.name}", e.nodes[0], GROUND, e.nodes[1], GROUND, float(z0),
+                  td=f"asin({w0}*{ls}/{float(z0)!r})/{w0}")
     return out
 
 
@@ -183,13 +181,41 @@ class _QZPort:
         return out
 
 
+class _DensePort:
+    """``Z(jω)`` of a (small) distributed system at one port: a dense solve of ``G + jωC + D(jω)`` per frequency."""
+
+    def __init__(self, system, node_plus: str, node_minus: str):
+        self.inc = system.incidence(node_plus, node_minus)
+        if not self.inc.any():
+            raise CircuitError(f"port {node_plus},{node_minus}: the two nodes are the same")
+        self.system = system
+        self.G = system.G.toarray().astype(complex)
+        self.C = system.C.toarray()
+
+    def __call__(self, freqs: np.ndarray) -> np.ndarray:
+        out = np.empty(freqs.shape, dtype=complex)
+        d = self.system.distributed
+        for i, f in enumerate(freqs):
+            s = 1j * TWO_PI * f
+            m = self.G + s * self.C
+            for entry in d:
+                m[entry.row, entry.col] += complex(entry.fn(np.array([s]))[0])
+            try:
+                out[i] = self.inc @ np.linalg.solve(m, self.inc.astype(complex))
+            except np.linalg.LinAlgError:
+                out[i] = np.inf
+        return out
+
+
 def port_impedance(system, freqs_hz: np.ndarray, node_plus: str, node_minus: str = GROUND) -> np.ndarray:
     """``Z(jω)`` between two nodes, like :func:`stabkit.analysis.ports.impedance`, but for lumped systems by one
     complex QZ factorization ``G = Q·S·Zᴴ``, ``C = Q·T·Zᴴ`` and a triangular solve per frequency (exact; over a
-    few hundred frequencies an order of magnitude faster). Distributed systems go through the per-frequency LU."""
+    few hundred frequencies an order of magnitude faster); distributed systems by a dense solve per frequency."""
     freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
-    if not system.is_lumped or system.n == 0:
+    if system.n == 0:
         return impedance(system, freqs, node_plus, node_minus)
+    if not system.is_lumped:
+        return _DensePort(system, node_plus, node_minus)(freqs)
     return _QZPort(system, node_plus, node_minus)(freqs)
 
 
@@ -274,10 +300,7 @@ class PortModel:
                 system = assemble(self._port_circuit, over)  # parameters only: no copy of the circuit
             else:
                 system = assemble(self.circuit_at(over))
-            if system.is_lumped:
-                solver = _QZPort(system, *self.port)
-            else:
-                solver = lambda f, system=system: impedance(system, f, *self.port)  # noqa: E731
+            solver = _QZPort(system, *self.port) if system.is_lumped else _DensePort(system, *self.port)
             if len(self._solvers) > 64:
                 self._solvers.clear()
             self._solvers[key] = solver
@@ -353,22 +376,39 @@ def _log_width(model, name, v, fixed, band, target, tol, kind, search, refine_ed
 
 def tune_widest(model: PortModel, name: str, band: tuple[float, float], target: float, tol: float, *,
                 kind: str = "L", fixed: Mapping[str, float] | None = None, search: tuple[float, float] | None = None,
-                span: float = 0.15, scan: int = 31, xrtol: float = 1e-5) -> float:
+                span: float = 0.15, scan: int = 61, zoom: int = 9, xrtol: float = 1e-5) -> float:
     """The value of ``name`` for which the ±``tol`` band (containing the band's geometric centre) is widest, in
-    the ratio ``f+/f−``. A scan of ``scan`` values within ``±span`` (relative) of the centre-tuned value, then
-    a bounded Brent search around the best sample."""
+    the ratio ``f+/f−``.
+
+    The width is not smooth in the tuned value: it jumps where a stretch of ``X_eq`` just outside the tolerance
+    dips into it and joins the band. So the search is by scans: ``scan`` values within ``±span`` (relative) of
+    the centre-tuned value (moved along while the best lies at an end of the scan), then zoomed scans of ``zoom`` values between the best one's neighbours until they are
+    ``xrtol`` (relative) apart."""
     fixed = dict(fixed or {})
     v_c = tune_center(model, name, band, target, kind=kind, fixed=fixed)
     grid_f = np.geomspace(*(search or (band[0] / 10, band[1] * 10)), DEFAULT_SEARCH_POINTS)
-    values = v_c * (1 + np.linspace(-span, span, scan))
-    scores = [_log_width(model, name, v, fixed, band, target, tol, kind, grid_f, True)[0] for v in values]
-    k = int(np.argmax(scores))
-    a, b = values[max(k - 1, 0)], values[min(k + 1, len(values) - 1)]
-    if a == b:
-        return float(values[k])
-    res = minimize_scalar(lambda v: -_log_width(model, name, v, fixed, band, target, tol, kind, grid_f, True)[0],
-                          bounds=(a, b), method="bounded", options={"xatol": xrtol * abs(v_c)})
-    return float(res.x) if -res.fun >= scores[k] else float(values[k])
+
+    def score(v):
+        return _log_width(model, name, v, fixed, band, target, tol, kind, grid_f, True)[0]
+
+    centre = v_c
+    for _ in range(8):  # while the best value lies at an end of the scan, move the scan along
+        values = centre * (1 + np.linspace(-span, span, scan))
+        scores = [score(v) for v in values]
+        k = int(np.argmax(scores))
+        if 0 < k < len(values) - 1:
+            break
+        centre = float(values[k])
+    best_v, best_s = float(values[k]), float(scores[k])
+    a, b = float(values[max(k - 1, 0)]), float(values[min(k + 1, len(values) - 1)])
+    while b - a > xrtol * abs(v_c):
+        values = np.linspace(a, b, zoom)
+        scores = [score(v) for v in values]
+        k = int(np.argmax(scores))
+        if scores[k] > best_s:
+            best_v, best_s = float(values[k]), float(scores[k])
+        a, b = float(values[max(k - 1, 0)]), float(values[min(k + 1, len(values) - 1)])
+    return best_v
 
 
 def compensate_resistance(model: PortModel, name: str, band: tuple[float, float], *,

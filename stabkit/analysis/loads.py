@@ -570,8 +570,12 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
             warnings_out.append(f"edge near {value:g}: the unstable side is marginal (pole on the jω axis)")
     intervals = _intervals_from(samples, edges, float(lo), float(hi))
     evaluations = len(grid) + counter.calls
+    # a value found marginal while an edge is being bracketed (within the edge tolerance of it) is the edge
+    # itself, where a pole sits on the jω axis by definition: not a doubt about the intervals
+    at_edge = [(e.bracket[0] - rtol * abs(e.value), e.bracket[1] + rtol * abs(e.value)) for e in edges]
     uncertain = [(p.value, p.reasons[0] if p.reasons else "uncertain") for p in [*samples, *counter.seen]
-                 if p.uncertain]
+                 if p.uncertain and not (p.marginal and not p.rhp_count
+                                         and any(a <= p.value <= b for a, b in at_edge))]
     uncertain = sorted(dict(uncertain).items())
     for p in samples:
         warnings_out.extend(w for w in p.warnings if w not in warnings_out)

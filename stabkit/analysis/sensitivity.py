@@ -486,26 +486,28 @@ def sensitivities(circuit: Circuit, params: Mapping[str, float] | None = None, *
 def finite_difference_sensitivity(circuit: Circuit, name: str, pole_hz: complex,
                                   params: Mapping[str, float] | None = None, *, rel_step: float = 1e-3,
                                   abs_step: float = 1e-6, point: int | None = None) -> complex:
-    """``ds/dp / 2π`` (Hz per SI unit) by central differences: set ``name`` (a ``.param`` or an element of
-    ``circuit``, transistors re-biased) to ``p ± h``, recompute the poles and take the one nearest
-    ``pole_hz`` each time. The independent check of :func:`sensitivities`."""
+    """``ds/dp / 2π`` (Hz per SI unit) by central differences, the independent check of :func:`sensitivities`:
+    set ``name`` to ``p ± h``, recompute the poles and take the one nearest ``pole_hz`` each time.
+
+    A ``.param`` is changed in the original circuit, which is re-biased and re-linearized (as
+    :func:`parameter_sensitivities` does); an element is changed in the small-signal circuit at the frozen
+    bias (as :func:`element_sensitivities` does)."""
     from stabkit.analysis.poles import poles
 
     fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
     key = name.lower()
+    lin0, _ = _linearized(circuit, fixed, point)
     if key in circuit.params:
         p0 = circuit.resolve_params(fixed)[key]
     else:
-        lin, _ = _linearized(circuit, fixed, point)
-        p0 = float(lin.values(lin.element(key), lin.resolve_params(fixed))["value"])
+        p0 = float(lin0.values(lin0.element(key), lin0.resolve_params())["value"])
     h = rel_step * abs(p0) if p0 != 0 else abs_step
     found = []
     for value in (p0 + h, p0 - h):
-        if key in circuit.params or key in circuit:  # re-bias and re-linearize with the new value
+        if key in circuit.params:
             lin, _ = _linearized(circuit, {**fixed, key: value}, point)
-        else:  # an element of the linearized circuit (X2.Q1.gm): the bias stays
-            lin, _ = _linearized(circuit, fixed, point)
-            lin = lin.with_values({key: value})
+        else:
+            lin = lin0.with_values({key: value})
         ev = poles(lin).poles / TWO_PI
         found.append(ev[np.argmin(np.abs(ev - pole_hz))])
     return complex((found[0] - found[1]) / (2 * h))

@@ -63,7 +63,8 @@ def register(sub) -> None:
     add_point(p)
     add_common(p)
     # negative values with engineering suffixes (--target -5n) are values, not options
-    p._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(meg|mil|[fpnumkgt])?$", re.I)
+    number = r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(meg|mil|[fpnumkgt])?"
+    p._negative_number_matcher = re.compile(rf"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(meg|mil|[fpnumkgt])?(,{number})*$", re.I)
     p.set_defaults(func=run)
 
 
