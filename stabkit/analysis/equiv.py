@@ -144,7 +144,7 @@ def with_line_load(circuit: Circuit, inductor: str, z0: float, f0: float) -> Cir
     """A copy of ``circuit`` whose inductor ``inductor`` is replaced by the equivalent line section (step 3):
     a lossless line ``T`` between the inductor's nodes (ground return) with ``Z0 = z0`` and
     ``TD = arcsin(ω0·Ls/Z0)/ω0``, where ``Ls`` is the inductor's value — a number or its expression, so tuning
-    the parameter behind it tunes the line's electrical length."""
+    the parameter behind it tunes the line's electrical length (θ stays at 90° where ``ω0·Ls > Z0``)."""
     e = circuit.element(inductor)
     if e.kind != "L":
         raise CircuitError(f"{inductor}: a line section replaces an inductor, not a {e.kind} element")
@@ -152,8 +152,9 @@ def with_line_load(circuit: Circuit, inductor: str, z0: float, f0: float) -> Cir
     ls = f"({value})" if isinstance(value, str) else f"{float(value)!r}"
     w0 = f"{TWO_PI * float(f0)!r}"
     out = circuit.without([e.name])
+    # θ saturates at 90° where ω0·Ls would exceed Z0 (a tuner may try such values on its way)
     out.add_tline(f"T{e.name}", e.nodes[0], GROUND, e.nodes[1], GROUND, float(z0),
-                  td=f"asin({w0}*{ls}/{float(z0)!r})/{w0}")
+                  td=f"asin(min({w0}*{ls}/{float(z0)!r}, 1))/{w0}")
     return out
 
 
@@ -451,6 +452,7 @@ class EquivDesign:
     admissible: object | None = None  # AdmissibleRange
     line: dict | None = None
     mode: str = "center"
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def statistics(self) -> dict:
@@ -486,7 +488,7 @@ class EquivDesign:
                "tol_band_hz": None if self.tol_band_hz is None else list(self.tol_band_hz),
                "tuned": dict(self.tuned), "mode": self.mode, "band_hz": list(self.band), "f0_hz": self.f0_hz,
                "bandwidth_pct": self.bandwidth_pct, "bandwidth_pct_band_centre": self.bandwidth_pct_band_centre,
-               "re_z_ohm": [float(self.z.real.min()), float(self.z.real.max())]}
+               "re_z_ohm": [float(self.z.real.min()), float(self.z.real.max())], "warnings": list(self.warnings)}
         if self.column is not None:
             out[self.column[0]] = self.column[1]
         if self.bias is not None:
@@ -565,12 +567,18 @@ def design(circuit: Circuit, port, band: tuple[float, float], target: float, *, 
         circuit = with_line_load(circuit, line[0], line[1], f0)
     model = PortModel(circuit, port, fixed, external, point)
     tuned: dict[str, float] = {}
+    notes: list[str] = []
     if compensate:
         tuned[compensate.lower()] = model.value_of(compensate)
     for _ in range(25 if compensate else 1):
         before = dict(tuned)
         if compensate:
-            tuned[compensate.lower()] = compensate_resistance(model, compensate, band, fixed=tuned)
+            try:
+                tuned[compensate.lower()] = compensate_resistance(model, compensate, band, fixed=tuned)
+            except CircuitError as exc:
+                notes.append(f"{compensate} cannot make Re Zin symmetric about zero over the band ({exc}); "
+                             f"kept at {tuned[compensate.lower()]:.6g}")
+                compensate = None
         if tune:
             tuned[tune.lower()] = (tune_widest(model, tune, band, target, tol, kind=kind, fixed=tuned, search=search)
                                    if mode == "widest" and not compensate else
@@ -606,7 +614,7 @@ def design(circuit: Circuit, port, band: tuple[float, float], target: float, *, 
     return EquivDesign(kind=kind, target=float(target), band=(float(band[0]), float(band[1])), tol=float(tol),
                        freq_hz=f, values=values, z=z, tol_band_hz=edges, tuned=tuned, params=fixed,
                        column=None if column is None else (column[0].lower(), float(column[1])),
-                       bias=model.bias(), admissible=admissible, line=line_info, mode=mode)
+                       bias=model.bias(), admissible=admissible, line=line_info, mode=mode, warnings=notes)
 
 
 def design_columns(circuit: Circuit, port, band, target, by: str, values: Sequence[float], **kwargs) -> list[EquivDesign]:

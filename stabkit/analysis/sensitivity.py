@@ -249,7 +249,8 @@ class ModeSensitivity:
     location: list[tuple[str, float]]
     elements: list[Sensitivity]
     parameters: list[Sensitivity] = field(default_factory=list)
-    #: the device (subcircuit instance / transistor) whose internal nodes carry most of the mode
+    #: the devices (subcircuit instances / transistors) whose internal nodes carry most of the mode, with their
+    #: share of Σ|v|² over device-internal nodes, e.g. ``"X1 55 %, X2 45 %"``
     device: str | None = None
 
     @property
@@ -263,7 +264,7 @@ class ModeSensitivity:
     def describe(self, top: int = 3) -> str:
         """One sentence: where the mode lives and which elements damp it most."""
         where = ", ".join(n for n, _ in self.location[:4])
-        who = f" (mostly inside {self.device})" if self.device else ""
+        who = f" (device-internal share: {self.device})" if self.device else ""
         damp = ", then ".join(f"{s.name} ({_hz(s.re_hz_relative)} per +100 %)" for s in self.damping(top))
         what = "unstable" if self.rhp else "least-damped"
         text = (f"{what} mode s/2π = {_hz(self.pole_hz.real)} ± j{_hz(abs(self.pole_hz.imag))} "
@@ -343,8 +344,8 @@ def select_modes(poles_rad: np.ndarray, which: str | int = "auto") -> np.ndarray
 
 
 def mode_location(system: MNASystem, right: np.ndarray, top: int = 8) -> tuple[list[tuple[str, float]], str | None]:
-    """Node voltages of a mode, largest first, and the device (the first dotted part of node names such
-    as ``x2.q1.ci``) that holds the largest share of ``Σ|v|²`` over its internal nodes."""
+    """Node voltages of a mode, largest first, and the two devices (the first dotted part of node names such
+    as ``x2.q1.ci``) with the largest shares of ``Σ|v|²`` over device-internal nodes, as text."""
     nodes = list(system.node_index.items())
     mags = np.array([abs(right[i]) for _, i in nodes])
     if mags.size == 0 or mags.max() == 0:
@@ -356,8 +357,11 @@ def mode_location(system: MNASystem, right: np.ndarray, top: int = 8) -> tuple[l
     for (name, _), m in zip(nodes, mags):
         if "." in name:
             share[name.split(".")[0]] = share.get(name.split(".")[0], 0.0) + m * m
-    device = max(share, key=share.get) if share else None
-    return loc, (device.upper() if device else None)
+    if not share:
+        return loc, None
+    total = sum(share.values())
+    ranked = sorted(share, key=share.get, reverse=True)[:2]
+    return loc, ", ".join(f"{d.upper()} {100 * share[d] / total:.0f} %" for d in ranked)
 
 
 # ----------------------------------------------------------------------------------------- analyses

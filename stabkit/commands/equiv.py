@@ -206,6 +206,7 @@ def _text(d) -> str:
 
 
 def _exit(designs, with_loads: bool) -> int:
+    print_warnings([w for d in designs for w in d.warnings])
     if not with_loads:
         return 0
     uncertain = [u for d in designs for u in d.admissible.uncertain]
