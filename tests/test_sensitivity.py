@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import scipy.linalg as la
 
-from stabkit.analysis.mna import assemble
 from stabkit.analysis.sensitivity import (finite_difference_sensitivity, refine_eigentriple, select_modes,
                                           sensitivities)
 from stabkit.circuit.graph import Circuit

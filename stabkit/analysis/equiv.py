@@ -580,9 +580,16 @@ def design(circuit: Circuit, port, band: tuple[float, float], target: float, *, 
                              f"kept at {tuned[compensate.lower()]:.6g}")
                 compensate = None
         if tune:
-            tuned[tune.lower()] = (tune_widest(model, tune, band, target, tol, kind=kind, fixed=tuned, search=search)
-                                   if mode == "widest" and not compensate else
-                                   tune_center(model, tune, band, target, kind=kind, fixed=tuned))
+            try:
+                tuned[tune.lower()] = (tune_widest(model, tune, band, target, tol, kind=kind, fixed=tuned,
+                                                   search=search)
+                                       if mode == "widest" and not compensate else
+                                       tune_center(model, tune, band, target, kind=kind, fixed=tuned))
+            except CircuitError as exc:
+                tuned.setdefault(tune.lower(), model.value_of(tune) if tune.lower() not in fixed else fixed[tune.lower()])
+                notes.append(f"{tune} cannot centre X_eq on the target over the band ({exc}); kept at "
+                             f"{tuned[tune.lower()]:.6g}")
+                tune = None
         if before and all(abs(tuned[k] - before.get(k, math.inf)) <= 1e-7 * abs(tuned[k]) for k in tuned):
             break
     if compensate and tune and mode == "widest":
@@ -627,9 +634,14 @@ def design_rows(circuit: Circuit, port, band, targets: Sequence[float], tols: Se
                 line_above: float | None = None, line: tuple[str, float] | None = None, **kwargs) -> list[EquivDesign]:
     """One :func:`design` per target and tolerance (the paper's Table 4); with ``line`` and ``line_above``,
     targets with ``|target| ≥ line_above`` use the line-section load, the others the lumped one."""
-    out = []
+    out: list[EquivDesign] = []
+    tune = kwargs.get("tune")
     for target in targets:
         use_line = line if (line is not None and (line_above is None or abs(target) >= line_above)) else None
         for tol in tols:
-            out.append(design(circuit, port, band, target, tol=tol, line=use_line, **kwargs))
+            args = dict(kwargs)
+            if tune and out and tune.lower() in out[-1].tuned:  # start from the previous design, scaled
+                guess = out[-1].tuned[tune.lower()] * target / out[-1].target
+                args["params"] = {**dict(kwargs.get("params") or {}), tune.lower(): guess}
+            out.append(design(circuit, port, band, target, tol=tol, line=use_line, **args))
     return out

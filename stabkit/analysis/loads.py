@@ -39,6 +39,8 @@ from stabkit.analysis.poles import MARGIN_RTOL
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import DistributedCircuitError, ParameterError
 
+__all__ = ['Probe', 'CircuitProbe', 'Edge', 'AdmissibleRange', 'resolved_scale', 'scan_grid', 'locate_edge', 'classify_crossing', 'admissible_range', 'default_executor', 'single_threaded_blas', 'StabilityTable', 'default_probes', 'stability_table', 'StabilityMap', 'stability_map', 'PoleLocus', 'pole_locus', 'DEFAULT_RTOL', 'DEFAULT_POINTS']
+
 TWO_PI = 2.0 * np.pi
 #: default relative tolerance on edge locations
 DEFAULT_RTOL = 1e-4

@@ -21,6 +21,8 @@ from stabkit.commands.common import add_common, add_point, emit_json, load_circu
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
+__all__ = ['register', 'run']
+
 EPILOG = """\
 examples:
   stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC

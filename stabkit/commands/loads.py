@@ -24,6 +24,8 @@ from stabkit.commands.common import add_common, add_point, emit_json, load_circu
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
+__all__ = ['register', 'run']
+
 
 def register(sub) -> None:
     p = sub.add_parser("loads", help="admissible range of a load parameter (stable intervals, tables, maps)",

@@ -6,6 +6,8 @@ import argparse
 
 from stabkit.commands.common import add_common, add_point, fmt_hz, finish, load_circuit, print_warnings, table
 
+__all__ = ['register', 'run', 'pole_rows']
+
 EPILOG = """\
 The verdict is the one every stabkit command gives (exact poles cross-checked with the NDF): exit 0 stable,
 1 unstable, 3 uncertain (reason on stderr), 2 bad input. Nonlinear devices (tunnel diodes, transistors,
