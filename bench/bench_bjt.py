@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from stabkit import Circuit
-from stabkit.analysis.bjt import bias_point, linearize_bjts
+from stabkit.nonlinear.dc import dc_point as bias_point
+from stabkit.nonlinear.linearize import linearize as linearize_bjts
 from stabkit.analysis.poles import poles
 
 MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"

@@ -10,9 +10,9 @@ import time
 import numpy as np
 
 from stabkit import Circuit
-from stabkit.analysis.dc import load_line_points, LoadLine, newton_points, operating_points
+from stabkit.nonlinear.dc import LoadLine, NonlinearProblem, load_line_points, multistart_points, operating_points
 from stabkit.analysis.negres import sweep_regions
-from stabkit.circuit.devices import TUNNEL_1N3716
+from stabkit.nonlinear.curves import TUNNEL_1N3716
 
 
 def tunnel(vs: float, r: float) -> Circuit:
@@ -40,5 +40,5 @@ if __name__ == "__main__":
     timed("load_line_points (4001-point grid, 3 roots)", lambda: load_line_points(TUNNEL_1N3716, line), 50)
     c = tunnel(0.58, 100.0)
     timed("operating_points (3 points, linearize + poles each)", lambda: operating_points(c), 20)
-    timed("newton_points (1 device, 8 starts)", lambda: newton_points(c), 5)
+    timed("multistart_points (1 device, 8 starts)", lambda: multistart_points(NonlinearProblem(c)), 5)
     timed("sweep_regions over 50 biases", lambda: sweep_regions(c, "vs", np.linspace(0.4, 0.8, 50)), 1)

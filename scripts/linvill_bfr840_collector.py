@@ -32,7 +32,7 @@ def load_case(path: Path = CASE):
 
 def linearized(circuit, params: dict | None = None):
     """Small-signal circuit at the DC point (the bias does not depend on lload, rload, rc, lext, rsrc)."""
-    from stabkit.analysis.bjt import small_signal
+    from stabkit.nonlinear.linearize import small_signal_circuit as small_signal
 
     return small_signal(circuit, params)
 
@@ -134,7 +134,7 @@ def main() -> int:
     if not VENDOR_LIB.exists():
         print(f"needs {VENDOR_LIB} (the Infineon model beside the repository)", file=sys.stderr)
         return 2
-    from stabkit.analysis.bjt import bias_point
+    from stabkit.nonlinear.dc import dc_point as bias_point
     from stabkit.analysis.loads import admissible_range
 
     warnings.simplefilter("ignore")

@@ -218,7 +218,7 @@ def bias() -> dict:
     """Emitter and lower base resistors that put the BFP620 and BFP840 at the paper's points (U = 7 V)."""
     from scipy.optimize import fsolve
 
-    from stabkit.analysis.bjt import bias_point
+    from stabkit.nonlinear.dc import dc_point as bias_point
 
     out = {}
     for name, ic, vce in (("bfp620", 1.7e-3, 1.5), ("bfp840", 2.2e-3, 1.6)):

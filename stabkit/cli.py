@@ -15,7 +15,7 @@ import warnings
 from stabkit.errors import StabkitError, StabkitWarning
 
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ["poles", "zin", "ndf", "loads", "equiv", "oppoints", "check", "report"]
+COMMANDS = ["poles", "zin", "ndf", "loads", "equiv", "oppoints", "oscillation", "check", "report"]
 
 DESCRIPTION = """\
 stabkit tells whether a linear(ized) circuit is stable, why not, and for which external loads it stays
@@ -27,6 +27,7 @@ how to use it:
   3. for which loads?   stabkit loads NET --sweep P --from A --to B
      which DC points?   stabkit oppoints NET       NDR devices: every operating point, each judged
      non-Foster design  stabkit equiv NET --port P --band A:B --target X   L_eq/C_eq, tuning, admissible loads
+     does it oscillate? stabkit oscillation NET    steady state: frequency, amplitude, harmonics
   4. write it down      stabkit report NET -o report.html
   5. keep it true       stabkit check cases/       expectations in *.stab.yaml files (also: pytest cases/)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stabkit.circuit.devices import (
+from stabkit.nonlinear.curves import (
     TUNNEL_1N3716, BreakoverDevice, IVTable, TunnelDiode, VITable, breakover_resistance, breakover_voltage,
     classify_curve, curve_features, device_from_model, ndr_intervals, read_curve_csv, tunnel_conductance,
     tunnel_current,

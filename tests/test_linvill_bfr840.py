@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from stabkit import ngspice
-from stabkit.analysis.bjt import bias_point
+from stabkit.nonlinear.dc import dc_point as bias_point
 from stabkit.analysis.loads import admissible_range
 from stabkit.analysis.poles import poles
 from stabkit.analysis.ports import zin

@@ -10,8 +10,8 @@ import pytest
 from scipy.optimize import brentq
 
 from stabkit import Circuit, poles
-from stabkit.analysis.dc import operating_points
-from stabkit.analysis.linearize import SmallSignal, linearize
+from stabkit.nonlinear.dc import operating_points
+from stabkit.nonlinear.linearize import SmallSignal, linearize
 from stabkit.analysis.mna import assemble
 from stabkit.analysis.negres import (
     ac_load_resistance, amplifier_voltage_gain, classify_points, device_impedance, network_impedance, oscillator_conditions,
@@ -19,7 +19,7 @@ from stabkit.analysis.negres import (
     region_map, sweep_regions,
 )
 from stabkit.analysis.ports import zin
-from stabkit.circuit.devices import TUNNEL_1N3716, curve_features
+from stabkit.nonlinear.curves import TUNNEL_1N3716, curve_features
 from stabkit.errors import StabkitWarning
 
 CD = TUNNEL_1N3716.cd
@@ -279,7 +279,7 @@ def test_linearized_tunnel_circuit_matches_the_core_closed_form_example(l_series
 def two_hump_table(cd: float = 1e-12):
     """An N-type table with two NDR regions (a multi-peak device): two tunnelling humps 0.5 V apart on a
     small ohmic slope, with an exponential rise at the top."""
-    from stabkit.circuit.devices import IVTable
+    from stabkit.nonlinear.curves import IVTable
 
     ip, vp = 4.7e-3, 0.1
 

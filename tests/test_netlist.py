@@ -429,7 +429,10 @@ ERRORS = [
     ("X1 a sub zz=3", r"instance X1: subcircuit sub has no parameter zz"),
     ("X-1 a sub", r"instance name 'X-1' may contain only letters, digits and _"),
     ("M1 d g s b nmos", r"M1: MOSFET \(M element\) is outside the stabkit dialect"),
-    ("B1 a 0 I=v(a)", r"B1: behavioural source \(B element\) is outside the stabkit dialect"),
+    ("M1 d g s 0 nch", r"M1: MOSFET \(M element\) is outside the stabkit dialect"),
+    ("B1 a 0 I=v(a) rpar=1g", r"B1: options after the expression"),
+    ("B1 a 0 I={v(a)*nope}", r"B1: .*unknown parameter 'nope'"),
+    ("B1 a 0 Q=v(a)", r"B1 needs 2 nodes and I=expression or V=expression"),
     ("Z1 a 0 1", r"Z1: MESFET"),
     ("W1 a 0 1", r"W1: current-controlled switch"),
     ("%1 a 0 1", r"%1: unknown element type '%'"),
@@ -528,7 +531,7 @@ def test_single_part_files_are_readable(name, ports):
 
 
 def test_tunnel_subcircuit_with_behavioural_sources():
-    """The 1N3716 file defines the diode with B sources: readable, but refused (clearly) when used."""
+    """The 1N3716 file defines the diode with B sources: they are devices of the nonlinear layer."""
     path = MODELS / "1N3716_tunnel.sub"
     if not path.is_file():
         pytest.skip(f"{path} is absent: vendor model files are not shipped with stabkit")
@@ -538,11 +541,20 @@ def test_tunnel_subcircuit_with_behavioural_sources():
     np.testing.assert_allclose(
         [lib.subcircuits.parameters("1N3716")[k] for k in ("vp", "ip", "vv", "vt", "vpp", "iv")],
         [0.1, 4.7e-3, 0.37, 0.026, 0.525, 370e-6], rtol=1e-15)
-    with pytest.raises(NetlistError, match=r"^1N3716_tunnel\.sub:4: Bthermal: behavioural source .*"
-                                           r"\.model TD tunnel\(ip= vp="):
-        lib.subcircuits["1N3716"]
-    with pytest.raises(NetlistError, match=r"^1N3716_tunnel\.sub:4: Bthermal"):
-        read_netlist(f"t\n.include '{path}'\nX1 a 0 1N3716\nR1 a 0 50\n")
+    # the three B sources read as behavioural devices whose sum is the tunnel card's current (an independent
+    # evaluation: stabkit's closed-form TunnelDiode), and whose exact derivative is its conductance
+    from stabkit.nonlinear.curves import TunnelDiode
+    from stabkit.nonlinear.devices import circuit_devices
+
+    host = read_netlist(f"t\n.include '{path}'\nX1 a 0 1N3716\nR1 a 0 50\n")
+    devices = circuit_devices(host)
+    assert sorted(d.name for d in devices) == ["X1.Bexcess", "X1.Bthermal", "X1.Btunnel"]
+    v = np.linspace(-0.2, 0.6, 33)[:, None]
+    total = sum(d.evaluate(v).f[:, 0] for d in devices)
+    slope = sum(d.evaluate(v).df[:, 0, 0] for d in devices)
+    card = TunnelDiode(ip=4.7e-3, vp=0.1, iv=370e-6, vv=0.37, vpp=0.525, vt=0.026)
+    np.testing.assert_allclose(total, card.current(v[:, 0]), rtol=1e-13, atol=1e-18)
+    np.testing.assert_allclose(slope, card.conductance(v[:, 0]), rtol=1e-12, atol=1e-15)
 
 
 def test_sparameter_block_line(tmp_path):

@@ -15,8 +15,8 @@ from scipy.optimize import brentq
 
 from stabkit import Circuit, ngspice
 from stabkit.cli import main as cli_main
-from stabkit.analysis.dc import LoadLine, all_roots, load_line_points, newton_dc, newton_points, operating_points
-from stabkit.circuit.devices import TUNNEL_1N3716, BreakoverDevice
+from stabkit.nonlinear.dc import LoadLine, NonlinearProblem, all_roots, load_line_points, multistart_points, operating_points, solve
+from stabkit.nonlinear.curves import TUNNEL_1N3716, BreakoverDevice
 from stabkit.errors import CircuitError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,10 +172,11 @@ def test_newton_finds_the_load_line_points(vs, r):
     """The general Newton solver (a second, independent method) converges onto the load-line points."""
     circuit = tunnel_circuit(vs, r, l_series=1e-9)
     expected = [p.v for p in operating_points(circuit).points]
-    problem, found = newton_points(circuit)
+    problem = NonlinearProblem(circuit)
+    found = multistart_points(problem)
     got = sorted(problem.bias(y)["D1"][0] for y in found)
     np.testing.assert_allclose(got, expected, atol=1e-12)
-    plain = newton_dc(problem)  # from the zero state, with continuation if needed
+    plain = solve(problem)  # from the zero state, with continuation if needed
     assert plain.converged and min(abs(problem.bias(plain.y)["D1"][0] - v) for v in expected) < 1e-12
 
 
@@ -431,7 +432,7 @@ def test_table_devices_from_a_netlist(tmp_path):
 def test_s_type_voltage_drive_near_the_holding_point(shift, n_points):
     """R = 0 (ideal voltage drive) on an S curve: the line v = V touches the curve at the valley, which is
     exactly the edge of the device window. Just above the holding voltage there are three points."""
-    from stabkit.circuit.devices import curve_features
+    from stabkit.nonlinear.curves import curve_features
 
     (v_valley, i_valley), = curve_features(S_DEV).valleys
     pts = load_line_points(S_DEV, LoadLine.thevenin(v_valley + shift, 0.0))

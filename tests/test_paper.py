@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from stabkit import ngspice
-from stabkit.analysis.bjt import bias_point, small_signal
+from stabkit.nonlinear.dc import dc_point as bias_point
+from stabkit.nonlinear.linearize import small_signal_circuit as small_signal
 from stabkit.analysis.equiv import PortModel
 from stabkit.analysis.points import linear_point_near
 from stabkit.analysis.poles import poles

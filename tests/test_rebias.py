@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from stabkit import ngspice
-from stabkit.analysis.bjt import bias_point, small_signal
+from stabkit.nonlinear.dc import dc_point as bias_point
+from stabkit.nonlinear.linearize import small_signal_circuit as small_signal
 from stabkit.analysis.loads import admissible_range, stability_table
 from stabkit.analysis.points import bias_movers, linear_point_near
 from stabkit.analysis.verdict import decide
@@ -44,15 +45,13 @@ def stage() -> Circuit:
 
 
 def test_continuation_reproduces_a_fresh_solve(stage):
+    """`linear_point_near(..., near=)`: Newton from the neighbour's DC solution converges to the fresh solve."""
     fresh = bias_point(stage, {"u": 9.0})
-    start = bias_point(stage, {"u": 8.5})
-    continued = bias_point(stage, {"u": 9.0}, initial=start.voltages)
-    assert continued.method == "continuation" and continued.iterations < fresh.iterations
-    for node, v in fresh.voltages.items():
-        assert continued.voltages[node] == pytest.approx(v, rel=1e-9, abs=1e-12)
-    # a LinearPoint keeps external nodes only: the internal ones start at their terminal's voltage
     near = linear_point_near(stage, {"u": 8.5})
     again = linear_point_near(stage, {"u": 9.0}, near=near)
+    assert again.dc.method == "continuation" and again.dc.iterations < fresh.iterations
+    for node, v in fresh.voltages.items():
+        assert again.dc.voltages[node] == pytest.approx(v, rel=1e-9, abs=1e-12)
     np.testing.assert_allclose(again.transistors[0]["ic"], fresh.transistors["Q1"].ic, rtol=1e-9)
 
 

@@ -188,9 +188,8 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
     if validate:
         circuit.validate(resolved)
     for e in circuit:
-        if e.kind in ("D", "Q"):
-            hint = ("stabkit.analysis.bjt.small_signal(circuit); the CLI commands do it for you" if e.kind == "Q"
-                    else "stabkit oppoints / stabkit.analysis.linearize; junction diodes: stabkit.analysis.bjt")
+        if e.kind in ("D", "Q", "B"):
+            hint = "stabkit.nonlinear.small_signal_circuit(circuit); the CLI commands do it for you"
             raise CircuitError(f"{e.where()}: {e.describe()} is nonlinear; find its operating point and linearize it "
                                f"first ({hint})")
     nodes = [nd for nd in circuit.nodes if nd != GROUND]

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stabkit.analysis.dc import OperatingPoints, all_roots, operating_points
-from stabkit.analysis.linearize import SmallSignal, without_devices
+from stabkit.nonlinear.dc import OperatingPoints, all_roots, operating_points
+from stabkit.nonlinear.linearize import SmallSignal
 from stabkit.analysis.mna import assemble
 from stabkit.analysis.ports import impedance
 from stabkit.circuit.graph import Circuit
@@ -273,7 +273,7 @@ def oscillator_conditions(z_device: Callable[[np.ndarray], np.ndarray], z_load: 
     """Find every ``f`` in ``[f_lo, f_hi]`` with ``X_N(f) + X_L(f) = 0`` and evaluate start-up there.
 
     ``z_device``/``z_load`` map frequencies (Hz, array) to complex impedances. Roots are searched in
-    ``log f`` with :func:`stabkit.analysis.dc.all_roots` (sign changes and tangencies); ``X_N + X_L``
+    ``log f`` with :func:`stabkit.nonlinear.dc.all_roots` (sign changes and tangencies); ``X_N + X_L``
     passing through a pole (an infinite jump) is not a balance and is discarded."""
     def total_x(logf):
         f = np.exp(logf)
@@ -315,7 +315,7 @@ def network_impedance(circuit: Circuit, device_name: str, params: Mapping[str, f
     """``f (Hz) -> Z_L``: the impedance the rest of the circuit presents to the device's terminals
     (independent sources off), computed by MNA on the circuit without the device."""
     element = circuit.element(device_name)
-    network = without_devices(circuit, {device_name})
+    network = circuit.without({device_name})
     system = assemble(network, params, validate=False)
     anode, cathode = element.nodes
     inc = system.incidence(anode, cathode)

@@ -4,11 +4,11 @@ Every command, the report, ``check`` and the pytest plugin ask the same thing of
 operating point(s) does the circuit rest, and what is its linear small-signal circuit there?
 :func:`linear_points` answers it for every circuit stabkit reads:
 
-* a linear circuit (no ``D``/``Q``): one point, the circuit itself;
-* negative-differential-resistance devices (tunnel/table/S-type ``D`` elements): **every** operating
-  point (load-line search for one device, multi-start Newton for several), each linearized;
-* bipolar transistors (Gummel–Poon ``Q``) and junction diodes: the DC point by Newton (limiting, gmin
-  and source stepping), linearized, with each transistor's operating region.
+* a linear circuit (no ``D``/``Q``/``B``): one point, the circuit itself;
+* otherwise the one nonlinear layer (:mod:`stabkit.nonlinear`): **every** operating point where NDR devices
+  (tunnel/table/S-type ``D`` elements) are present (load-line search for one device in a linear circuit,
+  multi-start Newton otherwise), else the one DC point by Newton (limiting, gmin and source stepping); each
+  point linearized by the one linearizer, with each transistor's operating region.
 
 Parameter overrides are applied *before* the DC point is solved (so a swept supply moves the bias), and may
 name ``.param`` entries or elements (``{"c2": 1e-12}`` sets C2's value).
@@ -22,11 +22,8 @@ from dataclasses import dataclass, field
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError
 
-__all__ = ["LinearPoint", "linear_points", "sweep_circuit", "nonlinear_kinds", "apply_overrides", "transistor_region",
-           "bias_movers", "linear_point_near", "bias_summary", "diode_held_nodes"]
-
-#: a junction counts as forward-biased above this voltage (V) when naming a transistor's region
-JUNCTION_ON_V = 0.5
+__all__ = ["LinearPoint", "linear_points", "sweep_circuit", "nonlinear_kinds", "apply_overrides", "bias_movers",
+           "linear_point_near", "bias_summary", "diode_held_nodes"]
 
 
 @dataclass
@@ -53,6 +50,8 @@ class LinearPoint:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     kind: str = "linear"  # "linear" | "ndr" | "transistor"
+    #: the DC solution itself (None for a linear circuit): harmonic balance starts from it
+    dc: object | None = None
 
     @property
     def label(self) -> str:
@@ -82,107 +81,66 @@ def apply_overrides(circuit: Circuit, params: Mapping[str, float] | None) -> Cir
 
 
 def nonlinear_kinds(circuit: Circuit) -> tuple[list[str], list[str]]:
-    """``(ndr, junction)``: names of NDR ``D`` devices, and of transistors/junction diodes."""
-    from stabkit.analysis.bjt import is_junction_diode
+    """``(ndr, other)``: names of NDR ``D`` devices, and of transistors, junction diodes and behavioural sources."""
+    from stabkit.nonlinear.devices import is_junction_diode, nonlinear_elements
 
-    ndr, junction = [], []
-    for e in circuit:
-        if e.kind == "Q" or is_junction_diode(circuit, e):
-            junction.append(e.name)
-        elif e.kind == "D":
-            ndr.append(e.name)
-    return ndr, junction
-
-
-def transistor_region(vbe: float, vbc: float) -> str:
-    """The operating region of a bipolar transistor from its internal junction voltages (device sense):
-    ``forward active`` (B–E on, B–C off), ``saturation`` (both on), ``reverse active``, ``cut-off``."""
-    be, bc = vbe > JUNCTION_ON_V, vbc > JUNCTION_ON_V
-    if be and not bc:
-        return "forward active"
-    if be and bc:
-        return "saturation"
-    return "reverse active" if bc else "cut-off"
+    ndr, other = [], []
+    for e in nonlinear_elements(circuit):
+        (ndr if e.kind == "D" and not is_junction_diode(circuit, e) else other).append(e.name)
+    return ndr, other
 
 
 def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -> list[LinearPoint]:
-    """Every DC operating point of ``circuit`` (with ``params`` applied) and its small-signal circuit."""
+    """Every DC operating point of ``circuit`` (with ``params`` applied) and its small-signal circuit: one DC
+    solver (:func:`stabkit.nonlinear.dc.dc_points`) and one linearizer (:func:`stabkit.nonlinear.linearize.linearize`)
+    for every mix of devices (tunnel diodes, S-type devices, junction diodes, transistors, behavioural sources)."""
+    from stabkit.nonlinear.dc import dc_points
+
     circuit = apply_overrides(circuit, params)
     if not len(circuit):
         raise CircuitError(f"{circuit.source or 'the circuit'}: no circuit elements to analyse")
-    ndr, junction = nonlinear_kinds(circuit)
-    if ndr and junction:
-        raise CircuitError(f"the circuit holds NDR devices ({', '.join(ndr)}) and transistors/junction diodes "
-                           f"({', '.join(junction)}): one DC solver for both is not available yet; linearize one "
-                           "kind by hand (an equivalent linear bias network) or split the circuit")
-    if junction:
-        return [_transistor_point(circuit)]
-    if ndr:
-        return _ndr_points(circuit, ndr)
-    return [LinearPoint(index=1, count=1, circuit=circuit)]
+    ndr, other = nonlinear_kinds(circuit)
+    if not ndr and not other:
+        return [LinearPoint(index=1, count=1, circuit=circuit)]
+    points = dc_points(circuit)
+    return [_linear_point(circuit, pt, k, len(points), bool(ndr)) for k, pt in enumerate(points, start=1)]
 
 
-def _transistor_point(circuit: Circuit, initial: Mapping[str, float] | None = None) -> LinearPoint:
-    from stabkit.analysis.bjt import bias_point, linearize_bjts
+def _linear_point(circuit: Circuit, pt, index: int, count: int, ndr: bool) -> LinearPoint:
+    """The :class:`LinearPoint` of one DC solution ``pt`` (:class:`~stabkit.nonlinear.dc.DCPoint`) of ``circuit``."""
+    from stabkit.nonlinear.devices import BipolarTransistor, JunctionDiode, transistor_region
+    from stabkit.nonlinear.linearize import linearize
 
-    bias = bias_point(circuit, initial=initial)
-    transistors, warn = [], []
-    for t in bias.transistors.values():
-        region = transistor_region(t.vbe, t.vbc)
-        transistors.append({**t.to_dict(), "region": region})
-        if region != "forward active":
-            warn.append(f"{t.name} is in {region} (Vbe = {t.vbe:.3f} V, Vbc = {t.vbc:.3f} V, Ic = {t.ic:.3g} A): "
-                        "its small-signal gain is not what a forward-active design assumes")
-    diodes = [d.to_dict() for d in bias.diodes.values()]
-    notes = [*bias.notes, f"DC operating point by {bias.method} ({bias.iterations} iterations); further operating "
-                          "points of a transistor circuit, if any, are not searched"]
-    voltages = {k: v for k, v in bias.voltages.items() if not k.endswith((".bi", ".ci", ".ei", ".ai"))}
-    return LinearPoint(index=1, count=1, circuit=linearize_bjts(circuit, bias), voltages=voltages,
-                       transistors=transistors, diodes=diodes, notes=notes, warnings=warn, kind="transistor")
+    devices = pt.problem.devices
+    voltages = {n: v for n, v in pt.voltages.items() if not n.endswith((".bi", ".ci", ".ei", ".ai"))}
+    ndr_dicts, transistors, diodes, warn = [], [], [], []
+    volts = pt.voltages
+    for j, dev in enumerate(devices):
+        x = pt.controls(j)
+        if dev.family == "ndr":
+            d = dev.describe(x)
+            ndr_dicts.append({"name": d["name"], "v": d["v"], "i": d["i"], "ndr": d["ndr"], "tangent": pt.tangent,
+                              **_small_signal_dict(dev, x)})
+        elif isinstance(dev, BipolarTransistor):
+            t = dev.bias(x, volts)
+            region = transistor_region(t.vbe, t.vbc)
+            transistors.append({**t.to_dict(), "region": region})
+            if region != "forward active":
+                warn.append(f"{t.name} is in {region} (Vbe = {t.vbe:.3f} V, Vbc = {t.vbc:.3f} V, Ic = {t.ic:.3g} A): "
+                            "its small-signal gain is not what a forward-active design assumes")
+        elif isinstance(dev, JunctionDiode):
+            diodes.append(dev.bias(x).to_dict())
+    kind = "ndr" if ndr else "transistor"
+    notes = [*pt.device_notes, *pt.notes]
+    return LinearPoint(index=index, count=count, circuit=linearize(circuit, pt), voltages=voltages,
+                       devices=ndr_dicts, transistors=transistors, diodes=diodes, tangent=pt.tangent,
+                       notes=notes, warnings=warn, kind=kind, dc=pt)
 
 
-def _ndr_points(circuit: Circuit, names: list[str]) -> list[LinearPoint]:
-    import warnings
+def _small_signal_dict(dev, x) -> dict:
+    from stabkit.nonlinear.linearize import two_terminal_small_signal
 
-    from stabkit.analysis.dc import dc_network, load_line_points, newton_points
-    from stabkit.analysis.linearize import circuit_devices, linearize, small_signal
-
-    resolved = circuit.resolve_params()
-    circuit.validate(resolved)
-    devices = circuit_devices(circuit, resolved)
-    found: list[tuple[dict[str, tuple[float, float]], dict[str, float], bool]] = []
-    notes: list[str] = []
-    if len(devices) == 1:
-        (name, device), = devices.items()
-        net = dc_network(circuit, name, resolved)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            curve = load_line_points(device, net.line)
-        notes += [str(w.message) for w in caught]
-        for cp in curve:
-            found.append(({name: (cp.v, cp.i)}, net.voltages(cp.v, cp.i), bool(cp.tangent)))
-    else:
-        problem, solutions = newton_points(circuit, resolved)
-        if not solutions:
-            raise CircuitError("operating points: Newton's method (with gmin and source stepping) found no DC solution")
-        first = next(iter(devices))
-        for y in sorted(solutions, key=lambda z: problem.bias(z)[first][0]):
-            found.append((problem.bias(y), problem.voltages(y), False))
-        notes.append(f"{len(devices)} nonlinear devices: operating points found by damped Newton from several "
-                     "starts; unlike the one-device load-line search, points may be missed")
-    if not found:
-        raise CircuitError("operating points: the load line does not meet the device curve (no DC solution)")
-    out = []
-    for k, (bias, voltages, tangent) in enumerate(found, start=1):
-        lin = linearize(circuit, bias, resolved, devices)
-        devs = []
-        for name, (v, i) in bias.items():
-            model = small_signal(devices[name], v, i)
-            devs.append({"name": name, "v": v, "i": i, "ndr": bool(model.negative), "tangent": tangent,
-                         **model.to_dict()})
-        out.append(LinearPoint(index=k, count=len(found), circuit=lin, voltages=voltages, devices=devs,
-                               tangent=tangent, notes=list(notes), kind="ndr"))
-    return out
+    return two_terminal_small_signal(dev, x).to_dict()
 
 
 def diode_held_nodes(circuit: Circuit) -> set[str]:
@@ -211,8 +169,8 @@ def bias_movers(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], params:
     The point is solved at each name's smallest and largest value (other names at ``params``) and compared
     with the point at ``params``, node by node (1e-9 relative; nodes held only by junction diodes are left
     out). Nonlinear devices themselves cannot be swept (:class:`CircuitError`)."""
-    ndr, junction = nonlinear_kinds(circuit)
-    if not ndr and not junction:
+    ndr, other_kinds = nonlinear_kinds(circuit)
+    if not ndr and not other_kinds:
         return {}
     base_points = linear_points(circuit, params)
     if point is None and len(base_points) > 1:
@@ -222,7 +180,7 @@ def bias_movers(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], params:
     if not 0 <= k < len(base_points):
         raise CircuitError(f"operating point {point} asked for, but the circuit has {len(base_points)}")
     base = base_points[k]
-    devices = set(n.lower() for n in (*ndr, *junction))
+    devices = set(n.lower() for n in (*ndr, *other_kinds))
     ignore = diode_held_nodes(circuit)
     out: dict[str, str] = {}
     for name, values in sweeps.items():
@@ -235,8 +193,8 @@ def bias_movers(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], params:
             shift = _bias_shift(base, other, ignore)
             if shift is not None:
                 node, v0, v1 = shift
-                out[name] = f"sweeping {name} moves the DC operating point (node {node}: {v0:.6g} V, {v1:.6g} V at " \
-                            f"{name}={value:g})"
+                out[name] = (f"sweeping {name} moves the DC operating point (node {node}: {v0:.6g} V, {v1:.6g} V at "
+                             f"{name}={value:g})")
                 break
     return out
 
@@ -249,8 +207,8 @@ def sweep_circuit(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], param
     The sweep linearizes once, so a swept name (``.param`` or element) must leave the DC point alone
     (:func:`bias_movers`); one that moves it raises :class:`CircuitError` (sweep the nonlinear circuit itself
     instead: :class:`~stabkit.analysis.loads.CircuitProbe` then re-biases per value)."""
-    ndr, junction = nonlinear_kinds(circuit)
-    if not ndr and not junction:
+    ndr, other_kinds = nonlinear_kinds(circuit)
+    if not ndr and not other_kinds:
         return circuit
     movers = bias_movers(circuit, sweeps, params, point)
     if movers:
@@ -263,19 +221,33 @@ def linear_point_near(circuit: Circuit, params: Mapping[str, float] | None = Non
                       near: LinearPoint | None = None, point: int | None = None) -> LinearPoint:
     """One DC operating point and its small-signal circuit, followed from a neighbour (continuation).
 
-    Transistor circuits: Newton starts from ``near``'s node voltages (the usual sequence if that fails).
-    Circuits with several operating points (NDR devices): the point nearest ``near`` in node voltages, or
-    the ``point``-th (1-based) without a neighbour. Linear circuits: the circuit itself."""
-    ndr, junction = nonlinear_kinds(circuit)
-    if junction and not ndr:
-        return _transistor_point(apply_overrides(circuit, params), near.voltages if near is not None else None)
+    Without NDR devices (transistors, junction diodes, behavioural sources): Newton starts from ``near``'s DC
+    solution and junction states (the DC solver's usual sequence if that does not converge); its
+    ``dc.method`` is then ``"continuation"``. With several operating points (NDR devices): the point nearest
+    ``near`` in node voltages, or the ``point``-th (1-based) without a neighbour. Linear circuits: the circuit
+    itself."""
+    ndr, other_kinds = nonlinear_kinds(circuit)
+    if other_kinds and not ndr and near is not None and near.dc is not None:
+        from stabkit.nonlinear.dc import DCPoint, NonlinearProblem
+
+        c = apply_overrides(circuit, params)
+        resolved = c.resolve_params()
+        c.validate(resolved)
+        problem = NonlinearProblem(c, resolved)
+        y0 = near.dc.y
+        if y0.shape == (problem.size,):
+            y, _, ok, its = problem.newton(y0, problem.states_of(y0))
+            if ok:
+                pt = DCPoint(problem, y, "continuation", its,
+                             notes=[f"DC operating point by continuation from a neighbouring solution ({its} iterations)"])
+                return _linear_point(c, pt, 1, 1, False)
     pts = linear_points(circuit, params)
     if near is not None and len(pts) > 1:
         return min(pts, key=lambda q: _distance(q.voltages, near.voltages))
-    k = (point or 1) - 1
     if len(pts) > 1 and point is None:
         raise CircuitError(f"the circuit has {len(pts)} DC operating points; choose one with --point K "
                            f"(1..{len(pts)})")
+    k = (point or 1) - 1
     if not 0 <= k < len(pts):
         raise CircuitError(f"operating point {point} asked for, but the circuit has {len(pts)}")
     return pts[k]

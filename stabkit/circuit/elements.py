@@ -22,6 +22,9 @@ V      n+ n-                       dc, ac                      independent volta
 I      n+ n-                       dc, ac                      independent current (open for AC)
 T      a+ a- b+ b-                 z0, td  (or f, nl)          lossless transmission line
 D      anode cathode               area                        nonlinear diode, ``model`` names a card
+B      n+ n- [c1+ c1- ...]         —                           behavioural source ``I=`` / ``V=`` of node
+                                                               voltages ``v(c+,c-)`` and V-source currents
+                                                               (``refs``); ``expression = (output, text)``
 N      p1 … pk (to ground)         —                           S-parameter block (Touchstone), ``model``
                                                                is the key of ``Circuit.networks``
 =====  ==========================  ==========================  ====================================
@@ -33,6 +36,8 @@ Currents flow from ``n+`` through the element to ``n-`` (SPICE convention).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+__all__ = ["KINDS", "DEPENDENT", "VOLTAGE_DEFINED", "KIND_NAMES", "Element"]
 
 #: kind -> (number of nodes, required values, optional values with defaults)
 KINDS: dict[str, tuple[int, tuple[str, ...], dict[str, float]]] = {
@@ -49,6 +54,7 @@ KINDS: dict[str, tuple[int, tuple[str, ...], dict[str, float]]] = {
     "T": (4, ("z0",), {"td": None, "f": None, "nl": 0.25}),
     "D": (2, (), {"area": 1.0}),
     "Q": (3, (), {"area": 1.0}),
+    "B": (0, (), {}),
     "N": (0, (), {}),
 }
 
@@ -62,7 +68,7 @@ KIND_NAMES = {
     "G": "voltage-controlled current source", "E": "voltage-controlled voltage source",
     "F": "current-controlled current source", "H": "current-controlled voltage source",
     "V": "voltage source", "I": "current source", "T": "transmission line", "D": "diode",
-    "Q": "bipolar transistor", "N": "S-parameter block",
+    "Q": "bipolar transistor", "N": "S-parameter block", "B": "behavioural source",
 }
 
 
@@ -78,6 +84,9 @@ class Element:
     model: str | None = None
     #: where it was defined (file, line) for error messages; None for Python-built circuits
     origin: tuple[str, int] | None = None
+    #: behavioural sources: ``("i" | "v", text)``; the text names controlling voltages ``_v0, _v1 ...``
+    #: (node pairs ``nodes[2:4]``, ``nodes[4:6]`` ...) and controlling currents ``_i0 ...`` (``refs``)
+    expression: tuple[str, str] | None = None
 
     @property
     def key(self) -> str:

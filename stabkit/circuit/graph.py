@@ -144,7 +144,7 @@ class Circuit:
                 if e.key in drop:
                     continue
                 out.add(Element(name=e.name, kind=e.kind, nodes=e.nodes, values=dict(e.values), refs=e.refs,
-                                model=e.model, origin=e.origin))
+                                model=e.model, origin=e.origin, expression=e.expression))
         return out
 
     # ------------------------------------------------------------------ building
@@ -314,8 +314,11 @@ class Circuit:
             if e.kind == "N":  # S-parameter block: its network travels with it, under the scoped name
                 new_model = f"{prefix}.{e.key}"
                 self.networks[new_model] = body.networks[e.key]
+            new_expression = None
+            if e.expression is not None:  # behavioural source: its parameters are scoped like values
+                new_expression = (e.expression[0], expr.rename(e.expression[1], rename, behavioural=True))
             self.add(Element(name=f"{name}.{e.name}", kind=e.kind, nodes=new_nodes, values=new_vals,
-                             refs=new_refs, model=new_model, origin=e.origin))
+                             refs=new_refs, model=new_model, origin=e.origin, expression=new_expression))
 
     # ------------------------------------------------------------------ values
     def param_names(self) -> list[str]:
@@ -388,7 +391,7 @@ class Circuit:
     def _conducting_pairs(e: Element) -> list[tuple[str, str]]:
         """Node pairs the element connects for the purpose of 'has a path to ground'."""
         n = e.nodes
-        if e.kind in ("R", "L", "C", "V", "E", "H", "D"):
+        if e.kind in ("R", "L", "C", "V", "E", "H", "D", "B"):
             return [(n[0], n[1])]
         if e.kind == "T":
             return [(n[0], n[1]), (n[2], n[3]), (n[0], n[2]), (n[1], n[3])]

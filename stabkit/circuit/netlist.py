@@ -61,6 +61,7 @@ USAGE: dict[str, str] = {
     "Q": "Q1 c b e [substrate] QMOD [area]",
     "X": "X1 in out AMP [params: gain=2 r={rl*2}]",
     "N": "N1 p1 p2 file=amp.s2p",
+    "B": "B1 a k I={ip*(v(a,k)/vp)*exp(1-v(a,k)/vp)}' or 'B2 out 0 V={2*v(in)}",
     ".param": ".param a=1 b={a*2}",
     ".subckt": ".subckt NAME port1 port2 [params: a=1 b={a*2}]",
     ".ends": ".ends [NAME]",
@@ -73,7 +74,8 @@ USAGE: dict[str, str] = {
 IGNORED_CARDS = frozenset({
     ".options", ".option", ".opt", ".op", ".ac", ".dc", ".tran", ".pz", ".noise", ".tf", ".sens",
     ".disto", ".four", ".print", ".plot", ".probe", ".save", ".meas", ".measure", ".temp", ".ic",
-    ".nodeset", ".width", ".sp", ".step", ".backanno", ".csparam",
+    ".nodeset", ".width", ".sp", ".step", ".backanno", ".csparam", ".pss", ".hb", ".sens", ".fourier",
+    ".save", ".probe", ".noise",
 })
 
 #: transient source specifications skipped in V/I lines
@@ -82,7 +84,7 @@ TRANSIENT_SPECS = frozenset({"sin", "pulse", "exp", "pwl", "sffm", "am", "trnois
 
 #: element letters that are SPICE but outside this dialect
 UNSUPPORTED_ELEMENTS = {
-    "B": "behavioural source", "M": "MOSFET", "J": "JFET", "Z": "MESFET", "S": "voltage-controlled switch",
+    "M": "MOSFET", "J": "JFET", "Z": "MESFET", "S": "voltage-controlled switch",
     "W": "current-controlled switch", "U": "uniform RC line", "O": "lossy transmission line",
     "Y": "lossy line / special element", "A": "XSPICE code model", "P": "coupled multiconductor line",
 }
@@ -632,18 +634,17 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
         return _parse_source(stmt, name, letter)
     if letter == "X":
         return _parse_instance(stmt, name, tokens[1:])
+    if letter == "B":
+        return _parse_behavioural(stmt, name)
     if letter in UNSUPPORTED_ELEMENTS:
         message = (f"{name}: {UNSUPPORTED_ELEMENTS[letter]} ({letter} element) is outside the stabkit dialect "
-                   "(R L C K G E F H V I T D Q X N)")
-        if letter == "B":
-            message += ("; a tunnel diode is modelled as 'D1 a k TD' with '.model TD tunnel(ip= vp= iv= vv= vpp= "
-                        "vt= cd=)', a linear controlled source as G/E/F/H")
+                   "(R L C K G E F H V I T D Q B X N)")
         if inside_subckt:
             return _Unsupported(name=name, message=message, stmt=stmt)
         raise stmt.error(message)
     if letter not in USAGE:
         raise stmt.error(f"{name}: unknown element type {letter!r}; expected a line starting with one of "
-                         "R L C K G E F H V I T D Q X N, or a card such as .param")
+                         "R L C K G E F H V I T D Q B X N, or a card such as .param")
     usage = USAGE[letter]
     positional, pairs = _split_args(stmt, tokens[1:], usage)
     keys = dict(pairs)
@@ -756,6 +757,56 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
             raise stmt.error(f"{name}: no such Touchstone file {str(path)!r}")
         return Element(name, "N", tuple(_nodes(stmt, positional, name, usage)), {}, model=str(path), origin=origin)
     raise stmt.error(f"{name}: unknown element type {letter!r}")  # pragma: no cover - USAGE guards this
+
+
+_CONTROL_CALL = re.compile(r"(?<![A-Za-z_\d.])([vi])\s*\(\s*([^(),\s]+)\s*(?:,\s*([^(),\s]+)\s*)?\)", re.IGNORECASE)
+_BEHAVIOURAL_HEAD = re.compile(r"^\s*(\S+)\s+(\S+)\s+(\S+)\s+([IiVv])\s*=\s*(.*)$", re.DOTALL)
+
+
+def _parse_behavioural(stmt: _Statement, name: str) -> Element:
+    """``Bname n+ n- I={expr}`` or ``V={expr}`` (braces or quotes optional): a nonlinear device whose current
+    (or voltage) is an expression of node voltages ``v(a)``, ``v(a,b)``, of currents ``i(Vname)`` of voltage
+    sources, of parameters and of the functions in :data:`stabkit.circuit.expr.BEHAVIOURAL_FUNCTIONS`
+    (``if(c,a,b)`` included). The controls become placeholders ``_v0 ...``/``_i0 ...`` and the controlling nodes
+    extra element nodes, so subcircuit flattening maps them like any node."""
+    usage = USAGE["B"]
+    m = _BEHAVIOURAL_HEAD.match(stmt.text)
+    if not m:
+        raise stmt.error(f"{name} needs 2 nodes and I=expression or V=expression, e.g. '{usage}'")
+    n_plus, n_minus, kind, text = m.group(2), m.group(3), m.group(4).lower(), m.group(5).strip()
+    if text[:1] in "{'\"" and text[-1:] == {"{": "}", "'": "'", '"': '"'}[text[0]]:
+        text = text[1:-1].strip()
+    if re.search(r"\s[A-Za-z_]\w*\s*=\s*\S+\s*$", text) and not re.search(r"[<>!=]=\s*\S+\s*$", text):
+        raise stmt.error(f"{name}: options after the expression (such as Rpar=, tc1=) are not supported; write a "
+                         f"parallel R or C as its own element, e.g. '{usage}'")
+    text = re.sub(r"(?<![A-Za-z_\d.])if\s*\(", "ifelse(", text, flags=re.IGNORECASE)
+    nodes = [node_name(n_plus), node_name(n_minus)]
+    pairs: dict[tuple[str, str], str] = {}
+    currents: dict[str, str] = {}
+
+    def replace(match: re.Match) -> str:
+        what, a, b = match.group(1).lower(), match.group(2), match.group(3)
+        if what == "v":
+            key = (node_name(a), node_name(b) if b else GROUND)
+            if key not in pairs:
+                pairs[key] = f"_v{len(pairs)}"
+                nodes.extend(key)
+            return pairs[key]
+        if b:
+            raise stmt.error(f"{name}: i({a},{b}): a current is named by one voltage source, e.g. i(vsense)")
+        ref = a.lower()
+        if ref not in currents:
+            currents[ref] = f"_i{len(currents)}"
+        return currents[ref]
+
+    body = _CONTROL_CALL.sub(replace, text)
+    if not body.strip():
+        raise stmt.error(f"{name}: empty expression; e.g. '{usage}'")
+    try:
+        expr.parse_expression(body, behavioural=True)
+    except ParameterError as exc:
+        raise stmt.error(f"{name}: {exc}") from None
+    return Element(name, "B", tuple(nodes), {}, refs=tuple(currents), origin=stmt.origin, expression=(kind, body))
 
 
 def _scale(value: float | str, m: float | str, *, divide: bool) -> float | str:
@@ -963,7 +1014,7 @@ class _Builder:
                 else:
                     circuit.add(Element(name=element.name, kind=element.kind, nodes=element.nodes,
                                         values=dict(element.values), refs=element.refs, model=element.model,
-                                        origin=element.origin))
+                                        origin=element.origin, expression=element.expression))
             except (CircuitError, ValueError) as exc:
                 stmt = _Statement("", element.origin[0], element.origin[1], Path("."))
                 raise _as_netlist_error(exc, stmt) from None
@@ -1066,6 +1117,21 @@ def _check_elements(circuit: Circuit, resolved: Mapping[str, float]) -> None:
                 if ref not in circuit or circuit.element(ref).kind != "L":
                     raise NetlistError(f"{e.name} couples {ref!r}, which is not an inductor in the netlist; "
                                        f"e.g. '{USAGE['K']}'", file, line)
+        if e.kind == "B":
+            _check_behavioural(circuit, e, resolved, file, line)
         if e.kind in ("D", "Q") and (e.model or "").lower() not in circuit.models:
             raise NetlistError(f"{e.name} uses model {e.model!r}, but there is no '.model {e.model} ...' card",
                                file, line)
+
+
+def _check_behavioural(circuit: Circuit, e: Element, resolved: Mapping[str, float], file, line) -> None:
+    """A behavioural source names known parameters and, in ``i(...)``, voltage sources of the circuit."""
+    _, text = e.expression
+    unknown = sorted(n for n in expr.names_in(text, behavioural=True) - set(resolved)
+                     if not re.fullmatch(r"_[vi]\d+", n))
+    if unknown:
+        raise NetlistError(f"{e.name}: {{{text}}} refers to unknown parameter {unknown[0]!r}; define it with "
+                           f"'.param {unknown[0]}=...'", file, line)
+    for ref in e.refs:
+        if ref not in circuit or circuit.element(ref).kind != "V":
+            raise NetlistError(f"{e.name}: i({ref}) must name a voltage source (V) of the netlist", file, line)

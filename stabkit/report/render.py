@@ -349,7 +349,7 @@ def _section_oppoints(rep: Report, circuit, verdict) -> None:
                              _rightmost_text(pv), pv.verdict])
         rep.table(["#", "device", "v", "i", "r = dv/di", "", "rightmost pole s/2π", "verdict"], rows)
         if len({d["name"] for p in points for d in p.devices}) == 1:
-            from stabkit.analysis.dc import operating_points
+            from stabkit.nonlinear.dc import operating_points
 
             try:
                 ops = operating_points(circuit)

@@ -67,14 +67,31 @@ _BJT_ALIASES = {"va": "vaf", "vb": "var", "ik": "ikf", "pe": "vje", "me": "mje",
 _BJT_IGNORED = {"kf", "af", "level"}
 
 
+#: simulator-only limits and vendor annotations on model cards (safe-operating-area checks of LTspice/ngspice,
+#: manufacturer tags): read and not used, with a note, so vendor cards read as they are
+SIMULATOR_ONLY = frozenset({"vceo", "icrating", "mfg", "iave", "vpk", "ipk", "type", "bvcbo", "vcbo", "vebo"})
+
+
+def is_simulator_only(name: str) -> bool:
+    """True for a model-card entry that only a simulator's safe-operating-area check reads (``vce_max``,
+    ``bv_max`` ... and :data:`SIMULATOR_ONLY`)."""
+    key = name.lower()
+    return key.endswith("_max") or key in SIMULATOR_ONLY
+
+
 def _card_values(params: Mapping[str, float], known: set[str], aliases: Mapping[str, str], ignored,
-                 label: str, model_name: str) -> dict[str, float]:
+                 label: str, model_name: str, skipped: list[str] | None = None) -> dict[str, float]:
     """A model card's parameters as floats under their dataclass field names (``IS`` → ``is_``, aliases
-    resolved, ignored ones dropped); a non-number or an unsupported name raises :class:`CircuitError`."""
+    resolved, ignored ones dropped, simulator-only limits listed in ``skipped``); a non-number or an
+    unsupported name raises :class:`CircuitError`."""
     values: dict[str, float] = {}
     for raw_key, raw in params.items():
         key = aliases.get(raw_key.lower(), raw_key.lower())
         if key in ignored:
+            continue
+        if is_simulator_only(key):
+            if skipped is not None:
+                skipped.append(raw_key.lower())
             continue
         try:
             value = float(raw)
@@ -138,6 +155,8 @@ class GummelPoonParams:
     xti: float = 3.0
     fc: float = 0.5
     tnom: float | None = None
+    #: simulator-only entries of the card (``vce_max`` ...), read and not used
+    skipped: tuple[str, ...] = ()
 
     @classmethod
     def from_card(cls, model_type: str, params: Mapping[str, float], name: str = "model") -> "GummelPoonParams":
@@ -146,10 +165,12 @@ class GummelPoonParams:
         mtype = model_type.lower()
         if mtype not in ("npn", "pnp"):
             raise CircuitError(f"model {name}: type {model_type!r} is not a bipolar transistor (npn or pnp)")
-        known = {f.name for f in fields(cls)} - {"polarity", "is_"}
-        values: dict[str, float | None] = {"polarity": 1 if mtype == "npn" else -1}
+        known = {f.name for f in fields(cls)} - {"polarity", "is_", "skipped"}
+        values: dict = {"polarity": 1 if mtype == "npn" else -1}
+        skipped: list[str] = []
         values.update(_card_values(params, known, _BJT_ALIASES, _BJT_IGNORED, f"model {name} ({mtype})",
-                                   "Gummel–Poon model"))
+                                   "Gummel–Poon model", skipped))
+        values["skipped"] = tuple(skipped)
         for key in ("vaf", "var", "ikf", "ikr"):  # SPICE: 0 means infinite
             if values.get(key) == 0.0:
                 values[key] = math.inf
@@ -166,7 +187,8 @@ class GummelPoonParams:
         return p
 
     def to_dict(self) -> dict:
-        return {k: (None if v is None or (isinstance(v, float) and math.isinf(v)) else v) for k, v in asdict(self).items()}
+        return {k: (None if v is None or (isinstance(v, float) and math.isinf(v)) else
+                    (list(v) if isinstance(v, tuple) else v)) for k, v in asdict(self).items()}
 
 
 _DIODE_ALIASES = {"cj0": "cjo", "cj": "cjo", "mj": "m", "pb": "vj", "tref": "tnom"}
@@ -191,13 +213,16 @@ class JunctionDiodeParams:
     bv: float = math.inf
     ibv: float = 1e-3
     tnom: float | None = None
+    #: simulator-only entries of the card (``bv_max`` ...), read and not used
+    skipped: tuple[str, ...] = ()
 
     @classmethod
     def from_card(cls, params: Mapping[str, float], name: str = "model") -> "JunctionDiodeParams":
-        known = {f.name for f in fields(cls)} - {"is_"}
+        known = {f.name for f in fields(cls)} - {"is_", "skipped"}
+        skipped: list[str] = []
         values = _card_values(params, known, _DIODE_ALIASES, _DIODE_IGNORED, f"model {name} (d)",
-                              "junction diode model")
-        p = cls(**values)
+                              "junction diode model", skipped)
+        p = cls(**values, skipped=tuple(skipped))
         if p.fc > 0.95:
             p = replace(p, fc=0.95)
         return p
@@ -520,6 +545,75 @@ def gp_capacitances(vbe, vbc, vbx, vcs, t: TransistorTemperature, cur: GPCurrent
     return GPCapacitances(cbe=cbe, cbc=cbc, cbx=cbx, ccs=ccs, cbe_vbc=geqcb, cje=cje, tf_effective=tf_eff)
 
 
+def depletion_charge(v, cj0: float, vj: float, m: float, fc: float):
+    """SPICE depletion charge (C), the integral of :func:`depletion_capacitance` from 0 to ``v``."""
+    v = np.asarray(v, dtype=float)
+    if cj0 == 0.0:
+        return np.zeros_like(v)
+    below = v < fc * vj
+    with np.errstate(invalid="ignore", divide="ignore"):
+        arg = 1.0 - np.where(below, v, 0.0) / vj
+        lower = cj0 * vj * (1.0 - np.exp((1.0 - m) * np.log(arg))) / (1.0 - m)
+    f1 = vj * (1.0 - math.exp((1.0 - m) * math.log(1.0 - fc))) / (1.0 - m)
+    f2 = math.exp((1.0 + m) * math.log(1.0 - fc))
+    f3 = 1.0 - fc * (1.0 + m)
+    vf = fc * vj
+    upper = cj0 * (f1 + (f3 * (v - vf) + m / (2.0 * vj) * (v * v - vf * vf)) / f2)
+    return np.where(below, lower, upper)
+
+
+def substrate_charge(v, cj0: float, vj: float, m: float):
+    """SPICE collector–substrate charge (C), the integral of :func:`substrate_capacitance`."""
+    v = np.asarray(v, dtype=float)
+    if cj0 == 0.0:
+        return np.zeros_like(v)
+    if m == 0.0:
+        return cj0 * v
+    with np.errstate(invalid="ignore"):
+        arg = 1.0 - np.minimum(v, 0.0) / vj
+        reverse = vj * cj0 * (1.0 - np.exp((1.0 - m) * np.log(arg))) / (1.0 - m)
+    return np.where(v < 0.0, reverse, cj0 * v * (1.0 + m * v / (2.0 * vj)))
+
+
+@dataclass
+class GPCharges:
+    """Terminal charges (C) of the Gummel–Poon transistor (NPN sense): ``qbe`` (B'–E', diffusion + depletion),
+    ``qbc`` (B'–C'), ``qbx`` (B–C', the ``1 − XCJC`` part), ``qcs`` (substrate junction). Their derivatives are
+    :func:`gp_capacitances`."""
+
+    qbe: np.ndarray
+    qbc: np.ndarray
+    qbx: np.ndarray
+    qcs: np.ndarray
+
+
+def gp_charges(vbe, vbc, vbx, vcs, t: TransistorTemperature, cur: GPCurrents) -> GPCharges:
+    """The charges whose derivatives :func:`gp_capacitances` gives (SPICE 2G6 / ngspice charge model)."""
+    vbe = np.asarray(vbe, dtype=float)
+    vbc = np.asarray(vbc, dtype=float)
+    ibe = cur.ibe1
+    diffusion = t.tf * ibe
+    if t.tf != 0.0:
+        argtf = np.zeros_like(vbe)
+        if t.xtf != 0.0:
+            argtf = t.xtf * np.exp(vbc * t.inv_vtf) if t.inv_vtf != 0.0 else np.full_like(vbe, t.xtf)
+            if t.itf != 0.0:
+                ratio = ibe / (ibe + t.itf)
+                argtf = argtf * ratio * ratio
+        diffusion = np.where(vbe > 0.0, t.tf * ibe * (1.0 + argtf) / cur.qb, diffusion)
+    qbe = diffusion + depletion_charge(vbe, t.cje, t.vje, t.mje, t.fc)
+    qbc = t.tr * cur.ibc1 + depletion_charge(vbc, t.cjc * t.xcjc, t.vjc, t.mjc, t.fc)
+    qbx = depletion_charge(vbx, t.cjc * (1.0 - t.xcjc), t.vjc, t.mjc, t.fc)
+    qcs = substrate_charge(vcs, t.cjs, t.vjs, t.mjs)
+    return GPCharges(qbe=qbe, qbc=qbc, qbx=qbx, qcs=qcs)
+
+
+def diode_charge(v, i_junction, d: "DiodeTemperature"):
+    """Depletion plus diffusion (``TT·i``) charge of a junction diode (C); its derivative is
+    :func:`diode_capacitance`."""
+    return depletion_charge(v, d.cjo, d.vj, d.m, d.fc) + d.tt * np.asarray(i_junction, dtype=float)
+
+
 def diode_current(v, d: DiodeTemperature, gmin: float = DEFAULT_GMIN):
     """Junction diode current and conductance at the internal junction voltage ``v`` (gmin included)."""
     i, g = junction_current(v, d.is_, d.n * d.vt)
@@ -551,5 +645,6 @@ __all__ = [
     "GPCapacitances", "transistor_at", "diode_at", "junction_current", "depletion_capacitance",
     "substrate_capacitance", "gp_currents", "gp_capacitances", "base_resistance", "base_conductance",
     "diode_current", "diode_capacitance", "pn_limit", "thermal_voltage", "is_junction_diode_model",
+    "depletion_charge", "substrate_charge", "GPCharges", "gp_charges", "diode_charge", "is_simulator_only",
     "DEFAULT_GMIN", "DEFAULT_TNOM_C",
 ]
