@@ -15,7 +15,7 @@ import warnings
 from stabkit.errors import StabkitError, StabkitWarning
 
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ["poles", "zin", "ndf", "loads", "equiv", "oppoints", "oscillation", "check", "report"]
+COMMANDS = ["poles", "zin", "ndf", "loads", "equiv", "oppoints", "oscillation", "yield_cmd", "check", "report"]
 
 DESCRIPTION = """\
 stabkit tells whether a linear(ized) circuit is stable, why not, and for which external loads it stays

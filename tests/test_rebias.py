@@ -49,7 +49,7 @@ def test_continuation_reproduces_a_fresh_solve(stage):
     fresh = bias_point(stage, {"u": 9.0})
     near = linear_point_near(stage, {"u": 8.5})
     again = linear_point_near(stage, {"u": 9.0}, near=near)
-    assert again.dc.method == "continuation" and again.dc.iterations < fresh.iterations
+    assert again.dc.method == "newton from the given start" and again.dc.iterations < fresh.iterations
     for node, v in fresh.voltages.items():
         assert again.dc.voltages[node] == pytest.approx(v, rel=1e-9, abs=1e-12)
     np.testing.assert_allclose(again.transistors[0]["ic"], fresh.transistors["Q1"].ic, rtol=1e-9)

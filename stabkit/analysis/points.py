@@ -90,10 +90,13 @@ def nonlinear_kinds(circuit: Circuit) -> tuple[list[str], list[str]]:
     return ndr, other
 
 
-def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -> list[LinearPoint]:
+def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *, start=None) -> list[LinearPoint]:
     """Every DC operating point of ``circuit`` (with ``params`` applied) and its small-signal circuit: one DC
     solver (:func:`stabkit.nonlinear.dc.dc_points`) and one linearizer (:func:`stabkit.nonlinear.linearize.linearize`)
-    for every mix of devices (tunnel diodes, S-type devices, junction diodes, transistors, behavioural sources)."""
+    for every mix of devices (tunnel diodes, S-type devices, junction diodes, transistors, behavioural sources).
+
+    ``start``: a :class:`~stabkit.nonlinear.dc.DCPoint` of the same circuit (e.g. at nominal values) where the
+    DC Newton of a circuit without NDR devices starts (a warm start, see :func:`~stabkit.nonlinear.dc.dc_points`)."""
     from stabkit.nonlinear.dc import dc_points
 
     circuit = apply_overrides(circuit, params)
@@ -102,39 +105,34 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -
     ndr, other = nonlinear_kinds(circuit)
     if not ndr and not other:
         return [LinearPoint(index=1, count=1, circuit=circuit)]
-    points = dc_points(circuit)
-    return [_linear_point(circuit, pt, k, len(points), bool(ndr)) for k, pt in enumerate(points, start=1)]
-
-
-def _linear_point(circuit: Circuit, pt, index: int, count: int, ndr: bool) -> LinearPoint:
-    """The :class:`LinearPoint` of one DC solution ``pt`` (:class:`~stabkit.nonlinear.dc.DCPoint`) of ``circuit``."""
-    from stabkit.nonlinear.devices import BipolarTransistor, JunctionDiode, transistor_region
-    from stabkit.nonlinear.linearize import linearize
-
-    devices = pt.problem.devices
-    voltages = {n: v for n, v in pt.voltages.items() if not n.endswith((".bi", ".ci", ".ei", ".ai"))}
-    ndr_dicts, transistors, diodes, warn = [], [], [], []
-    volts = pt.voltages
-    for j, dev in enumerate(devices):
-        x = pt.controls(j)
-        if dev.family == "ndr":
-            d = dev.describe(x)
-            ndr_dicts.append({"name": d["name"], "v": d["v"], "i": d["i"], "ndr": d["ndr"], "tangent": pt.tangent,
-                              **_small_signal_dict(dev, x)})
-        elif isinstance(dev, BipolarTransistor):
-            t = dev.bias(x, volts)
-            region = transistor_region(t.vbe, t.vbc)
-            transistors.append({**t.to_dict(), "region": region})
-            if region != "forward active":
-                warn.append(f"{t.name} is in {region} (Vbe = {t.vbe:.3f} V, Vbc = {t.vbc:.3f} V, Ic = {t.ic:.3g} A): "
-                            "its small-signal gain is not what a forward-active design assumes")
-        elif isinstance(dev, JunctionDiode):
-            diodes.append(dev.bias(x).to_dict())
-    kind = "ndr" if ndr else "transistor"
-    notes = [*pt.device_notes, *pt.notes]
-    return LinearPoint(index=index, count=count, circuit=linearize(circuit, pt), voltages=voltages,
-                       devices=ndr_dicts, transistors=transistors, diodes=diodes, tangent=pt.tangent,
-                       notes=notes, warnings=warn, kind=kind, dc=pt)
+    points = dc_points(circuit, start=start)
+    out = []
+    for k, pt in enumerate(points, start=1):
+        devices = pt.problem.devices
+        voltages = {n: v for n, v in pt.voltages.items() if not n.endswith((".bi", ".ci", ".ei", ".ai"))}
+        ndr_dicts, transistors, diodes, warn = [], [], [], []
+        volts = pt.voltages
+        for j, dev in enumerate(devices):
+            x = pt.controls(j)
+            if dev.family == "ndr":
+                d = dev.describe(x)
+                ndr_dicts.append({"name": d["name"], "v": d["v"], "i": d["i"], "ndr": d["ndr"], "tangent": pt.tangent,
+                                  **_small_signal_dict(dev, x)})
+            elif isinstance(dev, BipolarTransistor):
+                t = dev.bias(x, volts)
+                region = transistor_region(t.vbe, t.vbc)
+                transistors.append({**t.to_dict(), "region": region})
+                if region != "forward active":
+                    warn.append(f"{t.name} is in {region} (Vbe = {t.vbe:.3f} V, Vbc = {t.vbc:.3f} V, Ic = {t.ic:.3g} A): "
+                                "its small-signal gain is not what a forward-active design assumes")
+            elif isinstance(dev, JunctionDiode):
+                diodes.append(dev.bias(x).to_dict())
+        kind = "ndr" if ndr else "transistor"
+        notes = [*pt.device_notes, *pt.notes]
+        out.append(LinearPoint(index=k, count=len(points), circuit=linearize(circuit, pt), voltages=voltages,
+                               devices=ndr_dicts, transistors=transistors, diodes=diodes, tangent=pt.tangent,
+                               notes=notes, warnings=warn, kind=kind, dc=pt))
+    return out
 
 
 def _small_signal_dict(dev, x) -> dict:
@@ -222,26 +220,13 @@ def linear_point_near(circuit: Circuit, params: Mapping[str, float] | None = Non
     """One DC operating point and its small-signal circuit, followed from a neighbour (continuation).
 
     Without NDR devices (transistors, junction diodes, behavioural sources): Newton starts from ``near``'s DC
-    solution and junction states (the DC solver's usual sequence if that does not converge); its
-    ``dc.method`` is then ``"continuation"``. With several operating points (NDR devices): the point nearest
+    solution and device states (the warm start of :func:`~stabkit.nonlinear.dc.dc_points`; the DC solver's usual
+    sequence if that does not converge). With several operating points (NDR devices): the point nearest
     ``near`` in node voltages, or the ``point``-th (1-based) without a neighbour. Linear circuits: the circuit
     itself."""
-    ndr, other_kinds = nonlinear_kinds(circuit)
-    if other_kinds and not ndr and near is not None and near.dc is not None:
-        from stabkit.nonlinear.dc import DCPoint, NonlinearProblem
-
-        c = apply_overrides(circuit, params)
-        resolved = c.resolve_params()
-        c.validate(resolved)
-        problem = NonlinearProblem(c, resolved)
-        y0 = near.dc.y
-        if y0.shape == (problem.size,):
-            y, _, ok, its = problem.newton(y0, problem.states_of(y0))
-            if ok:
-                pt = DCPoint(problem, y, "continuation", its,
-                             notes=[f"DC operating point by continuation from a neighbouring solution ({its} iterations)"])
-                return _linear_point(c, pt, 1, 1, False)
-    pts = linear_points(circuit, params)
+    ndr, _ = nonlinear_kinds(circuit)
+    start = near.dc if (near is not None and not ndr) else None
+    pts = linear_points(circuit, params, start=start)
     if near is not None and len(pts) > 1:
         return min(pts, key=lambda q: _distance(q.voltages, near.voltages))
     if len(pts) > 1 and point is None:

@@ -790,10 +790,15 @@ def dc_point(circuit: Circuit, params: Mapping[str, float] | None = None, *, tem
     return DCPoint(problem, sol.y, sol.method, sol.iterations)
 
 
-def dc_points(circuit: Circuit, params: Mapping[str, float] | None = None, *, n_grid: int = GRID_POINTS
-              ) -> list[DCPoint]:
+def dc_points(circuit: Circuit, params: Mapping[str, float] | None = None, *, n_grid: int = GRID_POINTS,
+              start: DCPoint | None = None) -> list[DCPoint]:
     """Every DC operating point of ``circuit`` that the search finds (see the module docstring), sorted along
-    the first NDR device's controlling variable. Each point's ``notes`` say how it was found."""
+    the first NDR device's controlling variable. Each point's ``notes`` say how it was found.
+
+    ``start``: circuits without NDR devices (transistors, junction diodes, behavioural sources) — a DC point of
+    a circuit of the same structure (e.g. at nominal values) from which Newton starts, a warm start for
+    Monte-Carlo runs (``stabkit yield``: about 5 iterations instead of 31 from 0 V for the Linvill NIC); when
+    it does not converge from there (or does not fit), the usual continuation runs."""
     resolved = circuit.resolve_params(params)
     circuit.validate(resolved)
     problem = NonlinearProblem(circuit, resolved)
@@ -803,7 +808,8 @@ def dc_points(circuit: Circuit, params: Mapping[str, float] | None = None, *, n_
     if len(problem.devices) == 1 and ndr:
         return _load_line_search(circuit, problem, resolved, n_grid)
     if not ndr:
-        sol = solve(problem)
+        sol = _warm_solve(problem, start) if start is not None else None
+        sol = sol if sol is not None else solve(problem)
         if not sol.converged:
             raise CircuitError("DC operating point: Newton's method did not converge (plain, with gmin stepping, "
                                "or with source stepping); check the bias network (a node without a DC path?)")
@@ -822,6 +828,14 @@ def dc_points(circuit: Circuit, params: Mapping[str, float] | None = None, *, n_
     note = (f"{len(problem.devices)} nonlinear devices: operating points found by damped Newton from {n_starts} "
             "starts; unlike the one-device load-line search, points may be missed")
     return [DCPoint(problem, y, "multi-start Newton", 0, notes=[note]) for y in found]
+
+
+def _warm_solve(problem: NonlinearProblem, start: DCPoint) -> Solution | None:
+    """Newton from ``start``'s solution with its device states, or ``None`` when the layouts differ or it fails."""
+    if start.y.shape != (problem.size,) or start.problem.system.node_index != problem.system.node_index:
+        return None
+    y, _, ok, its = problem.newton(start.y, problem.states_of(start.y))
+    return Solution(True, y, "newton from the given start", its) if ok else None
 
 
 def _load_line_search(circuit: Circuit, problem: NonlinearProblem, resolved, n_grid: int) -> list[DCPoint]:
