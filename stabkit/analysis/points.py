@@ -98,6 +98,8 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
     ``start``: a :class:`~stabkit.nonlinear.dc.DCPoint` of the same circuit (e.g. at nominal values) where the
     DC Newton of a circuit without NDR devices starts (a warm start, see :func:`~stabkit.nonlinear.dc.dc_points`)."""
     from stabkit.nonlinear.dc import dc_points
+    from stabkit.nonlinear.devices import BipolarTransistor, JunctionDiode, transistor_region
+    from stabkit.nonlinear.linearize import linearize
 
     circuit = apply_overrides(circuit, params)
     if not len(circuit):
