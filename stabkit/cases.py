@@ -116,6 +116,10 @@ def read_yaml(path: str | os.PathLike) -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CaseFileError(f"cannot read case file: {exc.strerror or exc}", file=path) from None
+    except UnicodeDecodeError as exc:
+        line = Path(path).read_bytes()[: exc.start].count(b"\n") + 1
+        raise CaseFileError(f"not UTF-8 text (byte {exc.object[exc.start]:#04x}): a case file is YAML text",
+                            file=path, line=line) from None
     try:
         return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
     except CaseFileError as exc:
@@ -480,7 +484,7 @@ class CaseRunner:
 
             # nonlinear devices are linearized once, after checking that the sweep leaves their bias alone
             small_signal = self._recording(sweep_circuit, self.circuit, {param: [lo, hi]})
-            result = self._recording(fn, small_signal, param, lo, hi)
+            result = self._recording(lambda: fn(small_signal, param, lo, hi, progress=True))  # a bar on a terminal
             self.range_results[key] = result
             self._ranges[key] = interval_list(result)
         return self._ranges[key]

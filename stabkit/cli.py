@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 import warnings
 
 from stabkit.errors import StabkitError, StabkitWarning
 
+__all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
+
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ["poles", "zin", "ndf", "loads", "equiv", "oppoints", "oscillation", "yield_cmd", "check", "report"]
+COMMANDS = ["poles", "zin", "ndf", "loads", "equiv", "oppoints", "oscillation", "yield", "check", "report"]
+#: command modules whose name differs from the command (``yield`` is a Python keyword)
+MODULES = {"yield": "yield_cmd"}
 
 DESCRIPTION = """\
 stabkit tells whether a linear(ized) circuit is stable, why not, and for which external loads it stays
@@ -25,7 +30,7 @@ how to use it:
   1. is it stable?      stabkit poles NET          exact natural frequencies (lumped circuits)
   2. why not?           stabkit ndf NET            NDF encirclements, per dependent source
   3. for which loads?   stabkit loads NET --sweep P --from A --to B
-     which DC points?   stabkit oppoints NET       NDR devices: every operating point, each judged
+     which DC points?   stabkit oppoints NET       every operating point, each judged; transistor regions
      non-Foster design  stabkit equiv NET --port P --band A:B --target X   L_eq/C_eq, tuning, admissible loads
      does it oscillate? stabkit oscillation NET    steady state: frequency, amplitude, harmonics
   4. write it down      stabkit report NET -o report.html
@@ -34,6 +39,7 @@ how to use it:
 examples:
   stabkit poles cases/ntype_smallsignal.cir
   stabkit poles cases/ntype_smallsignal.cir --set lser=60n --json
+  stabkit poles cases/tunnel_bistable.cir --point 2
   stabkit report cases/ntype_smallsignal.cir -o ntype.html
   stabkit check cases/
 
@@ -49,7 +55,16 @@ class UsageError(StabkitError, ValueError):
     """Bad command-line input."""
 
 
+#: a value that starts with a minus sign: ``-1n``, ``-2.5k``, ``-.5``, ``-1e-9``, ``-inf`` (argparse alone takes
+#: ``--from -1n`` for an unknown option ``-1n``)
+NEGATIVE_VALUE = re.compile(r"^-(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[a-zA-Zµ]*|inf|infinity|nan)$", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_VALUE  # option values may be negative and carry suffixes
+
     def error(self, message):  # one line, exit 2
         raise UsageError(f"{self.prog}: {message}")
 
@@ -62,11 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:
-        importlib.import_module(f"stabkit.commands.{name}").register(sub)
+        importlib.import_module(f"stabkit.commands.{MODULES.get(name, name)}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit code (progress bars are restored afterwards for in-process callers)."""
+    from stabkit.report.progress import set_quiet
+
+    was_quiet = set_quiet(False)
+    set_quiet(was_quiet)
+    try:
+        return _main(argv)
+    finally:
+        set_quiet(was_quiet)
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser()
@@ -90,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stabkit: interrupted", file=sys.stderr)
         return 130
+    except ArithmeticError as exc:  # OverflowError, ZeroDivisionError, FloatingPointError from extreme values
+        print(f"stabkit: error: numerical overflow ({type(exc).__name__}: {exc}): a value or frequency band beyond "
+              "what double precision can analyse; check the --set, --fmin/--fmax and sweep values", file=sys.stderr)
+        return 2
     except MemoryError:
         print("stabkit: error: out of memory: the circuit is too large for this analysis on this machine "
               "(try fewer frequencies, a narrower sweep, or a machine with more memory)", file=sys.stderr)

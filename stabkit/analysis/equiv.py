@@ -504,9 +504,10 @@ class EquivDesign:
 
     def plot(self, ax=None):
         """``X_eq(f)`` over the band with the target and the ±tol lines."""
-        from stabkit.report.equiv_plots import plot_equivalent
+        from stabkit.report.plots import plot_equivalent
 
-        return plot_equivalent(self.freq_hz, self.values, self.target, self.tol, self.kind, ax=ax)
+        return plot_equivalent(self.freq_hz, self.values, self.target, self.tol, self.kind, ax=ax,
+                               tol_band_hz=self.tol_band_hz)
 
 
 def design(circuit: Circuit, port, band: tuple[float, float], target: float, *, kind: str = "L",

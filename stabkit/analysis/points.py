@@ -117,9 +117,7 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
         for j, dev in enumerate(devices):
             x = pt.controls(j)
             if dev.family == "ndr":
-                d = dev.describe(x)
-                ndr_dicts.append({"name": d["name"], "v": d["v"], "i": d["i"], "ndr": d["ndr"], "tangent": pt.tangent,
-                                  **_small_signal_dict(dev, x)})
+                ndr_dicts.append({**dev.describe(x), "tangent": pt.tangent})
             elif isinstance(dev, BipolarTransistor):
                 t = dev.bias(x, volts)
                 region = transistor_region(t.vbe, t.vbc)
@@ -128,19 +126,13 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
                     warn.append(f"{t.name} is in {region} (Vbe = {t.vbe:.3f} V, Vbc = {t.vbc:.3f} V, Ic = {t.ic:.3g} A): "
                                 "its small-signal gain is not what a forward-active design assumes")
             elif isinstance(dev, JunctionDiode):
-                diodes.append(dev.bias(x).to_dict())
+                diodes.append(dev.describe(x))
         kind = "ndr" if ndr else "transistor"
         notes = [*pt.device_notes, *pt.notes]
         out.append(LinearPoint(index=k, count=len(points), circuit=linearize(circuit, pt), voltages=voltages,
                                devices=ndr_dicts, transistors=transistors, diodes=diodes, tangent=pt.tangent,
                                notes=notes, warnings=warn, kind=kind, dc=pt))
     return out
-
-
-def _small_signal_dict(dev, x) -> dict:
-    from stabkit.nonlinear.linearize import two_terminal_small_signal
-
-    return two_terminal_small_signal(dev, x).to_dict()
 
 
 def diode_held_nodes(circuit: Circuit) -> set[str]:

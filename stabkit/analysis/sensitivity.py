@@ -271,6 +271,19 @@ class ModeSensitivity:
                 f"lives on {where}{who}")
         return text + (f"; increasing {damp} damps it most" if damp else "; no element's increase damps it")
 
+    def ranked(self, top: int = 10) -> list[Sensitivity]:
+        """The ``top`` elements and parameters with a nonzero value, by ``|re_hz_relative|``, largest first."""
+        items = [x for x in [*self.elements, *self.parameters] if x.value != 0]
+        return sorted(items, key=lambda x: -abs(x.re_hz_relative))[:top]
+
+    def plot(self, ax=None, top: int = 10):
+        """Bar chart of the ``top`` relative sensitivities (:func:`stabkit.report.plots.plot_sensitivities`)."""
+        from stabkit.report.plots import plot_sensitivities
+
+        items = self.ranked(top)
+        labels = [x.name + (" (param)" if x.kind == "param" else "") for x in items]
+        return plot_sensitivities(labels, [x.re_hz_relative for x in items], self.pole_hz, ax=ax)
+
     def to_dict(self) -> dict:
         return {"pole_hz": [float(self.pole_hz.real), float(self.pole_hz.imag)], "residual": self.residual,
                 "genuine": self.genuine, "device": self.device,
@@ -307,11 +320,9 @@ class SensitivityResult:
                     lines.append(f"  {s.name:24s} {s.value:12.4g} {rel:>20s} {s.re_hz_per_unit:>20.4g}")
         return "\n".join(lines)
 
-    def plot(self, ax=None, top: int = 10):
-        """Bar chart of the ``top`` relative sensitivities of the first mode."""
-        from stabkit.report.sensitivity import plot_sensitivities
-
-        return plot_sensitivities(self.modes[0], ax=ax, top=top)
+    def plot(self, ax=None, top: int = 10, mode: int = 0):
+        """Bar chart of the ``top`` relative sensitivities of mode ``mode`` (the first by default)."""
+        return self.modes[mode].plot(ax=ax, top=top)
 
 
 def _hz(x: float) -> str:
