@@ -26,10 +26,11 @@ __all__ = ['register', 'run']
 EPILOG = """\
 examples:
   stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC
-  stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC \\
-      --tune lload --compensate rload                       steps 4 and 5: symmetric L_eq and Re Zin
-  stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC \\
-      --tune lload --mode widest --by u=5,6,7,8,9 --loads lext=1n:60n          the paper's Table 2
+  stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC --tune lload --compensate rload   steps 4-5
+  stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC --tune lload --mode widest --by u=5,9 --loads lext=5n:20n --rtol 1e-2   Table 2, two columns
+
+The paper's whole Table 2 is --by u=5,6,7,8,9 --loads lext=1n:60n (a few minutes; docs/paper.md has it, Table 3
+with --by rc=0,2,4,6,8, Table 4 with --target and --tol lists).
 
 Exit status: 0 done (with --loads: some design has a stable interval), 1 (--loads) no design has one,
 3 a stability verdict was uncertain, 2 bad input.
@@ -61,13 +62,24 @@ def register(sub) -> None:
     p.add_argument("--line-above", metavar="X",
                    help="with a --target list: use the line only where |target| >= X (e.g. 5.5n)")
     p.add_argument("--search", metavar="A:B", help="frequencies searched for the ±tol band (default: band/10 to band·10)")
-    p.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance of the admissible edges (default 1e-3)")
+    p.add_argument("--rtol", type=_rtol, default=1e-3,
+                   help="relative tolerance of the admissible edges, 0 < RTOL < 0.5 (default 1e-3)")
     add_point(p)
     add_common(p)
     # negative values with engineering suffixes (--target -5n) are values, not options
     number = r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(meg|mil|[fpnumkgt])?"
     p._negative_number_matcher = re.compile(rf"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(meg|mil|[fpnumkgt])?(,{number})*$", re.I)
     p.set_defaults(func=run)
+
+
+def _rtol(text: str) -> float:
+    try:
+        value = float(parse_value(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e-3, got {text!r}") from None
+    if not 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected 0 < RTOL < 0.5 (a relative tolerance such as 1e-3), got {text!r}")
+    return value
 
 
 def _number(text: str, what: str) -> float:

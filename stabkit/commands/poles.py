@@ -19,8 +19,7 @@ examples:
   stabkit poles cases/ntype_smallsignal.cir --set lser=60n --json
   stabkit poles cases/tunnel_bistable.cir            every operating point
   stabkit poles cases/tunnel_bistable.cir --point 2  only the second
-  stabkit poles cases/linvill_bfr840.cir --set lext=5n --sensitivity
-                                  which elements and parameters damp the unstable modes, ranked
+  stabkit poles cases/linvill_bfr840.cir --set lext=5n --sensitivity   which elements damp the unstable modes
 """
 
 
