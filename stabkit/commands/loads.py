@@ -221,12 +221,12 @@ def run(args) -> int:
     if any(nonlinear_kinds(circuit)) and not movers:  # the bias stays: linearize once
         base = linear_point_near(circuit, point=args.point)
         circuit, base_bias = base.circuit, bias_summary(base)
+    elif movers and ymap:
+        raise CircuitError(f"--map: {next(iter(movers.values()))}; a map linearizes once (use --by to re-bias "
+                           "per column)")
     elif movers and not args.json:
         how = "every value" if args.sweep.lower() in {m.lower() for m in movers} else "each column"
         print(f"note: {next(iter(movers.values()))}: re-biasing and re-linearizing at {how}", file=sys.stderr)
-    if movers and ymap:
-        raise CircuitError(f"--map: {next(iter(movers.values()))}; a map linearizes once (use --by to re-bias "
-                           "per column)")
     rebias = "point" if args.sweep.lower() in {m.lower() for m in movers} else "column"
     progress = not args.json  # drawn only on a terminal and without STABKIT_NO_PROGRESS (report.progress)
     common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method)

@@ -676,8 +676,8 @@ def _section_sensitivities(rep: Report, result, suffix: str = "", sub: bool = Fa
           "Re s/2π for +100 % of the value, linearized. Negative: increasing the value damps the mode.")
     for k, mode in enumerate(result.modes):
         rep.p(mode.describe())
-        rep.table(["element / parameter", "kind", "value", "ΔRe s/2π per +100 %", "ΔIm s/2π per +100 %"],
-                  [[x.name, "param" if x.kind == "param" else x.kind, format_eng(x.value),
+        rep.table(["element or .param", "value", "ΔRe s/2π per +100 %", "ΔIm s/2π per +100 %"],
+                  [[x.name + (" (.param)" if x.kind == "param" else ""), format_eng(x.value),
                     format_eng(x.re_hz_relative, "Hz"), format_eng(x.im_hz_relative, "Hz")] for x in mode.ranked(top)])
         rep.draw(lambda ax, m=mode: m.plot(ax=ax, top=top),
                  "pole sensitivities: blue bars damp the mode, vermillion hatched ones push it right",
