@@ -350,7 +350,7 @@ OPTIONS = {
     "loads": ["--set", "--point", "--sweep", "--from", "--to", "--by", "--map", "--probes", "--rtol", "--points",
               "--scale", "--method", "--json"],
     "equiv": ["--set", "--point", "--port", "--band", "--target", "--kind", "--tune", "--mode", "--tol", "--compensate",
-              "--external", "--loads", "--by", "--line", "--line-above", "--search", "--rtol", "--json"],
+              "--external", "--loads", "--by", "--line", "--line-above", "--search", "--points", "--rtol", "--json"],
 }
 FLAGS = {"--json"}
 
@@ -368,6 +368,8 @@ def command_lines(draw):
             argv.append(draw(st.sampled_from(VALUES) | st.text(max_size=6)))
     if command == "loads":
         argv += ["--points", "5", "--workers", "1"]  # keep each example cheap (later options win)
+    if command == "equiv":
+        argv += ["--points", "5"]
     return argv
 
 

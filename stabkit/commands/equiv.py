@@ -27,10 +27,10 @@ EPILOG = """\
 examples:
   stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC
   stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC --tune lload --compensate rload   steps 4-5
-  stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC --tune lload --mode widest --by u=5,9 --loads lext=5n:20n --rtol 1e-2   Table 2, two columns
+  stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC --tune lload --by u=5,9 --loads lext=6n:18n --points 8 --rtol 1e-2   Table 2's form, two columns
 
-The paper's whole Table 2 is --by u=5,6,7,8,9 --loads lext=1n:60n (a few minutes; docs/paper.md has it, Table 3
-with --by rc=0,2,4,6,8, Table 4 with --target and --tol lists).
+The paper's whole Table 2 is --tune lload --mode widest --by u=5,6,7,8,9 --loads lext=1n:100n (a few minutes;
+docs/paper.md has it, Table 3 with --by rc=0,2,4,6,8, Table 4 with --target and --tol lists).
 
 Exit status: 0 done (with --loads: some design has a stable interval), 1 (--loads) no design has one,
 3 a stability verdict was uncertain, 2 bad input.
@@ -62,6 +62,8 @@ def register(sub) -> None:
     p.add_argument("--line-above", metavar="X",
                    help="with a --target list: use the line only where |target| >= X (e.g. 5.5n)")
     p.add_argument("--search", metavar="A:B", help="frequencies searched for the ±tol band (default: band/10 to band·10)")
+    p.add_argument("--points", type=_points, default=31,
+                   help="coarse-scan points of the --loads sweep, 2..10000 (default 31)")
     p.add_argument("--rtol", type=_rtol, default=1e-3,
                    help="relative tolerance of the admissible edges, 0 < RTOL < 0.5 (default 1e-3)")
     add_point(p)
@@ -70,6 +72,16 @@ def register(sub) -> None:
     number = r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(meg|mil|[fpnumkgt])?"
     p._negative_number_matcher = re.compile(rf"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(meg|mil|[fpnumkgt])?(,{number})*$", re.I)
     p.set_defaults(func=run)
+
+
+def _points(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer from 2 to 10000, got {text!r}") from None
+    if not 2 <= value <= 10000:
+        raise argparse.ArgumentTypeError(f"expected an integer from 2 to 10000, got {text!r}")
+    return value
 
 
 def _rtol(text: str) -> float:
@@ -156,7 +168,8 @@ def run(args) -> int:
         raise NetlistError(f"--line {args.line}: {line[0]} is not an inductor of {args.netlist}")
     search = _range(args.search, "--search") if args.search else None
     kwargs = dict(kind=args.kind, tune=args.tune, mode=args.mode, compensate=args.compensate, params=fixed,
-                  external=external, loads=loads, search=search, point=args.point, rtol=args.rtol)
+                  external=external, loads=loads, search=search, point=args.point, rtol=args.rtol,
+                  load_points=args.points)
     many = len(targets) > 1 or len(tols) > 1
     if args.by and many:
         raise NetlistError("--by with several --target/--tol values: give one or the other")
