@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError
 
-__all__ = ["LinearPoint", "linear_points", "sweep_circuit", "nonlinear_kinds", "apply_overrides"]
+__all__ = ["LinearPoint", "linear_points", "sweep_circuit", "nonlinear_kinds", "apply_overrides", "bias_movers",
+           "linear_point_near", "bias_summary", "diode_held_nodes"]
 
 
 @dataclass
@@ -139,18 +140,35 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
     return out
 
 
-def sweep_circuit(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], params: Mapping[str, float] | None = None,
-                  point: int | None = None) -> Circuit:
-    """The small-signal circuit a load sweep analyses: ``circuit`` itself when it is linear, else its
-    linearization at the chosen operating point (``point``, 1-based; required when there are several).
+def diode_held_nodes(circuit: Circuit) -> set[str]:
+    """Nodes touched only by junction diodes (an ESD clamp's midpoint): their DC voltage is held by leakage and
+    gmin and carries rounding noise, so bias comparisons leave them out."""
+    incident: dict[str, set[str]] = {}
+    for e in circuit:
+        for n in e.nodes:
+            incident.setdefault(n, set()).add(e.kind)
+    return {n for n, kinds in incident.items() if kinds == {"D"}}
 
-    The sweep linearizes once, so a swept name (``.param`` or element) must leave the DC point alone: the
-    point is solved again at each swept name's smallest and largest value and a node voltage that moves by
-    more than 1e-9 relative raises :class:`CircuitError`. Nodes touched only by junction diodes (an ESD
-    clamp's midpoint, held by leakage and gmin) are not compared."""
-    ndr, junction = nonlinear_kinds(circuit)
-    if not ndr and not junction:
-        return circuit
+
+def _bias_shift(base: LinearPoint, other: LinearPoint, ignore: set[str]) -> tuple[str, float, float] | None:
+    """The first node whose DC voltage differs by more than 1e-9 relative between two points, or ``None``."""
+    for node, v0 in base.voltages.items():
+        v1 = other.voltages.get(node, v0)
+        if abs(v1 - v0) > 1e-9 * (1.0 + abs(v0)) and node not in ignore:
+            return node, v0, v1
+    return None
+
+
+def bias_movers(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], params: Mapping[str, float] | None = None,
+                point: int | None = None) -> dict[str, str]:
+    """Which swept names move the DC operating point: ``{name: why}`` (empty for a linear circuit).
+
+    The point is solved at each name's smallest and largest value (other names at ``params``) and compared
+    with the point at ``params``, node by node (1e-9 relative; nodes held only by junction diodes are left
+    out). Nonlinear devices themselves cannot be swept (:class:`CircuitError`)."""
+    ndr, other_kinds = nonlinear_kinds(circuit)
+    if not ndr and not other_kinds:
+        return {}
     base_points = linear_points(circuit, params)
     if point is None and len(base_points) > 1:
         raise CircuitError(f"the circuit has {len(base_points)} DC operating points; choose the one to sweep "
@@ -159,12 +177,9 @@ def sweep_circuit(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], param
     if not 0 <= k < len(base_points):
         raise CircuitError(f"operating point {point} asked for, but the circuit has {len(base_points)}")
     base = base_points[k]
-    devices = set(n.lower() for n in (*ndr, *junction))
-    incident: dict[str, set[str]] = {}
-    for e in circuit:
-        for n in e.nodes:
-            incident.setdefault(n, set()).add(e.kind)
-    diode_only = {n for n, kinds in incident.items() if kinds == {"D"}}
+    devices = set(n.lower() for n in (*ndr, *other_kinds))
+    ignore = diode_held_nodes(circuit)
+    out: dict[str, str] = {}
     for name, values in sweeps.items():
         if name.lower() in devices:
             raise CircuitError(f"cannot sweep {name}: it is a nonlinear device, linearized at its operating point")
@@ -172,14 +187,65 @@ def sweep_circuit(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], param
         for value in sorted({min(values), max(values)}):
             others = linear_points(circuit, {**dict(params or {}), name: value})
             other = min(others, key=lambda q: _distance(q.voltages, base.voltages))
-            for node, v0 in base.voltages.items():
-                v1 = other.voltages.get(node, v0)
-                if abs(v1 - v0) > 1e-9 * (1.0 + abs(v0)) and node not in diode_only:
-                    raise CircuitError(
-                        f"sweeping {name} moves the DC operating point (node {node}: {v0:.6g} V, {v1:.6g} V at "
-                        f"{name}={value:g}); the sweep linearizes once, so sweep a value that leaves the bias "
-                        "alone (an inductor, a capacitor, an AC-coupled load)")
-    return base.circuit
+            shift = _bias_shift(base, other, ignore)
+            if shift is not None:
+                node, v0, v1 = shift
+                out[name] = (f"sweeping {name} moves the DC operating point (node {node}: {v0:.6g} V, {v1:.6g} V at "
+                             f"{name}={value:g})")
+                break
+    return out
+
+
+def sweep_circuit(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], params: Mapping[str, float] | None = None,
+                  point: int | None = None) -> Circuit:
+    """The small-signal circuit a load sweep analyses: ``circuit`` itself when it is linear, else its
+    linearization at the chosen operating point (``point``, 1-based; required when there are several).
+
+    The sweep linearizes once, so a swept name (``.param`` or element) must leave the DC point alone
+    (:func:`bias_movers`); one that moves it raises :class:`CircuitError` (sweep the nonlinear circuit itself
+    instead: :class:`~stabkit.analysis.loads.CircuitProbe` then re-biases per value)."""
+    ndr, other_kinds = nonlinear_kinds(circuit)
+    if not ndr and not other_kinds:
+        return circuit
+    movers = bias_movers(circuit, sweeps, params, point)
+    if movers:
+        raise CircuitError(next(iter(movers.values())) + "; the sweep linearizes once, so sweep a value that "
+                           "leaves the bias alone (an inductor, a capacitor, an AC-coupled load)")
+    return linear_points(circuit, params)[(point or 1) - 1].circuit
+
+
+def linear_point_near(circuit: Circuit, params: Mapping[str, float] | None = None,
+                      near: LinearPoint | None = None, point: int | None = None) -> LinearPoint:
+    """One DC operating point and its small-signal circuit, followed from a neighbour (continuation).
+
+    Without NDR devices (transistors, junction diodes, behavioural sources): Newton starts from ``near``'s DC
+    solution and device states (the warm start of :func:`~stabkit.nonlinear.dc.dc_points`; the DC solver's usual
+    sequence if that does not converge). With several operating points (NDR devices): the point nearest
+    ``near`` in node voltages, or the ``point``-th (1-based) without a neighbour. Linear circuits: the circuit
+    itself."""
+    ndr, _ = nonlinear_kinds(circuit)
+    start = near.dc if (near is not None and not ndr) else None
+    pts = linear_points(circuit, params, start=start)
+    if near is not None and len(pts) > 1:
+        return min(pts, key=lambda q: _distance(q.voltages, near.voltages))
+    if len(pts) > 1 and point is None:
+        raise CircuitError(f"the circuit has {len(pts)} DC operating points; choose one with --point K "
+                           f"(1..{len(pts)})")
+    k = (point or 1) - 1
+    if not 0 <= k < len(pts):
+        raise CircuitError(f"operating point {point} asked for, but the circuit has {len(pts)}")
+    return pts[k]
+
+
+def bias_summary(point: LinearPoint) -> dict[str, dict]:
+    """``{device: {"ic": A, "vce": V, "vbe": V, "gm": S, "ft": Hz, "region": str}}`` for transistors and
+    ``{device: {"v": V, "i": A, ...}}`` for NDR devices at a point (empty for a linear circuit)."""
+    out: dict[str, dict] = {}
+    for t in point.transistors:
+        out[t["name"]] = {k: t[k] for k in ("ic", "vce", "vbe", "ib", "gm", "ft", "region") if k in t}
+    for d in point.devices:
+        out[d["name"]] = {k: v for k, v in d.items() if k != "name"}
+    return out
 
 
 def _distance(a: Mapping[str, float], b: Mapping[str, float]) -> float:
