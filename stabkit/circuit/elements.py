@@ -27,6 +27,10 @@ B      n+ n- [c1+ c1- ...]         —                           behavioural sou
                                                                (``refs``); ``expression = (output, text)``
 N      p1 … pk (to ground)         —                           S-parameter block (Touchstone), ``model``
                                                                is the key of ``Circuit.networks``
+M      d g s b                     instance values (l, w,      MOSFET, ``model`` names an ``nmos``/``pmos``
+                                   ad, as, pd, ps, nrd, nrs,   card (level 1 natively, any other level
+                                   m ...)                      through ngspice: :mod:`stabkit.nonlinear`)
+J      d g s                       area and instance values    JFET (``njf``/``pjf`` card, through ngspice)
 =====  ==========================  ==========================  ====================================
 
 G, E, F, H are the *active* set that the NDF switches off. So are resistors with a negative value.
@@ -56,6 +60,8 @@ KINDS: dict[str, tuple[int, tuple[str, ...], dict[str, float]]] = {
     "Q": (3, (), {"area": 1.0}),
     "B": (0, (), {}),
     "N": (0, (), {}),
+    "M": (4, (), {}),
+    "J": (3, (), {}),
 }
 
 #: dependent sources: the controlled (active) set
@@ -69,6 +75,7 @@ KIND_NAMES = {
     "F": "current-controlled current source", "H": "current-controlled voltage source",
     "V": "voltage source", "I": "current source", "T": "transmission line", "D": "diode",
     "Q": "bipolar transistor", "N": "S-parameter block", "B": "behavioural source",
+    "M": "MOSFET", "J": "JFET",
 }
 
 

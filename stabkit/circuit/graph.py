@@ -350,6 +350,15 @@ class Circuit:
         model = self.models[key]
         return model, _evaluate_table(model.params, params, f"model {model.name}: ", text_keys)
 
+    def model_cards(self, name: str) -> list[Model]:
+        """The ``.model`` cards an element naming ``name`` may use: ``name`` itself, or its size bins
+        ``name.1``, ``name.2`` ... (PDK libraries bin MOSFET cards by L and W; the simulator picks one)."""
+        key = name.lower()
+        if key in self.models:
+            return [self.models[key]]
+        prefix = key + "."
+        return [m for k, m in self.models.items() if k.startswith(prefix) and k[len(prefix):].isdigit()]
+
     def with_values(self, overrides: Mapping[str, float] | None = None) -> "Circuit":
         """A copy in which overrides are applied. Names may be parameters or element names
         (``R1=50`` sets R1's main value). Unknown names raise :class:`ParameterError`."""
@@ -399,6 +408,10 @@ class Circuit:
             return [(n[0], n[2]), (n[1], n[2])] + ([(n[3], n[0])] if len(n) == 4 else [])
         if e.kind == "N":
             return [(node, GROUND) for node in n]
+        if e.kind == "M":  # channel and the two bulk junctions; the gate is insulated
+            return [(n[0], n[2]), (n[3], n[0]), (n[3], n[2])]
+        if e.kind == "J":  # channel and the two gate junctions
+            return [(n[0], n[2]), (n[1], n[2]), (n[1], n[0])]
         return []  # G, F, I: ideal current sources do not give a path; K has no nodes
 
     # ------------------------------------------------------------------ validation

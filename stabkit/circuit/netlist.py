@@ -3,7 +3,7 @@
 The accepted dialect is described in ``docs/netlist.md``. In short: the first line is the title, ``*``
 starts a comment line, ``;`` and ``$ `` start inline comments, ``+`` continues the previous statement,
 names are case-insensitive and numbers take SPICE suffixes (``10k``, ``2.2n``, ``1meg``, ``5mil``; unit
-letters after them are ignored: ``10pF``). Elements R L C K G E F H V I T D Q X N, cards ``.param``,
+letters after them are ignored: ``10pF``). Elements R L C K G E F H V I T D Q M J B X N, cards ``.param``,
 ``.subckt``/``.ends``, ``.model``, ``.include``, ``.lib`` (files and ``.lib name``/``.endl`` sections),
 ``.title`` and ``.end``; analysis cards (``.op .ac .tran .pz .options`` ... and ``.control``/``.endc``
 blocks) are skipped because they belong to simulators.
@@ -61,6 +61,8 @@ USAGE: dict[str, str] = {
     "Q": "Q1 c b e [substrate] QMOD [area]",
     "X": "X1 in out AMP [params: gain=2 r={rl*2}]",
     "N": "N1 p1 p2 file=amp.s2p",
+    "M": "M1 drain gate source bulk NMOD W=10u L=1u",
+    "J": "J1 drain gate source JMOD [area]",
     "B": "B1 a k I={ip*(v(a,k)/vp)*exp(1-v(a,k)/vp)}' or 'B2 out 0 V={2*v(in)}",
     ".param": ".param a=1 b={a*2}",
     ".subckt": ".subckt NAME port1 port2 [params: a=1 b={a*2}]",
@@ -84,7 +86,7 @@ TRANSIENT_SPECS = frozenset({"sin", "pulse", "exp", "pwl", "sffm", "am", "trnois
 
 #: element letters that are SPICE but outside this dialect
 UNSUPPORTED_ELEMENTS = {
-    "M": "MOSFET", "J": "JFET", "Z": "MESFET", "S": "voltage-controlled switch",
+    "Z": "MESFET", "S": "voltage-controlled switch",
     "W": "current-controlled switch", "U": "uniform RC line", "O": "lossy transmission line",
     "Y": "lossy line / special element", "A": "XSPICE code model", "P": "coupled multiconductor line",
 }
@@ -638,13 +640,13 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
         return _parse_behavioural(stmt, name)
     if letter in UNSUPPORTED_ELEMENTS:
         message = (f"{name}: {UNSUPPORTED_ELEMENTS[letter]} ({letter} element) is outside the stabkit dialect "
-                   "(R L C K G E F H V I T D Q B X N)")
+                   "(R L C K G E F H V I T D Q M J B X N)")
         if inside_subckt:
             return _Unsupported(name=name, message=message, stmt=stmt)
         raise stmt.error(message)
     if letter not in USAGE:
         raise stmt.error(f"{name}: unknown element type {letter!r}; expected a line starting with one of "
-                         "R L C K G E F H V I T D Q B X N, or a card such as .param")
+                         "R L C K G E F H V I T D Q M J B X N, or a card such as .param")
     usage = USAGE[letter]
     positional, pairs = _split_args(stmt, tokens[1:], usage)
     keys = dict(pairs)
@@ -743,6 +745,8 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
                 values[key] = _value(stmt, keys[key], f"{name} {key}", usage)
         return Element(name, "Q", tuple(_nodes(stmt, words[:n_nodes], name, usage)), values,
                        model=words[n_nodes].lower, origin=origin)
+    if letter in "MJ":
+        return _parse_fet(stmt, name, letter, positional, pairs)
     if letter == "N":
         no_keys({"file"})
         if "file" not in keys or len(positional) < 1:
@@ -757,6 +761,37 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
             raise stmt.error(f"{name}: no such Touchstone file {str(path)!r}")
         return Element(name, "N", tuple(_nodes(stmt, positional, name, usage)), {}, model=str(path), origin=origin)
     raise stmt.error(f"{name}: unknown element type {letter!r}")  # pragma: no cover - USAGE guards this
+
+
+#: instance settings that are flags or text in SPICE (``off``, ``ic=``): read and left to the simulator
+_FET_SKIPPED = frozenset({"ic", "off"})
+
+
+def _parse_fet(stmt: _Statement, name: str, letter: str, positional: list[_Token],
+               pairs: list[tuple[str, _Token]]) -> Element:
+    """``M d g s b MODEL [name=value ...]`` or ``J d g s MODEL [area] [name=value ...]``: the instance values
+    (``l w ad as pd ps nrd nrs m nf`` ... for a MOSFET, whatever its model level reads) are kept by name;
+    the device model that reads them checks them."""
+    usage = USAGE[letter]
+    n_nodes = 4 if letter == "M" else 3
+    words = [t for t in positional if not (t.kind == "word" and t.lower in _FET_SKIPPED)]
+    if len(words) < n_nodes + 1 or words[n_nodes].kind != "word" or _number(words[n_nodes].text) is not None:
+        raise stmt.error(f"{name} needs {n_nodes} nodes and a model name, e.g. '{usage}'")
+    extra = words[n_nodes + 1:]
+    values: dict[str, float | str] = {}
+    if letter == "J" and len(extra) == 1:
+        values["area"] = _value(stmt, extra[0], f"{name} area", usage)
+    elif extra:
+        raise stmt.error(f"{name}: unexpected {extra[0].text!r} after the model name; instance values go as "
+                         f"name=value, e.g. '{usage}'")
+    for key, tok in pairs:
+        if key in _FET_SKIPPED:
+            continue
+        if not _IDENTIFIER.match(key):
+            raise stmt.error(f"{name}: {key!r} is not an instance parameter name; e.g. '{usage}'")
+        values[key] = _value(stmt, tok, f"{name} {key}", usage)
+    return Element(name, letter, tuple(_nodes(stmt, words[:n_nodes], name, usage)), values,
+                   model=words[n_nodes].lower, origin=stmt.origin)
 
 
 _CONTROL_CALL = re.compile(r"(?<![A-Za-z_\d.])([vi])\s*\(\s*([^(),\s]+)\s*(?:,\s*([^(),\s]+)\s*)?\)", re.IGNORECASE)
@@ -1119,6 +1154,9 @@ def _check_elements(circuit: Circuit, resolved: Mapping[str, float]) -> None:
                                        f"e.g. '{USAGE['K']}'", file, line)
         if e.kind == "B":
             _check_behavioural(circuit, e, resolved, file, line)
+        if e.kind in ("M", "J") and not circuit.model_cards(e.model or ""):
+            raise NetlistError(f"{e.name} uses model {e.model!r}, but there is no '.model {e.model} ...' card "
+                               f"(nor binned cards '.model {e.model}.1 ...')", file, line)
         if e.kind in ("D", "Q") and (e.model or "").lower() not in circuit.models:
             raise NetlistError(f"{e.name} uses model {e.model!r}, but there is no '.model {e.model} ...' card",
                                file, line)
