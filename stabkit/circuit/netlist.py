@@ -648,6 +648,8 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
         raise stmt.error(f"{name}: unknown element type {letter!r}; expected a line starting with one of "
                          "R L C K G E F H V I T D Q M J B X N, or a card such as .param")
     usage = USAGE[letter]
+    if letter in "MJ":  # the 'off' flag (an initial-guess hint for simulators) may stand anywhere
+        tokens = [t for t in tokens if not (t.kind == "word" and t.lower == "off")]
     positional, pairs = _split_args(stmt, tokens[1:], usage)
     keys = dict(pairs)
     origin = stmt.origin
