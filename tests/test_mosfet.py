@@ -20,6 +20,9 @@ from stabkit.nonlinear.mosfet import MosfetLevel1, MosLevel1Params, channel_curr
 from stabkit.nonlinear.ngspice_devices import NgspiceDevice, device_path, ngspice_points
 
 NGSPICE = shutil.which("ngspice")
+#: the reference runs converge ngspice's operating point fully (its default reltol leaves ~1e-7 V, which a
+#: high-gain circuit turns into 1e-6 differences of its small-signal model)
+TIGHT = ".options reltol=1e-9 abstol=1e-18 vntol=1e-12"
 needs_ngspice = pytest.mark.skipif(NGSPICE is None, reason="ngspice is not installed (apt-get install ngspice); "
                                                             "it is the reference simulator here")
 
@@ -42,7 +45,7 @@ def bench(model: str, name: str, vg: float, vd: float, vs: float, vb: float, siz
 
 
 def ngspice_impedance(text: str, node: str, freqs) -> np.ndarray:
-    probe = f"Iprobe 0 {node} DC 0 AC 1\n.end"
+    probe = f"Iprobe 0 {node} DC 0 AC 1\n{TIGHT}\n.end"
     return ngspice.ac_vector(text.replace(".end", probe), freqs, f"v({node})")
 
 

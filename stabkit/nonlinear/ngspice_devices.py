@@ -66,6 +66,9 @@ __all__ = ["NgspiceDevice", "NgspiceDeviceNeeded", "device_path", "ngspice_eleme
 AC_FREQUENCIES = (1e6, 1e7, 1e8, 1e9, 1e10)
 #: largest relative deviation of Y(jω) from G + jωC accepted (a device with internal nodes is refused)
 AFFINE_RTOL = 1e-6
+#: ngspice's Newton stops at reltol=1e-3 by default (~1e-7 V left in a node): the operating point is converged
+#: fully instead (a high-gain circuit turns 1e-7 V into 1e-6 of its small-signal model); on failure, defaults
+TIGHT_OPTIONS = {"reltol": 1e-9, "abstol": 1e-15, "vntol": 1e-12}
 #: entries below this fraction of the largest one are rounding noise of the measurement and dropped
 NOISE_FLOOR = 1e-12
 #: terminal letters of the devices ngspice evaluates, in SPICE's node order
@@ -262,11 +265,14 @@ def _instance_text(values: Mapping[str, float], skip: Sequence[str] = ()) -> str
     return " ".join(f"{k}={_num(v)}" for k, v in values.items() if k not in skip)
 
 
-def write_netlist(circuit: Circuit, resolved: Mapping[str, float], names: _Names | None = None) -> tuple[list[str], _Names]:
-    """The flattened circuit as ngspice netlist lines (title first): values evaluated, sources DC only."""
+def write_netlist(circuit: Circuit, resolved: Mapping[str, float], names: _Names | None = None, *,
+                  tight: bool = True) -> tuple[list[str], _Names]:
+    """The flattened circuit as ngspice netlist lines (title first): values evaluated, sources DC only; with
+    ``tight``, convergence tolerances :data:`TIGHT_OPTIONS`."""
     names = names or _Names()
     lines = [f"* {circuit.title or 'stabkit circuit'} (written by stabkit for ngspice)"]
-    opts = circuit.options or {}
+    opts = dict(circuit.options or {})
+    opts.update(TIGHT_OPTIONS if tight else {})
     if opts:
         lines.append(".options " + " ".join(f"{k}={_num(v)}" for k, v in opts.items()))
     models: list[str] = []
@@ -511,22 +517,26 @@ def ngspice_points(circuit: Circuit, params: Mapping[str, float] | None = None, 
         if e.kind == "N":
             raise CircuitError(f"{e.where()}: {e.name} is an S-parameter block and {elements[0].name} is evaluated by "
                                "ngspice, which has no DC model of the block: stabkit does not mix the two")
-    lines, names = write_netlist(circuit, resolved)
-    probes: list[dict] = []
-    for k, e in enumerate(elements):
-        extra, sources = _probe_lines(e, k, names, circuit.values(e, resolved))
-        lines += extra
-        probes.append(sources)
     f = AC_FREQUENCIES
     control = ["set filetype=ascii", "op", "write {dir}/op.raw all",
                f"ac dec 1 {f[0]:.6g} {f[-1]:.6g}", "write {dir}/ac.raw all"]
-    try:
-        _, files = ngspice.run_batch("\n".join(lines), control, read=("op.raw", "ac.raw"), timeout=timeout,
-                                     what=what)
-    except ngspice.NgspiceMissing:
-        raise
-    except ngspice.NgspiceError as exc:
-        raise ngspice.NgspiceError(names.back(str(exc))) from None
+    for tight in (True, False):
+        lines, names = write_netlist(circuit, resolved, tight=tight)
+        probes: list[dict] = []
+        for k, e in enumerate(elements):
+            extra, sources = _probe_lines(e, k, names, circuit.values(e, resolved))
+            lines += extra
+            probes.append(sources)
+        try:
+            _, files = ngspice.run_batch("\n".join(lines), control, read=("op.raw", "ac.raw"), timeout=timeout,
+                                         what=what)
+            break
+        except ngspice.NgspiceMissing:
+            raise
+        except ngspice.NgspiceError as exc:
+            if tight:
+                continue
+            raise ngspice.NgspiceError(names.back(str(exc))) from None
     op = ngspice.parse_raw(files["op.raw"])[0]
     ac = ngspice.parse_raw(files["ac.raw"])[0]
     freqs = np.real(ac["frequency"])
