@@ -360,6 +360,12 @@ def _section_oppoints(rep: Report, circuit, verdict) -> None:
                 for d in pt.transistors]
         if rows:
             rep.table(["transistor", "region", "Ic", "Vce", "Vbe (internal)", "Ic/Ib", "gm", "fT (intrinsic)"], rows)
+        fets = [[d["name"], d.get("family", f"level {d.get('level', '?')}"), d.get("region", d.get("mode", "")),
+                 format_eng(d.get("id", 0.0), "A"), format_eng(d.get("vgs", 0.0), "V"), format_eng(d.get("vds", 0.0), "V"),
+                 format_eng(d.get("gm", 0.0), "S"), format_eng(d.get("gds", 0.0), "S"), d.get("path", "")]
+                for d in pt.fets]
+        if fets:
+            rep.table(["FET", "model", "region", "Id", "Vgs", "Vds", "gm", "gds", "evaluated by"], fets)
         diodes = [[d["name"], format_eng(d["vd"], "V"), format_eng(d["i"], "A"), format_eng(d["gd"], "S"),
                    format_eng(d["cd"], "F")] for d in pt.diodes]
         if diodes:
