@@ -263,3 +263,22 @@ def test_level1_device_reports_its_bias():
     b = dev.bias(np.array([-1.5, -2.0, 0.0, 0.5, -1.5, 2.0]))
     np.testing.assert_allclose(b["id"], -0.5 * 4e-5 * 2 * 0.8 ** 2, rtol=1e-6)
     assert b["region"] == "saturation" and b["type"] == "pmos"
+
+
+@pytest.mark.parametrize("x", [[1.0, 0.2, -0.3], [0.75, 1.5, 0.0], [0.2, 0.5, -1.0], [1.4, -0.3, -0.2]])
+def test_level1_charges_integrate_the_meyer_capacitances(x):
+    """Harmonic balance reads q: each gate charge's derivative along its own branch voltage (the gate moving, drain,
+    source and bulk held) is the Meyer capacitance dq reports (central differences, 1e-6)."""
+    p = MosLevel1Params.from_card("nmos", {"vto": 0.6, "kp": 1e-4, "tox": 9e-9, "gamma": 0.4, "phi": 0.7,
+                                           "cgso": 1e-10, "cgdo": 1e-10, "cgbo": 1e-10}, {"w": 1e-5, "l": 1e-6})
+    dev = MosfetLevel1("M", ("d", "g", "s", "b"), p, 1e-12)
+    vgs, vds, vbs = x
+
+    def q(out, vgs, vds, vbs):
+        return dev.evaluate(np.array([vgs, vds, vbs, vgs - vds, vgs - vbs, vbs - vds])).q[0, out]
+
+    ev = dev.evaluate(np.array([vgs, vds, vbs, vgs - vds, vgs - vbs, vbs - vds]))
+    h = 1e-5
+    for out, ctrl in ((3, 0), (4, 3), (5, 4)):  # the gate moves: vgs, vgd and vgb change by the same step
+        slope = (q(out, vgs + h, vds, vbs) - q(out, vgs - h, vds, vbs)) / (2 * h)
+        np.testing.assert_allclose(slope, ev.dq[0, out, ctrl], rtol=1e-6, atol=1e-22)

@@ -21,8 +21,8 @@ series resistances             ``rd``/``rs`` (or ``rsh·nrd``/``rsh·nrs``): int
 
 Meyer's capacitances are not the derivatives of charges (the model does not conserve charge): ``dq`` reports
 them exactly (what SPICE's ``.ac`` and stabkit's linearization use), while ``q`` — which only harmonic balance
-reads — is the integral of each capacitance over its own branch voltage from 0 (16-point Gauss–Legendre), the
-other voltages held. One deliberate difference from ngspice: with the bulk forward-biased (``vbs > 0``) the
+reads — is the integral of each capacitance over its own branch voltage from 0, the other voltages held
+(Gauss–Legendre on each piece between the formula changes). One deliberate difference from ngspice: with the bulk forward-biased (``vbs > 0``) the
 body transconductance is the exact derivative of the current, where SPICE uses ``γ/(2·sarg)``.
 
 A card that this native model does not cover — another level, ``nsub``/``nss``/``tpg`` without ``vto``,
@@ -305,11 +305,38 @@ def gate_capacitances(p: MosLevel1Params, vgs, vds, vbs):
     return cgs, cgd, cgb
 
 
-def _own_integral(cap_of, v):
-    """``∫_0^v cap_of(t) dt`` by 16-point Gauss–Legendre (``cap_of`` takes the voltage array, shape ``(T, 16)``)."""
-    v = np.asarray(v, dtype=float)
-    t = 0.5 * (_GL_NODES + 1.0)[None, :] * v[:, None]
-    return 0.5 * v * (cap_of(t) @ _GL_WEIGHTS)
+def gate_breaks(p: MosLevel1Params, vds, vbs) -> np.ndarray:
+    """The gate–source voltages (shape ``(T, 4)``) where Meyer's capacitances change formula, at fixed ``vds`` and
+    ``vbs``: threshold − φ, − φ/2, threshold, and the saturation edge."""
+    vds, vbs = np.asarray(vds, dtype=float), np.asarray(vbs, dtype=float)
+    fwd = vds >= 0
+    von = np.where(fwd, threshold(p, vbs)[0], threshold(p, vbs - vds)[0] + vds)
+    edge = np.maximum(np.abs(vds), MEYER_MIN_VDSAT)
+    return np.stack([von - p.phi, von - p.phi / 2, von, von + edge], axis=-1)
+
+
+def gate_charges(p: MosLevel1Params, vgs, vds, vbs):
+    """``(q_gs, q_gd, q_gb)``: each Meyer capacitance (with its overlap) integrated over its own branch voltage from
+    0, the other voltages held — Gauss–Legendre on each piece between the formula changes, exact to rounding for
+    the polynomial pieces."""
+    vgs, vds, vbs = (np.asarray(a, dtype=float) for a in (vgs, vds, vbs))
+    breaks = gate_breaks(p, vds, vbs)  # in vgs
+    out = []
+    k = _GL_NODES.size
+    for which, offset in ((0, np.zeros_like(vgs)), (1, vds), (2, vbs)):
+        v = vgs - offset  # the branch voltage; along the path the gate is at offset + t, t from 0 to v
+        lo, hi = np.minimum(0.0, v), np.maximum(0.0, v)
+        cuts = np.clip(breaks - offset[:, None], lo[:, None], hi[:, None])
+        edges = np.sort(np.concatenate([lo[:, None], cuts, hi[:, None]], axis=1), axis=1)  # (T, 6)
+        a, b = edges[:, :-1], edges[:, 1:]  # 5 pieces
+        t = 0.5 * (a + b)[:, :, None] + 0.5 * (b - a)[:, :, None] * _GL_NODES[None, None, :]
+        n = vgs.size
+        gate = (t + offset[:, None, None]).reshape(n, -1)
+        caps = gate_capacitances(p, gate, np.repeat(vds[:, None], gate.shape[1], axis=1),
+                                 np.repeat(vbs[:, None], gate.shape[1], axis=1))[which].reshape(n, 5, k)
+        total = np.sum(0.5 * (b - a) * (caps @ _GL_WEIGHTS), axis=1)
+        out.append(np.where(v >= 0, total, -total))
+    return tuple(out)
 
 
 class MosfetLevel1(NonlinearDevice):
@@ -369,11 +396,7 @@ class MosfetLevel1(NonlinearDevice):
         cgs, cgd, cgb = gate_capacitances(p, vgs, vds, vbs)
         ev.dq[:, 3, self._VGS], ev.dq[:, 4, self._VGD], ev.dq[:, 5, self._VGB] = cgs, cgd, cgb
         # charges for harmonic balance: each Meyer capacitance integrated over its own branch voltage
-        vgd, vgb = vgs - vds, vgs - vbs
-        ds, bs = vds[:, None], vbs[:, None]
-        ev.q[:, 3] = pol * _own_integral(lambda t: gate_capacitances(p, t, ds, bs)[0], vgs)
-        ev.q[:, 4] = pol * _own_integral(lambda t: gate_capacitances(p, t + ds, ds, bs)[1], vgd)
-        ev.q[:, 5] = pol * _own_integral(lambda t: gate_capacitances(p, t + bs, ds, bs)[2], vgb)
+        ev.q[:, 3], ev.q[:, 4], ev.q[:, 5] = (pol * q for q in gate_charges(p, vgs, vds, vbs))
         return ev
 
     def limit(self, x_new, x_old):
