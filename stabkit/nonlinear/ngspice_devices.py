@@ -44,7 +44,6 @@ blocks is refused with a one-line message.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
