@@ -282,3 +282,14 @@ def test_level1_charges_integrate_the_meyer_capacitances(x):
     for out, ctrl in ((3, 0), (4, 3), (5, 4)):  # the gate moves: vgs, vgd and vgb change by the same step
         slope = (q(out, vgs + h, vds, vbs) - q(out, vgs - h, vds, vbs)) / (2 * h)
         np.testing.assert_allclose(slope, ev.dq[0, out, ctrl], rtol=1e-6, atol=1e-22)
+
+
+@needs_ngspice
+@pytest.mark.ngspice
+def test_vbic_card_goes_to_ngspice_and_is_refused_for_its_internal_nodes():
+    text = ("vbic\nVC vc 0 3\nVB vb 0 0.8\nRC vc c 500\nRB vb b 2k\nRE e 0 50\nQ1 c b e qv\n"
+            ".model qv npn level=4 is=1e-16 bf=100 cje=50f cjc=20f tf=5p vef=50 rbi=20 rcx=5\n.end\n")
+    circuit = read_netlist(text)
+    assert device_path(circuit, circuit.element("Q1"))[0] == "ngspice"
+    with pytest.raises(CircuitError, match=r"Q1 \(VBIC model qv\).*not G \+ jωC"):
+        linear_points(circuit)
