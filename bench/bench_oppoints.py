@@ -10,7 +10,8 @@ import time
 import numpy as np
 
 from stabkit import Circuit
-from stabkit.nonlinear.dc import LoadLine, NonlinearProblem, load_line_points, multistart_points, operating_points
+from stabkit.analysis.negres import operating_points
+from stabkit.nonlinear.dc import LoadLine, NonlinearProblem, load_line_points, multistart_points
 from stabkit.analysis.negres import sweep_regions
 from stabkit.nonlinear.curves import TUNNEL_1N3716
 

@@ -480,7 +480,7 @@ class CaseRunner:
 
             # nonlinear devices are linearized once, after checking that the sweep leaves their bias alone
             small_signal = self._recording(sweep_circuit, self.circuit, {param: [lo, hi]})
-            result = self._recording(fn, small_signal, param, lo, hi)
+            result = self._recording(lambda: fn(small_signal, param, lo, hi, progress=True))  # a bar on a terminal
             self.range_results[key] = result
             self._ranges[key] = interval_list(result)
         return self._ranges[key]

@@ -15,7 +15,7 @@ import warnings
 from stabkit.errors import StabkitError, StabkitWarning
 
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ["poles", "zin", "ndf", "loads", "oppoints", "oscillation", "check", "report"]
+COMMANDS = ["poles", "zin", "ndf", "loads", "oppoints", "oscillation", "yield_cmd", "check", "report"]
 
 DESCRIPTION = """\
 stabkit tells whether a linear(ized) circuit is stable, why not, and for which external loads it stays
@@ -25,7 +25,7 @@ how to use it:
   1. is it stable?      stabkit poles NET          exact natural frequencies (lumped circuits)
   2. why not?           stabkit ndf NET            NDF encirclements, per dependent source
   3. for which loads?   stabkit loads NET --sweep P --from A --to B
-     which DC points?   stabkit oppoints NET       NDR devices: every operating point, each judged
+     which DC points?   stabkit oppoints NET       every operating point, each judged; transistor regions
      does it oscillate? stabkit oscillation NET    steady state: frequency, amplitude, harmonics
   4. write it down      stabkit report NET -o report.html
   5. keep it true       stabkit check cases/       expectations in *.stab.yaml files (also: pytest cases/)
@@ -33,6 +33,7 @@ how to use it:
 examples:
   stabkit poles cases/ntype_smallsignal.cir
   stabkit poles cases/ntype_smallsignal.cir --set lser=60n --json
+  stabkit poles cases/tunnel_bistable.cir --point 2
   stabkit report cases/ntype_smallsignal.cir -o ntype.html
   stabkit check cases/
 
@@ -66,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit code (progress bars are restored afterwards for in-process callers)."""
+    from stabkit.report.progress import set_quiet
+
+    was_quiet = set_quiet(False)
+    set_quiet(was_quiet)
+    try:
+        return _main(argv)
+    finally:
+        set_quiet(was_quiet)
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser()

@@ -34,7 +34,8 @@ _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
 
 __all__ = ["NgspiceError", "NgspiceMissing", "executable", "available", "require", "run", "run_batch",
-           "RawPlot", "parse_raw", "pz_poles", "operating_point", "ac_vector", "INSTALL_HINT", "DEFAULT_TIMEOUT"]
+           "RawPlot", "parse_raw", "pz_poles", "operating_point", "ac_vector", "transient", "INSTALL_HINT",
+           "DEFAULT_TIMEOUT"]
 
 #: how to get ngspice, quoted in the one-line message when it is missing
 INSTALL_HINT = "install ngspice (Debian/Ubuntu: apt-get install ngspice; conda: conda install -c conda-forge ngspice)"
@@ -135,6 +136,18 @@ def ac_vector(netlist: str, freqs_hz: Sequence[float], expression: str) -> np.nd
     if freq.size != f.size or not np.allclose(freq, f, rtol=1e-6):
         raise NgspiceError(f"ngspice returned {freq.size} frequencies, expected {f.size}")
     return val
+
+
+def transient(netlist: str, nodes: Sequence[str], tstep: float, tstop: float, tstart: float = 0.0, *,
+              uic: bool = False, timeout: float = 900.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``tran tstep tstop tstart tstep`` (the maximum step is ``tstep``), the node voltages resampled on the uniform
+    grid ``tstep`` by ngspice's ``linearize``. Returns ``(t, {node: v})``. Set tolerances with ``.options`` in the
+    netlist (ngspice's defaults, ``reltol=1e-3``, are loose for a steady-state comparison)."""
+    vectors = " ".join(f"v({n})" for n in nodes)
+    cmds = [f"tran {tstep:.15g} {tstop:.15g} {tstart:.15g} {tstep:.15g}{' uic' if uic else ''}",
+            f"linearize {vectors}", f"wrdata stabkit_tran.txt {vectors}"]
+    data = np.atleast_2d(np.loadtxt(_execute(netlist, cmds, read="stabkit_tran.txt", timeout=timeout)[1].splitlines()))
+    return data[:, 0], {n: data[:, k + 1] for k, n in enumerate(nodes)}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
-"""The documentation builds (mkdocs --strict) and its examples run.
+"""The documentation builds (mkdocs --strict), every page is in its navigation, and its examples run.
 
 * every ```python block of a docs/*.md page runs, in order, in one fresh interpreter per page, from the
   repository root (a failing assert or exception fails the test);
 * every ```console line starting with ``$ stabkit`` runs as ``python -m stabkit ...``; the lines after it
   are expected output (each must appear in stdout+stderr, whitespace-normalised; ``...`` lines are ignored),
-  and a line ``[exit status N]`` gives the expected exit status (default 0).
+  and a line ``[exit status N]`` gives the expected exit status (default 0);
+* every page under docs/ is listed in mkdocs.yml's ``nav`` (and no listed page is missing);
+* every example in ``stabkit --help`` and ``stabkit COMMAND --help`` runs as written from the repository root
+  (not exit status 2, no traceback), and the case file shown by ``stabkit check --help`` checks out.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,3 +111,114 @@ def test_mkdocs_build_strict(tmp_path):
     assert (tmp_path / "site" / "index.html").exists()
     for page in ("theory", "tutorial-library", "tutorial-cli", "tutorial-plugin", "reference"):
         assert (tmp_path / "site" / page / "index.html").exists(), page
+
+
+# ----------------------------------------------------------------------------- navigation
+def nav_pages(items) -> list[str]:
+    """The page paths of an mkdocs ``nav`` (nested sections flattened)."""
+    out = []
+    for item in items:
+        value = next(iter(item.values())) if isinstance(item, dict) else item
+        out += nav_pages(value) if isinstance(value, list) else [value]
+    return out
+
+
+def test_every_docs_page_is_in_the_navigation():
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
+    listed = nav_pages(config["nav"])
+    pages = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
+    missing = sorted(set(pages) - set(listed))
+    assert not missing, f"docs pages missing from mkdocs.yml's nav (add them where a reader looks): {missing}"
+    assert sorted(set(listed) - set(pages)) == [], "mkdocs.yml's nav lists pages that do not exist"
+    assert len(listed) == len(set(listed)), "a page is listed twice"
+    assert "hooks" not in config, "the navigation is written out in mkdocs.yml, not completed by a hook"
+    assert config["validation"]["nav"]["omitted_files"] == "warn"  # --strict then fails on an unlisted page
+
+
+# ----------------------------------------------------------------------------- --help examples
+def help_text(command: str | None) -> str:
+    """What ``stabkit [COMMAND] --help`` prints (in this process)."""
+    import contextlib
+    import io
+
+    from stabkit.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*([command] if command else []), "--help"]) == 0
+    return out.getvalue()
+
+
+def help_examples() -> list[tuple[str, str]]:
+    """``(help page, command line)`` for every line of every ``examples:`` block of the help pages (a trailing
+    comment, after two or more spaces, is dropped)."""
+    from stabkit.cli import COMMANDS
+
+    out = []
+    for command in [None, *COMMANDS]:
+        block = False
+        for line in help_text(command).splitlines():
+            if line.strip() == "examples:":
+                block = True
+            elif block and not line.strip():
+                block = False
+            elif block:
+                out.append((command or "stabkit", re.split(r"\s{2,}", line.strip())[0]))
+    return out
+
+
+def unique_lines(examples):
+    """Each command line once (``stabkit check cases/`` is an example on two help pages)."""
+    seen, out = set(), []
+    for page, line in examples:
+        if line not in seen:
+            seen.add(line)
+            out.append((page, line))
+    return out
+
+
+HELP_EXAMPLES = help_examples()
+VENDOR = (REPO / "cases" / ".." / ".." / "shared" / "models" / "BFR840L3RHESD.lib")
+
+
+def test_every_command_help_has_examples():
+    from stabkit.cli import COMMANDS
+
+    pages = {page for page, _ in HELP_EXAMPLES}
+    assert pages == {"stabkit", *COMMANDS}, f"help pages without examples: {set(COMMANDS) - pages}"
+    assert all(cmd.startswith("stabkit ") for _, cmd in HELP_EXAMPLES)
+
+
+@pytest.mark.parametrize("page, line", unique_lines(HELP_EXAMPLES), ids=[c for _, c in unique_lines(HELP_EXAMPLES)])
+def test_help_examples_run(page, line, tmp_path):
+    """Run from a folder that sees the repository's cases/ as ./cases (files an example writes land there)."""
+    if "linvill_bfr840" in line and not VENDOR.is_file():
+        pytest.skip(f"{VENDOR} is absent: the vendor BFR840 model is not shipped with stabkit")
+    (tmp_path / "cases").symlink_to(REPO / "cases", target_is_directory=True)
+    argv = shlex.split(line)
+    proc = subprocess.run([sys.executable, "-m", "stabkit", *argv[1:]], cwd=tmp_path, env=env(), capture_output=True,
+                          text=True, timeout=300)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode != 2, f"`{line}` (stabkit {page} --help) is bad input:\n{proc.stderr}"
+    assert proc.returncode in (0, 1, 3), proc.stderr
+    assert proc.stdout.strip(), f"`{line}` printed nothing"
+
+
+def test_check_help_case_file_checks_out(tmp_path):
+    """The case file ``stabkit check --help`` shows is valid and its expectations hold (next to the netlist)."""
+    text = help_text("check")
+    lines = text.split("case file format", 1)[1].splitlines()[1:]
+    body = []
+    for line in lines:
+        if line.startswith("  ") or not line.strip():
+            body.append(line[2:])
+        else:
+            break
+    case = "\n".join(body).strip() + "\n"
+    assert "expect:" in case and "admissible:" in case
+    (tmp_path / "ntype_smallsignal.cir").write_text((REPO / "cases" / "ntype_smallsignal.cir").read_text())
+    (tmp_path / "example.stab.yaml").write_text(case)
+    proc = subprocess.run([sys.executable, "-m", "stabkit", "check", "example.stab.yaml", "-v"], cwd=tmp_path,
+                          env=env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 expectation(s) checked: all hold" in proc.stdout

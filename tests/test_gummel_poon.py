@@ -78,9 +78,9 @@ def test_small_signal_conductances_are_the_derivatives(vbe, vbc):
 
 def test_depletion_capacitance_is_continuous_at_fc():
     v = np.array([0.5 * 0.8 * (1 - 1e-12), 0.5 * 0.8 * (1 + 1e-12)])
-    c = gp.depletion_capacitance(v, 1e-12, 0.8, 0.4, 0.5)
+    c = gp.depletion(v, 1e-12, 0.8, 0.4, 0.5)[1]
     np.testing.assert_allclose(c[0], c[1], rtol=1e-9)
-    np.testing.assert_allclose(gp.depletion_capacitance(-0.8, 1e-12, 0.8, 0.5, 0.5), 1e-12 / math.sqrt(2), rtol=1e-14)
+    np.testing.assert_allclose(gp.depletion(-0.8, 1e-12, 0.8, 0.5, 0.5)[1], 1e-12 / math.sqrt(2), rtol=1e-14)
 
 
 def test_npn_and_mirrored_pnp_have_mirrored_bias_and_the_same_small_signal_poles():

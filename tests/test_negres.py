@@ -10,7 +10,7 @@ import pytest
 from scipy.optimize import brentq
 
 from stabkit import Circuit, poles
-from stabkit.nonlinear.dc import operating_points
+from stabkit.analysis.negres import operating_points
 from stabkit.nonlinear.linearize import SmallSignal, linearize
 from stabkit.analysis.mna import assemble
 from stabkit.analysis.negres import (

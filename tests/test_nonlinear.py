@@ -1,37 +1,27 @@
 """The one nonlinear layer: exact derivatives (dual numbers, charges), devices of every kind in one DC solver
-(checked against ngspice ``.op``), an externally linearized device, and harmonic balance against ngspice
-``.tran`` and against its own second method (Floquet vs Kurokawa)."""
+(checked against ngspice ``.op``), an externally linearized device. Harmonic balance: ``test_oscillation.py``."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from stabkit import ngspice
-from stabkit.analysis.oscillation import oscillation
 from stabkit.analysis.poles import poles
 from stabkit.circuit.expr import evaluate_dual
 from stabkit.circuit.graph import Circuit
 from stabkit.circuit.netlist import read_netlist
-from stabkit.cli import main as cli_main
 from stabkit.nonlinear import gummel_poon as gp
 from stabkit.nonlinear.curves import TUNNEL_1N3716
 from stabkit.nonlinear.dc import NonlinearProblem, dc_point, dc_points, solve
 from stabkit.nonlinear.devices import LinearizedDevice, circuit_devices
 from stabkit.nonlinear.linearize import linearize
 
-REPO = Path(__file__).resolve().parents[1]
-MODELS = REPO.parent / "shared" / "models"
 NGSPICE = shutil.which("ngspice")
 needs_ngspice = pytest.mark.skipif(NGSPICE is None, reason="ngspice is not installed (apt-get install ngspice); "
-                                                            "it is the time-domain reference here")
+                                                            "it is the reference here")
 
 TUNNEL_B = ("Bth {a} 0 I=4.7m*exp(-0.525/26m)*(exp(v({a})/26m)-1)\n"
             "Btu {a} 0 I=4.7m*(v({a})/0.1)*exp(1-v({a})/0.1)\n"
@@ -76,7 +66,7 @@ def test_gummel_poon_charges_differentiate_to_the_capacitances():
     def q(a, b, c, d):
         return gp.gp_charges(a, b, c, d, t, gp.gp_currents(a, b, t))
 
-    caps = gp.gp_capacitances(vbe, vbc, vbx, vcs, t, gp.gp_currents(vbe, vbc, t))
+    caps = gp.gp_charges(vbe, vbc, vbx, vcs, t, gp.gp_currents(vbe, vbc, t))
     d_vbe = (q(vbe + h, vbc, vbx, vcs).qbe - q(vbe - h, vbc, vbx, vcs).qbe) / (2 * h)
     d_vbc = (q(vbe, vbc + h, vbx, vcs).qbe - q(vbe, vbc - h, vbx, vcs).qbe) / (2 * h)
     np.testing.assert_allclose(d_vbe, caps.cbe, rtol=1e-5)
@@ -176,94 +166,3 @@ def test_externally_linearized_device_behind_the_same_interface():
     by_hand.add_capacitor("C", "b", 0, 2e-10)
     np.testing.assert_allclose(np.sort_complex(poles(lin).poles), np.sort_complex(poles(by_hand).poles), rtol=1e-10)
     assert [e.name for e in lin][-2:] == ["X9.g", "X9.c"]
-
-
-# ------------------------------------------------------------------------------------------ harmonic balance
-
-def _tran(deck: str, node: str, tstop: float, tstep: float, tstart: float) -> tuple[np.ndarray, np.ndarray]:
-    body = (deck.rstrip() + "\n.options reltol=1e-6 abstol=1e-12 vntol=1e-9\n.control\nset wr_singlescale\n"
-            f"tran {tstep} {tstop} {tstart} uic\nwrdata out.txt v({node})\nquit\n.endc\n.end\n")
-    with tempfile.TemporaryDirectory(prefix="stabkit-tran-") as d:
-        Path(d, "c.cir").write_text(body)
-        subprocess.run([NGSPICE, "-b", "c.cir"], cwd=d, capture_output=True, text=True, timeout=600, check=True)
-        data = np.loadtxt(os.path.join(d, "out.txt"))
-    return data[:, 0], data[:, 1]
-
-
-def _fundamental(t: np.ndarray, v: np.ndarray) -> tuple[float, float, float]:
-    """Frequency (rising zero crossings of v − mean over whole periods), fundamental peak and mean."""
-    tt = np.linspace(t[0], t[-1], 200_001)
-    vv = np.interp(tt, t, v)
-    s = vv - vv.mean()
-    k = np.flatnonzero((s[:-1] < 0) & (s[1:] >= 0))
-    tc = tt[k] - s[k] * (tt[k + 1] - tt[k]) / (s[k + 1] - s[k])
-    f = (len(tc) - 1) / (tc[-1] - tc[0])
-    sel = (tt >= tc[0]) & (tt < tc[-1])
-    return f, 2 * abs(np.mean(vv[sel] * np.exp(-2j * np.pi * f * tt[sel]))), float(np.mean(vv[sel]))
-
-
-@pytest.fixture(scope="module")
-def tunnel_osc():
-    return oscillation(read_netlist(REPO / "cases" / "tunnel_osc.cir"))
-
-
-def test_tunnel_oscillator_steady_state(tunnel_osc):
-    res = tunnel_osc
-    assert res.oscillates is True and res.regime == "oscillator" and res.certain
-    assert res.stable_oscillation is True and res.kurokawa > 0  # Floquet and Kurokawa agree
-    assert all(abs(m) < 1 for m in res.floquet)
-    # the harmonics settled: the last two counts agree to 1e-5 in frequency, 1e-4 in amplitude
-    (k0, f0, a0), (k1, f1, a1) = res.history[-2:]
-    assert k1 > k0 and abs(f1 - f0) <= 1e-5 * f1 and abs(a1 - a0) <= 1e-4 * a1
-    # the series current is common: v(m) − v(a) across L1 and v(in) − v(m) across R1 carry the same fundamental
-    # (peak of v(in) − v(m) is R1·|I1|, of v(m) − v(a) is ω·L1·|I1|)
-
-
-@needs_ngspice
-def test_tunnel_oscillator_agrees_with_ngspice_transient(tunnel_osc):
-    """ngspice .tran of the same circuit (the tunnel card as B sources), started off the DC point and run to
-    steady state: frequency within 0.5 %, fundamental amplitude within 3 % (in practice ~1e-4)."""
-    text = (REPO / "cases" / "tunnel_osc.cir").read_text()
-    deck = "\n".join(ln for ln in text.splitlines() if not ln.lower().startswith((".model", "d1", ".end")))
-    deck += "\n" + TUNNEL_B.format(a="a") + ".ic v(a)=0.24 v(m)=0.24\n"
-    t, v = _tran(deck, "a", 3e-6, 0.02e-9, 2e-6)
-    f, amp, mean = _fundamental(t, v)
-    np.testing.assert_allclose(tunnel_osc.frequency_hz, f, rtol=5e-3)
-    np.testing.assert_allclose(tunnel_osc.amplitude_v["a"], amp, rtol=3e-2)
-    np.testing.assert_allclose(tunnel_osc.dc_v["a"], mean, atol=2e-3)
-
-
-def test_vendor_subcircuit_with_b_sources_oscillates_like_the_card(tunnel_osc):
-    """The 1N3716 file (three B sources + 25 pF) in place of the tunnel card: the same steady state, by a
-    different device path (dual-number derivatives instead of the closed form)."""
-    sub = MODELS / "1N3716_tunnel.sub"
-    if not sub.is_file():
-        pytest.skip(f"{sub} is absent: vendor model files are not shipped with stabkit")
-    text = (REPO / "cases" / "tunnel_osc.cir").read_text()
-    deck = "\n".join(ln for ln in text.splitlines() if not ln.lower().startswith((".model", "d1", ".end")))
-    res = oscillation(read_netlist(deck + f"\n.include '{sub}'\nX1 a 0 1N3716\n.end\n"), harmonics=11)
-    np.testing.assert_allclose(res.frequency_hz, tunnel_osc.frequency_hz, rtol=1e-6)
-    np.testing.assert_allclose(res.amplitude_v["a"], tunnel_osc.amplitude_v["a"], rtol=1e-5)
-
-
-@pytest.mark.parametrize("case, code, oscillates, regime", [
-    ("tunnel_osc.cir", 0, True, "oscillator"),
-    ("tunnel_amp.cir", 0, False, "none"),
-    ("tunnel_bistable.cir", 0, False, "bistable"),
-    ("stype_relaxation.cir", 3, True, "relaxation"),
-])
-def test_cli_oscillation_answers_and_exit_codes(case, code, oscillates, regime, capsys):
-    got = cli_main(["oscillation", str(REPO / "cases" / case), "--json"])
-    out = capsys.readouterr()
-    data = json.loads(out.out)
-    assert got == code and data["oscillates"] is oscillates and data["regime"] == regime
-    assert set(data) >= {"oscillates", "frequency_hz", "amplitude_v", "dc_v", "harmonics", "stable_oscillation"}
-    if code == 3:
-        assert "uncertain" in out.err and "relaxation" in out.err
-
-
-def test_cli_oscillation_bad_input(capsys, tmp_path):
-    assert cli_main(["oscillation", str(tmp_path / "nope.cir")]) == 2
-    assert cli_main(["oscillation", str(REPO / "cases" / "tunnel_osc.cir"), "--harmonics", "0"]) == 2
-    err = capsys.readouterr().err
-    assert "no such file" in err and "harmonics" in err

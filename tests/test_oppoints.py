@@ -15,7 +15,8 @@ from scipy.optimize import brentq
 
 from stabkit import Circuit, ngspice
 from stabkit.cli import main as cli_main
-from stabkit.nonlinear.dc import LoadLine, NonlinearProblem, all_roots, load_line_points, multistart_points, operating_points, solve
+from stabkit.analysis.negres import operating_points
+from stabkit.nonlinear.dc import LoadLine, NonlinearProblem, all_roots, load_line_points, multistart_points, solve
 from stabkit.nonlinear.curves import TUNNEL_1N3716, BreakoverDevice
 from stabkit.errors import CircuitError
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -250,12 +249,12 @@ class AdmissibleRange:
             "warnings": list(self.warnings),
         }
 
-    def plot(self, ax=None):
-        """RHP count over the sweep, stable intervals shaded, edges marked."""
-        from stabkit.report.loadplots import plot_admissible
+    def plot(self, ax=None, unit: str = ""):
+        """RHP count over the sweep, stable intervals shaded, edges marked; ``unit`` of the parameter (``H``)."""
+        from stabkit.report.plots import plot_admissible
 
         return plot_admissible(self.sample_values, self.sample_rhp, self.intervals,
-                               [e.value for e in self.edges], param=self.param, ax=ax)
+                               [e.value for e in self.edges], param=self.param, ax=ax, unit=unit)
 
 
 # ---------------------------------------------------------------------------------------------- maths
@@ -473,6 +472,18 @@ class _Counter:
         return result
 
 
+class _Counted:
+    """A probe that steps a progress bar at each evaluation (in this process)."""
+
+    def __init__(self, probe, bar):
+        self.probe, self.bar = probe, bar
+
+    def __call__(self, x):
+        out = self.probe(x)
+        self.bar.update()
+        return out
+
+
 def _map(executor: Executor | None, fn, items: Sequence):
     if executor is None:
         return [fn(x) for x in items]
@@ -483,7 +494,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
                      params: Mapping[str, float] | None = None, rtol: float = DEFAULT_RTOL,
                      points: int = DEFAULT_POINTS, scale: str = "auto", method: str = "auto",
                      refine_extrema: bool = True, executor: Executor | None = None,
-                     probe: Callable[[float], Probe] | None = None) -> AdmissibleRange:
+                     probe: Callable[[float], Probe] | None = None, progress: bool = False) -> AdmissibleRange:
     """The stable subset of ``lo ≤ param ≤ hi`` as a list of intervals.
 
     ``params`` fixes other parameters (or element values). ``rtol`` is the relative tolerance of each edge
@@ -492,6 +503,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
     range spans a decade or more (``scale='auto'``). ``method`` 'auto' | 'poles' | 'ndf'. ``executor``
     runs the coarse scan (any :class:`concurrent.futures.Executor`); the edge searches are sequential.
     ``probe`` replaces the circuit probe (a callable ``x -> Probe``), for custom stability tests.
+    ``progress``: count the stability evaluations on a terminal (see :mod:`stabkit.report.progress`).
 
     >>> # see docs/loads.md for worked examples
     """
@@ -503,6 +515,17 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
         probe = CircuitProbe(circuit, param, params, method)
     method_used = getattr(probe, "method", "custom")
     abs_floor = max(abs(lo), abs(hi)) * 1e-12 or 1e-300
+    from stabkit.report.progress import Progress
+
+    with Progress(None, f"{param} sweep", enabled=None if progress else False) as bar:
+        return _admissible_range(param, lo, hi, params, rtol, grid, log, probe, method_used, abs_floor,
+                                 refine_extrema, executor, bar)
+
+
+def _admissible_range(param, lo, hi, params, rtol, grid, log, probe, method_used, abs_floor, refine_extrema,
+                      executor, bar) -> AdmissibleRange:
+    if bar.enabled and executor is None:  # (a probe sent to other processes cannot carry the bar)
+        probe = _Counted(probe, bar)
     samples = _map(executor, probe, list(grid))
     counter = _Counter(probe)
     warnings_out: list[str] = []
@@ -564,27 +587,12 @@ def single_threaded_blas() -> None:
 _BLAS_LIMIT = None
 
 
-class _Progress:
-    """``k/n`` progress on stderr, only when stderr is a terminal and progress was asked for."""
-
-    def __init__(self, total: int, label: str, enabled: bool):
-        self.total = total
-        self.done = 0
-        self.label = label
-        self.enabled = enabled and sys.stderr.isatty()
-
-    def step(self, k: int = 1):
-        self.done += k
-        if self.enabled:
-            sys.stderr.write(f"\r{self.label}: {self.done}/{self.total}")
-            if self.done >= self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, progress: bool, label: str) -> list:
-    """``[fn(x) for x in items]``, in parallel when possible, in order, with progress."""
-    bar = _Progress(len(items), label, progress)
+    """``[fn(x) for x in items]``, in parallel when possible, in order, with progress (a bar on a terminal, see
+    :mod:`stabkit.report.progress`)."""
+    from stabkit.report.progress import Progress
+
+    bar = Progress(len(items), label, enabled=None if progress else False)
     own = None
     if executor is None:
         own = executor = default_executor(len(items), workers)
@@ -593,14 +601,14 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
             out = []
             for x in items:
                 out.append(fn(x))
-                bar.step()
+                bar.update()
             return out
         futures = [executor.submit(fn, x) for x in items]
         out = []
         try:
             for f in futures:
                 out.append(f.result())
-                bar.step()
+                bar.update()
         except BaseException:  # Ctrl-C or a failing job: drop what has not started, do not wait for it
             for f in futures:
                 f.cancel()
@@ -610,6 +618,7 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
             raise
         return out
     finally:
+        bar.close()
         if own is not None:
             own.shutdown()
 
@@ -702,12 +711,12 @@ class StabilityTable:
         lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
         return "\n".join(lines)
 
-    def plot(self, ax=None):
-        """Stable intervals per column as bars, probed values marked."""
-        from stabkit.report.loadplots import plot_table
+    def plot(self, ax=None, unit: str = "", by_unit: str = ""):
+        """Stable intervals per column as bars, probed values marked; ``unit``/``by_unit`` of the parameters."""
+        from stabkit.report.plots import plot_table
 
         return plot_table(self.by_values, [c.intervals for c in self.columns], self.probes, self.probe_stable,
-                          param=self.param, by=self.by, ax=ax)
+                          param=self.param, by=self.by, ax=ax, unit=unit, by_unit=by_unit)
 
 
 def default_probes(columns: Sequence[AdmissibleRange], digits: int = 4, offset: float = 2e-3) -> list[float]:
@@ -765,11 +774,12 @@ class StabilityMap:
                 "y_param": self.y_param, "y_values": [float(v) for v in self.y_values],
                 "rhp_count": self.rhp_count.astype(int).tolist(), "stable": self.stable.astype(bool).tolist()}
 
-    def plot(self, ax=None):
-        from stabkit.report.loadplots import plot_stability_map
+    def plot(self, ax=None, x_unit: str = "", y_unit: str = ""):
+        """Count of RHP natural frequencies on the grid, the stable region outlined; units of the parameters."""
+        from stabkit.report.plots import plot_stability_map
 
         return plot_stability_map(self.x_values, self.y_values, self.rhp_count, self.stable,
-                                  x_param=self.x_param, y_param=self.y_param, ax=ax)
+                                  x_param=self.x_param, y_param=self.y_param, ax=ax, x_unit=x_unit, y_unit=y_unit)
 
 
 def stability_map(circuit: Circuit, x_param: str, x_values: Iterable[float], y_param: str,
@@ -803,13 +813,13 @@ class PoleLocus:
                 "poles_hz": [[[float(p.real), float(p.imag)] for p in ev / TWO_PI] for ev in self.poles],
                 "crossings": [e.to_dict() for e in self.crossings]}
 
-    def plot(self, ax=None, fmax_hz: float | None = None):
+    def plot(self, ax=None, fmax_hz: float | None = None, unit: str = ""):
         """Poles on the s/2π plane coloured by parameter value; crossing points marked."""
-        from stabkit.report.loadplots import plot_pole_locus
+        from stabkit.report.plots import plot_pole_locus
 
         return plot_pole_locus(self.values, [ev / TWO_PI for ev in self.poles],
                                [e.pole_hz for e in self.crossings if e.pole_hz is not None],
-                               param=self.param, fmax_hz=fmax_hz, ax=ax)
+                               param=self.param, fmax_hz=fmax_hz, ax=ax, unit=unit)
 
 
 def pole_locus(circuit: Circuit, param: str, values: Iterable[float], *,

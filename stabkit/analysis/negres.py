@@ -25,20 +25,125 @@ One-port relations (``r`` below is the *signed* differential resistance of the d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from stabkit.nonlinear.dc import OperatingPoints, all_roots, operating_points
-from stabkit.nonlinear.linearize import SmallSignal
 from stabkit.analysis.mna import assemble
 from stabkit.analysis.ports import impedance
 from stabkit.circuit.graph import Circuit
+from stabkit.errors import CircuitError
+from stabkit.nonlinear.curves import Device
+from stabkit.nonlinear.dc import LoadLine, all_roots
+from stabkit.nonlinear.linearize import SmallSignal, two_terminal_small_signal
 
 TWO_PI = 2.0 * np.pi
 
 REGIONS = ("amplifier", "stable", "oscillator", "bistable", "multistable", "marginal", "other")
+
+__all__ = ["REGIONS", "OperatingPoint", "OperatingPoints", "operating_points", "classify_points", "RegionSweep",
+           "sweep_regions", "RegionMap", "region_map", "PolePaths", "pole_paths", "amplifier_voltage_gain",
+           "reflection_coefficient", "reflection_gain", "reflection_gain_matched", "reflection_amplifier_stable",
+           "OscillationCandidate", "OscillatorConditions", "oscillator_conditions", "ac_load_resistance",
+           "device_impedance", "network_impedance", "OnePortOscillator", "one_port_oscillator", "PowerSweep", "power_sweep"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# operating points of an NDR circuit, each with the poles of the circuit linearized there
+
+
+@dataclass
+class OperatingPoint:
+    """One DC operating point: node voltages, the (first) NDR device's bias and small-signal model, and the poles of
+    the circuit linearized there. ``stable`` iff every pole has ``Re < 0`` (a tangent point is marginal)."""
+
+    voltages: dict[str, float]
+    device: str
+    v: float
+    i: float
+    small_signal: SmallSignal
+    poles: object  # PoleResult
+    tangent: bool = False
+    #: further NDR devices (multi-device circuits): name -> ((v, i), small-signal model)
+    others: dict = field(default_factory=dict)
+
+    @property
+    def stable(self) -> bool:
+        return self.poles.stable and not self.tangent
+
+    @property
+    def in_ndr(self) -> bool:
+        return self.small_signal.negative
+
+    def to_dict(self) -> dict:
+        out = {"voltages": dict(self.voltages), "stable": bool(self.stable),
+               "poles": [[float(p.real), float(p.imag)] for p in self.poles.poles_hz],
+               "device": {"name": self.device, "v": self.v, "i": self.i, "ndr": bool(self.in_ndr),
+                          "tangent": bool(self.tangent), **self.small_signal.to_dict()}}
+        if self.others:
+            out["other_devices"] = [{"name": n, "v": b[0], "i": b[1], **m.to_dict()} for n, (b, m) in self.others.items()]
+        return out
+
+
+@dataclass
+class OperatingPoints:
+    """All DC operating points of a circuit with NDR devices (sorted along the first device's curve)."""
+
+    points: list[OperatingPoint]
+    device_name: str
+    device: Device
+    line: LoadLine | None
+    params: dict[str, float] = field(default_factory=dict)
+    title: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def stable_count(self) -> int:
+        return sum(p.stable for p in self.points)
+
+    def to_dict(self) -> dict:
+        return {"points": [p.to_dict() for p in self.points], "device": self.device_name, "type": self.device.control,
+                "load_line": self.line.to_dict() if self.line is not None else None, "warnings": list(self.warnings)}
+
+    def plot(self, ax=None, ac_resistance: float | None = None):
+        """I–V curve, DC load line (and an AC load line of slope ``−1/ac_resistance`` through each point when
+        given) and the operating points (green stable, red unstable, orange marginal)."""
+        from stabkit.report.negres_plots import plot_load_lines
+
+        lo, hi = self.device.plot_range()
+        xs = [p.v if self.device.control == "N" else p.i for p in self.points]
+        lo, hi = min([lo, *xs]), max([hi, *xs])
+        cv, ci = self.device.curve(np.linspace(lo, hi, 801))
+        a, b, c = (self.line.a, self.line.b, self.line.c) if self.line is not None else (None, None, None)
+        marks = [(p.v, p.i, "marginal" if p.tangent else ("stable" if p.stable else "unstable")) for p in self.points]
+        return plot_load_lines(cv, ci, a, b, c, marks, ac_resistance=ac_resistance, title=self.title, ax=ax)
+
+
+def operating_points(circuit: Circuit, params: Mapping[str, float] | None = None) -> OperatingPoints:
+    """Every DC operating point of a circuit with NDR ``D`` devices (:func:`stabkit.analysis.points.linear_points`:
+    the one DC solver and linearizer), each with the poles of the circuit linearized there."""
+    from stabkit.analysis.points import linear_points
+    from stabkit.analysis.poles import poles
+    from stabkit.nonlinear.dc import load_line
+    points = linear_points(circuit, params)
+    if points[0].kind != "ndr":
+        raise CircuitError("operating points: the circuit has no nonlinear D element with an NDR model "
+                           "(use stabkit poles, or stabkit oppoints for transistor circuits)")
+    problem = points[0].dc.problem
+    ndr = [problem.devices[k] for k in problem.ndr_devices]
+    out = []
+    for lp in points:
+        models = {d.name: (lp.dc.ndr[d.name], two_terminal_small_signal(d, lp.dc.controls(problem.devices.index(d))))
+                  for d in ndr}
+        (v0, i0), m0 = models.pop(ndr[0].name)
+        out.append(OperatingPoint(voltages=lp.dc.voltages, device=ndr[0].name, v=v0, i=i0, small_signal=m0,
+                                  poles=poles(lp.circuit), tangent=lp.tangent, others=models))
+    line = load_line(problem)[0] if len(problem.devices) == 1 else None
+    notes = list(dict.fromkeys(n for lp in points for n in lp.dc.notes))
+    return OperatingPoints(points=out, device_name=ndr[0].name, device=ndr[0].curve, line=line,
+                           params=dict(problem.params), title=circuit.title, warnings=notes)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -89,7 +194,7 @@ class RegionSweep:
                 "points": [[{"v": v, "i": i, "stable": s} for v, i, s in row] for row in self.points]}
 
     def plot(self, ax=None):
-        from stabkit.report.negres_plots import plot_region_sweep
+        from stabkit.report.plots import plot_region_sweep
 
         return plot_region_sweep(self.values, self.regions, self.points, self.param, title=self.title, ax=ax)
 
@@ -129,7 +234,7 @@ class RegionMap:
                 "y": [float(v) for v in self.y], "regions": [list(r) for r in self.regions]}
 
     def plot(self, ax=None):
-        from stabkit.report.negres_plots import plot_region_map
+        from stabkit.report.plots import plot_region_map
 
         return plot_region_map(self.x, self.y, self.regions, self.x_param, self.y_param, title=self.title, ax=ax)
 
@@ -167,7 +272,7 @@ class PolePaths:
                            for row in self.rows]}
 
     def plot(self, ax=None):
-        from stabkit.report.negres_plots import plot_pole_paths
+        from stabkit.report.plots import plot_pole_paths
 
         return plot_pole_paths(self.values, self.rows, self.param, title=self.title, ax=ax)
 
@@ -262,7 +367,7 @@ class OscillatorConditions:
         return {"z0": self.z0, "starts": self.starts, "candidates": [c.to_dict() for c in self.candidates]}
 
     def plot(self, ax=None):
-        from stabkit.report.negres_plots import plot_oscillator_conditions
+        from stabkit.report.plots import plot_oscillator_conditions
 
         return plot_oscillator_conditions(self.freq_hz, self.z_device, self.z_load,
                                           [c.freq_hz for c in self.candidates], ax=ax)
@@ -337,3 +442,278 @@ def network_impedance(circuit: Circuit, device_name: str, params: Mapping[str, f
         return x @ inc
 
     return z_lumped
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the one-port view of an oscillator in steady state: Z_N(A, f) against Z_L(f)
+
+
+@dataclass
+class OnePortOscillator:
+    """A one-device oscillator seen as the designer draws it: the device's describing function
+    ``Z_N(A, f) = 1/(G_N(A) + j2πf·C_N(A))`` (``A`` the peak of the sinusoid across it) against the load
+    ``Z_L(f)`` the rest of the circuit presents. The steady state is ``Z_N(A, f) + Z_L(f) = 0``: where the device
+    line ``−Z_N(A)`` (drawn at the steady-state frequency) meets the load locus ``Z_L(f)``.
+
+    ``amplitudes``, ``conductance`` (S), ``capacitance`` (F), ``dc_v`` (the device's DC voltage, which shifts along
+    its load line as ``A`` grows) tabulate the describing function; ``amplitude`` and ``frequency_hz`` are the
+    intersection (None when the lines do not meet); ``small_signal_r`` is ``R_N(0, f)`` there (Ω), the
+    small-signal negative resistance the ``R_L ≈ |r|/3`` rule refers to."""
+
+    device: str
+    amplitudes: np.ndarray
+    conductance: np.ndarray
+    capacitance: np.ndarray
+    dc_v: np.ndarray
+    z_load: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    amplitude: float | None = None
+    frequency_hz: float | None = None
+    small_signal_r: float | None = None
+
+    def z_device(self, amplitude, freq_hz) -> np.ndarray:
+        """``Z_N(A, f)`` (Ω), the describing function interpolated in ``A`` (arrays broadcast)."""
+        a = np.asarray(amplitude, dtype=float)
+        g = np.interp(a, self.amplitudes, self.conductance)
+        c = np.interp(a, self.amplitudes, self.capacitance)
+        return 1.0 / (g + 1j * TWO_PI * np.asarray(freq_hz, dtype=float) * c)
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "amplitude_v": self.amplitude, "frequency_hz": self.frequency_hz,
+                "small_signal_r": self.small_signal_r, "amplitudes_v": self.amplitudes.tolist(),
+                "conductance_s": self.conductance.tolist(), "capacitance_f": self.capacitance.tolist(),
+                "dc_v": self.dc_v.tolist()}
+
+    def plot(self, ax=None):
+        """Device line ``−Z_N(A)`` at the steady-state frequency and load locus ``Z_L(f)`` around it, meeting at the
+        steady state."""
+        from stabkit.report.plots import plot_one_port
+
+        f0 = self.frequency_hz or 1.0
+        freqs = np.linspace(0.8 * f0, 1.2 * f0, 241)
+        crossing = complex(self.z_load(np.array([f0]))[0]) if self.frequency_hz else None
+        shown = self.amplitudes[self.amplitudes <= 2.0 * self.amplitude] if self.amplitude else self.amplitudes
+        return plot_one_port(self.z_device(shown, f0), self.z_load(freqs), shown, freqs, crossing=crossing, ax=ax)
+
+
+def one_port_oscillator(circuit: Circuit, params: Mapping[str, float] | None = None, *,
+                        amplitudes: Sequence[float] | None = None, n_samples: int = 512) -> OnePortOscillator:
+    """The one-port view of a circuit with one N-type NDR device (a tunnel-diode oscillator): its describing
+    function by harmonic balance with one harmonic — the device alone, driven by ``V0 + A·cos ωt`` while its DC
+    bias ``V0`` stays on the circuit's DC load line — against the load ``Z_L(f)``, and their intersection.
+
+    Harmonics are neglected (the device sees a pure sinusoid), so the intersection approximates the whole-circuit
+    harmonic balance of :func:`stabkit.analysis.oscillation.oscillation`; it is exact as the harmonics vanish.
+
+    Parameters
+    ----------
+    circuit : Circuit
+        One ``D`` element with an N-type (voltage-controlled) NDR model and a linear rest.
+    params : mapping, optional
+        Overrides (SI).
+    amplitudes : sequence of float, optional
+        Drive amplitudes (V peak) to tabulate (default: 200 values from 1 mV to twice the device's NDR window).
+    n_samples : int
+        Time samples per period for the device's Fourier coefficients.
+
+    Returns
+    -------
+    OnePortOscillator
+    """
+    from scipy.optimize import brentq, root
+
+    from stabkit.analysis.points import apply_overrides
+    from stabkit.analysis.poles import poles
+    from stabkit.nonlinear.dc import NonlinearProblem, dc_points, load_line
+    from stabkit.nonlinear.devices import NTypeDevice
+    from stabkit.nonlinear.hb import HarmonicBalance
+    from stabkit.nonlinear.linearize import linearize
+
+    circuit = apply_overrides(circuit, params)
+    points = dc_points(circuit)
+    if not points or len(points[0].problem.devices) != 1 or not isinstance(points[0].problem.devices[0], NTypeDevice):
+        raise CircuitError("one-port view: the circuit needs exactly one nonlinear element, an N-type NDR device "
+                           "(tunnel diode, ivtable) with a linear rest")
+    if len(points) != 1:
+        raise CircuitError(f"one-port view: the circuit has {len(points)} DC operating points; an oscillator has one")
+    dc, dev = points[0], points[0].problem.devices[0]
+    line, _ = load_line(dc.problem)
+    v0 = float(dc.controls(0)[0])
+    # the device alone on its DC load line, as a Norton source (its conductance is subtracted from what the
+    # probe sees again; a pure voltage drive gets a µΩ source resistance)
+    g_dc, i_sc = (line.a / line.b, line.c / line.b) if line.b != 0 else (1e6, 1e6 * line.c / line.a)
+    bench = Circuit("describing function")
+    bench.add_isource("I1", "0", "p", dc=i_sc)
+    if g_dc > 0:
+        bench.add_resistor("R1", "p", "0", 1.0 / g_dc)
+    engine = HarmonicBalance(NonlinearProblem(bench, devices=[NTypeDevice(dev.name, "p", "0", dev.curve)]), 1,
+                             n_samples)
+    probe = engine.problem.node_index["p"]
+    states: dict[float, np.ndarray] = {}
+    # the charge current is resolved at a frequency where it is as large as the conduction current
+    omega = abs(float(dev.curve.slope(v0))) / dev.capacitance if dev.capacitance > 0 else 1.0
+
+    def describe(a: float):
+        """``(G_N, C_N, V_dc)`` at amplitude ``a`` (exact: one harmonic-balance solve from the nearest state)."""
+        if states:
+            start = states[min(states, key=lambda k: abs(math.log(k / a)))]
+        else:
+            start = np.zeros((engine.size, 3))
+            start[probe, 0] = v0
+        zz, current, ok = engine.probe_current(start, omega, probe, a)
+        if not ok:
+            raise CircuitError(f"one-port view: the describing function did not converge at A = {a:g} V")
+        states[a] = zz
+        return current.real / a - g_dc, current.imag / (omega * a), float(zz[probe, 0])
+
+    lo, hi = dev.curve.window()
+    grid = np.geomspace(1e-3, 2.0 * (hi - lo), 200) if amplitudes is None else np.sort(np.asarray(amplitudes, float))
+    g_arr, c_arr, vdc_arr = (np.array(col) for col in zip(*(describe(float(a)) for a in grid)))
+    z_load = network_impedance(circuit, dev.element.name)
+    out = OnePortOscillator(dev.name, grid, g_arr, c_arr, vdc_arr, z_load)
+
+    def mismatch(a: float, f: float, exact: bool = False) -> complex:
+        if exact:
+            g, c, _ = describe(a)
+            z_n = 1.0 / (g + 1j * TWO_PI * f * c)
+        else:
+            z_n = complex(out.z_device(a, f))
+        return z_n + complex(z_load(np.array([f]))[0])
+
+    def balance(a: float, f_guess: float) -> float | None:
+        """The frequency nearest ``f_guess`` (within a factor 2) where the reactances cancel at amplitude ``a``."""
+        fs = f_guess * np.geomspace(0.5, 2.0, 161)
+        x = np.imag(out.z_device(a, fs) + z_load(fs))
+        k = np.flatnonzero((np.sign(x[:-1]) != np.sign(x[1:])) & (np.abs(x[:-1] - x[1:]) < 10 * (np.abs(x[:-1]) + 1)))
+        if not k.size:
+            return None
+        j = k[np.argmin(np.abs(np.log(fs[k] / f_guess)))]
+        return float(brentq(lambda f: mismatch(a, f).imag, fs[j], fs[j + 1], xtol=1e-12 * fs[j]))
+
+    lin_poles = poles(linearize(circuit, dc)).poles
+    resonant = lin_poles[lin_poles.imag > 0]
+    f_prev, prev = (float(resonant[np.argmax(resonant.real)].imag / TWO_PI) if resonant.size else None), None
+    for a in grid:
+        f = balance(float(a), f_prev) if f_prev else None
+        if f is None:
+            prev = None
+            continue
+        r = mismatch(float(a), f).real
+        if prev is not None and prev[2] < 0 <= r:  # R_N + R_L turns positive: the amplitude limit
+            a0 = prev[0] + (a - prev[0]) * prev[2] / (prev[2] - r)
+            sol = root(lambda x: [mismatch(x[0] * a0, x[1] * f, True).real, mismatch(x[0] * a0, x[1] * f, True).imag],
+                       [1.0, 1.0], method="hybr", options={"xtol": 1e-11})
+            if np.max(np.abs(sol.fun)) <= 1e-6 * abs(complex(z_load(np.array([f]))[0])):
+                out.amplitude, out.frequency_hz = float(sol.x[0] * a0), float(sol.x[1] * f)
+            break
+        prev, f_prev = (float(a), f, r), f
+    if out.frequency_hz:
+        small = 1.0 / (float(dev.curve.slope(v0)) + 1j * TWO_PI * out.frequency_hz * dev.capacitance)
+        out.small_signal_r = float(small.real)
+    return out
+
+
+@dataclass
+class PowerSweep:
+    """Output power of an oscillator versus its load resistor (whole-circuit harmonic balance at each value, the
+    bias held), against the one-port rule of thumb ``R_L ≈ |r|/3``.
+
+    ``power_w`` is the fundamental power in the resistor, ``½·|V₁|²/R`` (nan where the circuit does not oscillate);
+    ``optimum_ohm`` the resistance of maximum power (a parabola in ``log R`` through the best three values);
+    ``small_signal_r`` the device's small-signal series resistance ``|R_N(0, f)|`` at the optimum's frequency.
+    ``R_N(I) = −|r|·(1 − (I/I_max)^n)`` puts the optimum at ``|r|·n/(n + 2)``: ``n = 1`` (negative resistance
+    falling linearly with the current amplitude) is the ``|r|/3`` rule; ``exponent`` is the ``n`` the computed
+    optimum implies."""
+
+    resistor: str
+    values: np.ndarray
+    power_w: np.ndarray
+    frequency_hz: np.ndarray
+    optimum_ohm: float
+    small_signal_r: float
+
+    @property
+    def rule_ohm(self) -> float:
+        return self.small_signal_r / 3.0
+
+    @property
+    def exponent(self) -> float:
+        ratio = self.optimum_ohm / self.small_signal_r
+        return 2.0 * ratio / (1.0 - ratio) if ratio < 1 else math.inf
+
+    def to_dict(self) -> dict:
+        return {"resistor": self.resistor, "values_ohm": self.values.tolist(), "power_w": self.power_w.tolist(),
+                "frequency_hz": self.frequency_hz.tolist(), "optimum_ohm": self.optimum_ohm,
+                "small_signal_r": self.small_signal_r, "rule_ohm": self.rule_ohm, "exponent": self.exponent}
+
+    def plot(self, ax=None):
+        """Output power versus load resistance, the optimum and the ``|r|/3`` rule marked."""
+        from stabkit.report.plots import plot_power_sweep
+
+        return plot_power_sweep(self.values, self.power_w, self.optimum_ohm, self.rule_ohm, self.resistor, ax=ax)
+
+
+def power_sweep(circuit: Circuit, resistor: str, values: Sequence[float], *, hold: str | None = None,
+                params: Mapping[str, float] | None = None) -> PowerSweep:
+    """Sweep the load ``resistor`` of a one-device oscillator over ``values`` (Ω) and find the resistance of
+    maximum fundamental output power, by :func:`stabkit.analysis.oscillation.oscillation` at each value.
+
+    Parameters
+    ----------
+    circuit : Circuit
+        One NDR ``D`` device (its small-signal series resistance is the rule's ``|r|``) and a linear rest.
+    resistor : str
+        The load resistor (an element name; ``.param`` names of its value work too).
+    values : sequence of float
+        Resistances (Ω).
+    hold : str, optional
+        A ``.param`` (a supply) re-solved at each value so that the device's DC voltage stays where it is at
+        ``params`` — a load in the DC path would otherwise move the bias, and the comparison with it.
+    params : mapping, optional
+        Overrides (SI).
+    """
+    from scipy.optimize import brentq
+
+    from stabkit.analysis.oscillation import oscillation
+    from stabkit.analysis.points import apply_overrides
+    from stabkit.nonlinear.dc import dc_points
+
+    base = dict(params or {})
+    element = circuit.element(resistor)
+    target = float(dc_points(apply_overrides(circuit, base))[0].controls(0)[0])
+
+    def device_v(overrides) -> float:
+        return float(dc_points(apply_overrides(circuit, overrides))[0].controls(0)[0])
+
+    powers, freqs, device = [], [], None
+    for r in np.asarray(values, dtype=float):
+        overrides = {**base, resistor: float(r)}
+        if hold is not None:
+            p0 = float(circuit.resolve_params(base)[hold.lower()])
+            lo, hi = p0, p0
+            while device_v({**overrides, hold: hi}) < target:
+                hi += abs(p0) + 0.1
+            while device_v({**overrides, hold: lo}) > target:
+                lo -= abs(p0) + 0.1
+            overrides[hold] = brentq(lambda p: device_v({**overrides, hold: p}) - target, lo, hi, xtol=1e-14)
+        res = oscillation(circuit, overrides)
+        if res.stable_oscillation and res.solution is not None:
+            problem = res.verdict.points[0].point.dc.problem
+            device = problem.devices[0]
+            ph = res.solution.phasors()
+            v = [ph[problem.node_index[n], 1] if n in problem.node_index else 0.0 for n in element.nodes[:2]]
+            powers.append(0.5 * abs(v[0] - v[1]) ** 2 / r)
+            freqs.append(res.frequency_hz)
+        else:
+            powers.append(math.nan), freqs.append(math.nan)
+    values, powers, freqs = np.asarray(values, dtype=float), np.array(powers), np.array(freqs)
+    if device is None or not np.any(np.isfinite(powers)):
+        raise CircuitError(f"power sweep: the circuit does not oscillate for any {resistor} in the sweep")
+    k = int(np.nanargmax(powers))
+    optimum = float(values[k])
+    if 0 < k < len(values) - 1 and np.all(np.isfinite(powers[k - 1:k + 2])):
+        x, y = np.log(values[k - 1:k + 2]), powers[k - 1:k + 2]
+        a2, a1, _ = np.polyfit(x, y, 2)
+        optimum = float(np.exp(-a1 / (2 * a2))) if a2 < 0 else optimum
+    f_opt = float(np.interp(math.log(optimum), np.log(values[np.isfinite(freqs)]), freqs[np.isfinite(freqs)]))
+    ss = two_terminal_small_signal(device, [target] if device.n_controls == 1 else [0.0, target])
+    return PowerSweep(resistor, values, powers, freqs, optimum, abs(float(ss.impedance(1j * TWO_PI * f_opt).real)))

@@ -97,10 +97,13 @@ def nonlinear_kinds(circuit: Circuit) -> tuple[list[str], list[str]]:
     return ndr, other
 
 
-def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -> list[LinearPoint]:
+def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *, start=None) -> list[LinearPoint]:
     """Every DC operating point of ``circuit`` (with ``params`` applied) and its small-signal circuit: one DC
     solver (:func:`stabkit.nonlinear.dc.dc_points`) and one linearizer (:func:`stabkit.nonlinear.linearize.linearize`)
-    for every mix of devices (tunnel diodes, S-type devices, junction diodes, transistors, behavioural sources)."""
+    for every mix of devices (tunnel diodes, S-type devices, junction diodes, transistors, behavioural sources).
+
+    ``start``: a :class:`~stabkit.nonlinear.dc.DCPoint` of the same circuit (e.g. at nominal values) where the
+    DC Newton of a circuit without NDR devices starts (a warm start, see :func:`~stabkit.nonlinear.dc.dc_points`)."""
     from stabkit.nonlinear.dc import dc_points
     from stabkit.nonlinear.devices import BipolarTransistor, JunctionDiode, transistor_region
     from stabkit.nonlinear.linearize import linearize
@@ -114,7 +117,7 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -
     from stabkit.nonlinear.ngspice_devices import ngspice_elements, ngspice_points
 
     points = ngspice_points(circuit) if any(e.kind in "MJQ" for e in circuit) and ngspice_elements(circuit) \
-        else dc_points(circuit)
+        else dc_points(circuit, start=start)
     out = []
     for k, pt in enumerate(points, start=1):
         devices = pt.problem.devices
@@ -124,9 +127,7 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -
         for j, dev in enumerate(devices):
             x = pt.controls(j)
             if dev.family == "ndr":
-                d = dev.describe(x)
-                ndr_dicts.append({"name": d["name"], "v": d["v"], "i": d["i"], "ndr": d["ndr"], "tangent": pt.tangent,
-                                  **_small_signal_dict(dev, x)})
+                ndr_dicts.append({**dev.describe(x), "tangent": pt.tangent})
             elif isinstance(dev, BipolarTransistor):
                 t = dev.bias(x, volts)
                 region = transistor_region(t.vbe, t.vbc)
@@ -135,7 +136,7 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -
                     warn.append(f"{t.name} is in {region} (Vbe = {t.vbe:.3f} V, Vbc = {t.vbc:.3f} V, Ic = {t.ic:.3g} A): "
                                 "its small-signal gain is not what a forward-active design assumes")
             elif isinstance(dev, JunctionDiode):
-                diodes.append(dev.bias(x).to_dict())
+                diodes.append(dev.describe(x))
             elif getattr(dev, "element", None) is not None and dev.element.kind in "MJ" or hasattr(dev, "i_dc"):
                 fet = dev.describe(x)
                 fets.append(fet)
@@ -148,12 +149,6 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None) -
                                devices=ndr_dicts, transistors=transistors, diodes=diodes, fets=fets, tangent=pt.tangent,
                                notes=notes, warnings=warn, kind=kind, dc=pt))
     return out
-
-
-def _small_signal_dict(dev, x) -> dict:
-    from stabkit.nonlinear.linearize import two_terminal_small_signal
-
-    return two_terminal_small_signal(dev, x).to_dict()
 
 
 def sweep_circuit(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], params: Mapping[str, float] | None = None,

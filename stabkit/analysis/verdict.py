@@ -338,7 +338,7 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
 
 
 def decide(circuit: Circuit, params: Mapping[str, float] | None = None, *, method: str = "auto",
-           fmin: float | None = None, fmax: float | None = None, point: int | None = None) -> Verdict:
+           fmin: float | None = None, fmax: float | None = None, point: int | None = None, start=None) -> Verdict:
     """Is ``circuit`` stable? Solve its DC operating point(s), linearize every nonlinear device there, and judge
     each small-signal circuit by the exact poles (lumped) and the NDF.
 
@@ -354,13 +354,16 @@ def decide(circuit: Circuit, params: Mapping[str, float] | None = None, *, metho
         The NDF's band (Hz); default from the circuit.
     point : int, optional
         Judge only this operating point (1-based), for circuits with several.
+    start : DCPoint, optional
+        Circuits without NDR devices: start the DC Newton from this operating point of the same circuit (a warm
+        start, used by ``stabkit yield`` from the nominal point); see :func:`~stabkit.nonlinear.dc.dc_points`.
 
     Returns
     -------
     Verdict
     """
     _check_method(method)
-    pts = linear_points(circuit, params)
+    pts = linear_points(circuit, params, start=start)
     if point is not None:
         if not 1 <= point <= len(pts):
             raise CircuitError(f"operating point {point} asked for, but the circuit has {len(pts)} "

@@ -10,12 +10,14 @@ from stabkit.errors import StabkitError
 EPILOG = """\
 case file format (paths relative to the case file; values may carry SPICE suffixes):
 
-  netlist: ntype_smallsignal.cir
-  set: {rl: 20}
+  netlist: ntype_smallsignal.cir          # beside the case file
+  set: {rser: 40}                         # optional parameter overrides
+  requires: []                            # optional: files not shipped (skipped, with the reason, where absent)
   expect:
-    stable: true
+    stable: true                          # the verdict at these parameters
+    encirclements: 0                      # optional: the NDF's clockwise count
     admissible:
-      - {param: lser, from: 1n, to: 1u, contains: [10n, 50n]}
+      - {param: lser, from: 1n, to: 200n, contains: [10n, 50n]}
 
 exit status: 0 every expectation holds (cases whose `requires:` files are absent are skipped, with the reason),
 1 at least one failed (one line per failure on stdout), 3 none failed outright but a verdict was uncertain

@@ -20,10 +20,29 @@ from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
 
+EPILOG = """\
+Every value is judged as `stabkit poles` judges it (exact poles cross-checked with the NDF; the NDF alone for
+transmission lines and S-parameter blocks). A sweep that moves a nonlinear device's DC point is refused
+(the circuit is linearized once). Each edge says what crosses the jω axis there (a complex pair at its
+frequency, or a real pole). On a terminal a progress bar counts the evaluations (STABKIT_NO_PROGRESS=1 or
+--json silence it).
+
+exit status: 0 some value of the sweep is stable, 1 none is, 3 a value could not be decided (the reason on
+stderr), 2 bad input.
+
+examples:
+  stabkit loads cases/ntype_smallsignal.cir --sweep lser --from 1n --to 200n
+  stabkit loads cases/linvill_nic.cir --sweep lext --from 0.1n --to 20n --by rc=0,4,8
+  stabkit loads cases/ntype_smallsignal.cir --sweep lser --from 1n --to 200n --map rser=1:100:5 --points 8
+  stabkit loads cases/line_negres.cir --sweep rs --from 1 --to 200 --json
+"""
+
+
 def register(sub) -> None:
     p = sub.add_parser("loads", help="admissible range of a load parameter (stable intervals, tables, maps)",
                        description="Stable subset of [--from, --to] of the parameter --sweep (a .param or an "
-                                   "element name), edges located to --rtol; with --by one column per value.")
+                                   "element name), edges located to --rtol; with --by one column per value.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("netlist", help="SPICE netlist")
     p.add_argument("--sweep", required=True, metavar="P", help="parameter (or element) to sweep")
     p.add_argument("--from", dest="lo", required=True, metavar="A", help="lower end (suffixes allowed: 1n)")
@@ -126,8 +145,13 @@ def run(args) -> int:
         sweeps[_parse_map(args.map)[0]] = _parse_map(args.map)[1]
     if args.by:
         sweeps[_parse_by(args.by)[0]] = _parse_by(args.by)[1]
+    from stabkit.report.render import param_unit
+
+    def unit(name: str) -> str:  # axis units of the --plot figure
+        return param_unit(circuit, name)
+
     circuit = sweep_circuit(circuit, sweeps, point=args.point)
-    progress = not args.json and sys.stderr.isatty()
+    progress = not args.json  # drawn only on a terminal and without STABKIT_NO_PROGRESS (report.progress)
     common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method)
     if args.map:
         yname, yvalues = _parse_map(args.map)
@@ -143,7 +167,7 @@ def run(args) -> int:
             print(f"RHP natural frequencies ('.' = stable); rows {yname}, columns {args.sweep} "
                   f"{format_eng(xs[0])} … {format_eng(xs[-1])}")
             print("\n".join(" ".join(r) for r in rows))
-        _save_plot(res, args.plot)
+        _save_plot(lambda ax: res.plot(ax=ax, x_unit=unit(args.sweep), y_unit=unit(yname)), args.plot)
         return 0 if res.stable.any() else 1  # a map is a picture of counts; its cells carry no doubt flag
     if args.by:
         by, values = _parse_by(args.by)
@@ -158,9 +182,9 @@ def run(args) -> int:
             for v, col in zip(res.by_values, res.columns):
                 for e in col.edges:
                     print(f"  {by}={format_eng(v)}: {_edge_text(e)}")
-        _save_plot(res, args.plot)
+        _save_plot(lambda ax: res.plot(ax=ax, unit=unit(args.sweep), by_unit=unit(by)), args.plot)
         return _exit(res.verdict, [u for c in res.columns for u in c.uncertain])
-    res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, **common)
+    res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, progress=progress, **common)
     if args.json:
         emit_json(res.to_dict())
     else:
@@ -174,7 +198,7 @@ def run(args) -> int:
             print("  " + _edge_text(e))
         print(f"{res.evaluations} stability evaluations ({res.method})")
         print_warnings(res.warnings)
-    _save_plot(res, args.plot)
+    _save_plot(lambda ax: res.plot(ax=ax, unit=unit(args.sweep)), args.plot)
     return _exit(res.verdict, res.uncertain)
 
 
@@ -188,12 +212,16 @@ def _exit(verdict: str, uncertain) -> int:
     return 0 if verdict == "stable" else 1
 
 
-def _save_plot(result, path: str | None) -> None:
+def _save_plot(draw, path: str | None) -> None:
+    """Save the figure ``draw(ax)`` makes (png/svg/pdf by the suffix)."""
     if not path:
         return
     import matplotlib
 
     matplotlib.use("Agg")
-    ax = result.plot()
-    ax.figure.tight_layout()
-    ax.figure.savefig(path)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.2, 4.6), layout="constrained")
+    draw(ax)
+    fig.savefig(path)
+    plt.close(fig)

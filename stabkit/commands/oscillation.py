@@ -8,20 +8,31 @@ import sys
 from stabkit.commands.common import add_common, emit_json, load_circuit, print_warnings, table
 from stabkit.units import format_eng
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 This command answers a question ("does it oscillate, and how?"), not a stability verdict. It starts from the
 small-signal verdict (the same as `stabkit poles`/`oppoints`) and then solves the periodic steady state of the
-whole circuit by harmonic balance: from an unstable DC point it starts at the unstable pole's frequency; from
-a stable one it also searches large amplitudes (hard-start oscillators that a supply ramp or a kick can reach).
-The number of harmonics is raised until frequency and amplitude stop changing (or set with --harmonics).
-Stability of the oscillation: Floquet multipliers (Hill's method), cross-checked with Kurokawa's condition.
+whole circuit by harmonic balance: from an unstable DC point at the unstable pole's frequency (soft start); from a
+stable one it searches large amplitudes too (hard start: a supply ramp or a kick can start an oscillation that the
+small-signal verdict does not see). The number of harmonics is raised (5, 11, 23, 47, 95) until frequency and
+amplitude stop changing, or set with --harmonics. Stability of the oscillation: Floquet multipliers (Hill's
+method), cross-checked with Kurokawa's condition.
 
-exit status:
-  0  the answer is certain: it oscillates (stable periodic steady state found, harmonics settled), or it does
-     not (no periodic steady state, or a bistable switch resting at a stable point)
-  3  harmonic balance cannot decide (no convergence, harmonics not settled, a relaxation oscillator whose
-     waveform is far from sinusoidal, an orbit on the edge of stability): the reason is on stderr
-  2  bad input
+regime (JSON "regime")  oscillates  exit
+  oscillator             true        0   unstable DC point, stable orbit: frequency, amplitudes, harmonics
+  hard-start             true        0   stable DC point AND a coexisting stable orbit (needs a ramp or a kick)
+  relaxation             true        0   unstable DC point, no near-sinusoidal orbit: frequency/amplitude null
+  none                   false       0   no periodic orbit (soft or hard) over the whole amplitude sweep
+  bistable               false       0   two or more stable DC points (a switch)
+  linear                 false       0   a stable linear circuit
+  unbounded              true/false  3   an unstable LINEAR circuit: the amplitude grows without bound
+  undecided              null        3   harmonic balance could not decide (no convergence from an unstable
+                                         DC point, an amplitude sweep that stopped short of its range, an
+                                         orbit on the edge of stability)
+In any regime the exit is 3 when the numbers are not trustworthy: harmonics that did not settle by 95, or
+--harmonics K with harmonic K not below 1e-4 of the fundamental at some node. Exit 3 always prints its reason
+on stderr; bad input exits 2.
 
 examples:
   stabkit oscillation cases/tunnel_osc.cir
@@ -63,21 +74,23 @@ def run(args) -> int:
     else:
         print(circuit.summary())
         print(f"small-signal verdict: {res.verdict.summary()}")
-        if res.frequency_hz:
+        if res.amplitude_v:
+            shown = [node for node in res.amplitude_v if "." not in node]  # subcircuit-internal nodes: JSON only
             rows = [[node, format_eng(res.amplitude_v[node], "V"), format_eng(res.dc_v[node], "V"),
-                     format_eng(res.dc_point_v.get(node, float("nan")), "V"),
-                     f"{_thd(res.harmonic_v[node]):.3g} %"]
-                    for node in res.amplitude_v]
+                     format_eng(res.dc_point_v.get(node, float("nan")), "V"), f"{_thd(res.harmonic_v[node]):.3g} %"]
+                    for node in shown]
             print(table(rows, ["node", "fundamental (peak)", "DC in oscillation", "DC point", "harmonics / fund."]))
+            if len(shown) < len(res.amplitude_v):
+                print(f"({len(res.amplitude_v) - len(shown)} subcircuit-internal nodes in the JSON output)")
             if res.floquet:
-                print("Floquet multipliers: " + ", ".join(f"{abs(m):.4g}" for m in res.floquet[:6])
-                      + (" ..." if len(res.floquet) > 6 else "") + " (|μ|; stable iff all < 1)")
+                print("Floquet multipliers, largest: " + ", ".join(f"{abs(m):.6g}" for m in res.floquet[:4])
+                      + (" ..." if len(res.floquet) > 4 else "") + " (|μ|; stable iff all < 1)")
             print(f"harmonics: {res.harmonics} ("
                   + ", ".join(f"K={k}: {format_eng(f, 'Hz')}" for k, f, _ in res.history) + ")")
-        for other in res.other_solutions:
-            print(f"note: another periodic solution at {format_eng(other['frequency_hz'], 'Hz')}, "
-                  f"{format_eng(other['probe_amplitude_v'], 'V')} at node {res.probe}: "
-                  f"{'stable' if other['stable'] else 'unstable'}")
+        for other in res.other_orbits:
+            held = {True: "stable", False: "unstable", None: "of undecided stability"}[other["stable"]]
+            print(f"note: another periodic orbit at {format_eng(other['frequency_hz'], 'Hz')}, "
+                  f"{format_eng(other['probe_amplitude_v'], 'V')} at node {res.probe}: {held}")
         for note in res.notes:
             print(f"note: {note}")
         print(res.summary())

@@ -5,17 +5,23 @@ from __future__ import annotations
 import argparse
 
 EPILOG = """\
-Exit status is the circuit's verdict (0 stable, 1 unstable, 3 uncertain; 2 bad input): the report is written
-in every case. The report holds: the circuit summary (nodes, elements, active sources), the verdict, the NDF polar plot
-with its encirclement count, the return difference of each active source, the pole map (lumped circuits)
-and, for a case file, its expectations with the admissible-range tables and a stability map.
-HTML embeds the figures (base64 PNG); Markdown writes them beside the file in FILE_files/
-(or embeds data URIs with --embed). Apart from its "Generated:" line, the same input gives the same file.
+Exit status is the circuit's verdict (0 stable, 1 unstable, 3 uncertain with the reason on stderr; 2 bad
+input): the report is written in every case.
+
+The report holds: the verdict with its evidence; the DC operating point (each transistor's region, saturated
+or cut-off devices flagged) or every operating point of a negative-resistance circuit, each judged in a
+section of its own; the NDF polar plot with its running count and the return difference of each active
+source; the pole map, zoomed to the modes that matter, with the far poles listed; K and mu of S-parameter
+blocks; for a case file its expectations, admissible ranges, tables and a stability map; the element list.
+HTML embeds the figures (base64 PNG); Markdown writes them beside the file in FILE_files/ (or embeds data
+URIs with --embed). Apart from its "Generated:" line, the same input gives the same file. On a terminal a
+progress bar follows the sections (STABKIT_NO_PROGRESS=1 or --json silence it).
 
 examples:
   stabkit report cases/ntype_smallsignal.cir -o ntype.html
   stabkit report cases/linvill_nic.stab.yaml -o linvill.md
   stabkit report cases/ntype_smallsignal.cir --set lser=60n -o unstable.html
+  stabkit report cases/tunnel_bistable.cir -o bistable.html      three operating points, a section each
 """
 
 

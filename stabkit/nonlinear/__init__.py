@@ -14,9 +14,9 @@ harmonic balance on top.
 =========================  ================================================================================
 """
 
-from stabkit.nonlinear.dc import DCPoint, NonlinearProblem, dc_point, dc_points, operating_points, solve
+from stabkit.nonlinear.dc import DCPoint, NonlinearProblem, dc_point, dc_points, solve
 from stabkit.nonlinear.devices import NonlinearDevice, circuit_devices
 from stabkit.nonlinear.linearize import SmallSignal, linearize, small_signal_circuit
 
-__all__ = ["DCPoint", "NonlinearProblem", "dc_point", "dc_points", "operating_points", "solve", "NonlinearDevice",
+__all__ = ["DCPoint", "NonlinearProblem", "dc_point", "dc_points", "solve", "NonlinearDevice",
            "circuit_devices", "SmallSignal", "linearize", "small_signal_circuit"]

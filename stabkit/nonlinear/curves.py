@@ -504,7 +504,7 @@ class CurveFeatures:
                 "steepest": [{"v": v, "i": i, "r": r} for v, i, r in self.steepest]}
 
     def plot(self, ax=None):
-        from stabkit.report.negres_plots import plot_curve_features
+        from stabkit.report.plots import plot_curve_features
 
         return plot_curve_features(self.curve_v, self.curve_i, self.peaks, self.valleys, self.ndr, self.control, ax=ax)
 

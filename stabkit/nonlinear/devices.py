@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,7 @@ from stabkit.nonlinear.curves import Device as Curve
 from stabkit.nonlinear.curves import device_from_model
 
 __all__ = ["Evaluation", "Output", "NonlinearDevice", "NTypeDevice", "STypeDevice", "JunctionDiode",
-           "BipolarTransistor", "BehaviouralSource", "LinearizedDevice", "TransistorBias", "DiodeBias",
+           "BipolarTransistor", "BehaviouralSource", "LinearizedDevice", "TransistorBias",
            "circuit_devices", "nonlinear_elements", "is_junction_diode", "simulator_options", "JUNCTION_ON_V",
            "transistor_region"]
 
@@ -239,24 +239,6 @@ class STypeDevice(NonlinearDevice):
 # junction diode and Gummel–Poon transistor
 
 
-@dataclass
-class DiodeBias:
-    """A junction diode at its operating point: ``vd`` internal junction voltage, ``i`` anode→cathode."""
-
-    name: str
-    model: str
-    nodes: dict[str, str]  # a, k, ai
-    vd: float
-    i: float
-    gd: float
-    cd: float
-    rs: float
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "model": self.model, "vd": self.vd, "i": self.i, "gd": self.gd, "cd": self.cd,
-                "rs": self.rs}
-
-
 class JunctionDiode(NonlinearDevice):
     """SPICE junction diode: ``rs`` from the anode to the internal anode ``<d>.ai``, junction current (with
     gmin) and charge (depletion + ``TT·i``) from there to the cathode; SPICE's junction limiting."""
@@ -282,8 +264,7 @@ class JunctionDiode(NonlinearDevice):
         i_j, g_j = gp.junction_current(v, self.d.is_, self.d.n * self.d.vt)
         ev = _zeros(v.size, 1, 1)
         ev.f[:, 0], ev.df[:, 0, 0] = i, g
-        ev.q[:, 0] = gp.diode_charge(v, i_j, self.d)
-        ev.dq[:, 0, 0] = gp.diode_capacitance(v, g_j, self.d)
+        ev.q[:, 0], ev.dq[:, 0, 0] = gp.diode_charge(v, i_j, g_j, self.d)
         return ev
 
     def limit(self, x_new, x_old):
@@ -293,14 +274,11 @@ class JunctionDiode(NonlinearDevice):
     def start(self):
         return np.array([self.d.vcrit])
 
-    def bias(self, x) -> DiodeBias:
-        vd = float(x[0])
-        ev = self.evaluate(np.atleast_2d(x))
-        return DiodeBias(name=self.name, model=self.model, nodes={"a": self.anode, "k": self.cathode, "ai": self.inner},
-                         vd=vd, i=float(ev.f[0, 0]), gd=float(ev.df[0, 0, 0]), cd=float(ev.dq[0, 0, 0]), rs=self.d.rs)
-
     def describe(self, x):
-        return self.bias(x).to_dict()
+        """``vd`` (internal junction voltage), ``i`` (anode→cathode), ``gd``, ``cd``, ``rs`` at control values ``x``."""
+        ev = self.evaluate(np.atleast_2d(x))
+        return {"name": self.name, "model": self.model, "vd": float(x[0]), "i": float(ev.f[0, 0]),
+                "gd": float(ev.df[0, 0, 0]), "cd": float(ev.dq[0, 0, 0]), "rs": self.d.rs}
 
 
 @dataclass
@@ -416,8 +394,7 @@ class BipolarTransistor(NonlinearDevice):
         t, pol = self.t, self.polarity
         vbe, vbc, vbx, vcs = pol * x[:, 0], pol * x[:, 1], pol * x[:, 3], x[:, 4]
         cur = gp.gp_currents(vbe, vbc, t, self.gmin)
-        caps = gp.gp_capacitances(vbe, vbc, vbx, vcs, t, cur)
-        charges = gp.gp_charges(vbe, vbc, vbx, vcs, t, cur)
+        ch = gp.gp_charges(vbe, vbc, vbx, vcs, t, cur)
         n = x.shape[0]
         ev = _zeros(n, 6, 6)
         # Ic = ice − ibc and Ib = ibe + ibc: the B'–C' branch carries Ibc1/BR + Ibc2, the B'–E' one the rest
@@ -432,13 +409,9 @@ class BipolarTransistor(NonlinearDevice):
         ev.df[:, 1, self._VBE] = cur.gpi
         ev.df[:, 2, self._VBC] = cur.gmu
         ev.df[:, 5, self._VRB] = gx
-        ev.q[:, 1], ev.q[:, 2], ev.q[:, 3] = pol * charges.qbe, pol * charges.qbc, pol * charges.qbx
-        ev.q[:, 4] = charges.qcs
-        ev.dq[:, 1, self._VBE] = caps.cbe
-        ev.dq[:, 1, self._VBC] = caps.cbe_vbc
-        ev.dq[:, 2, self._VBC] = caps.cbc
-        ev.dq[:, 3, self._VBX] = caps.cbx
-        ev.dq[:, 4, self._VCS] = caps.ccs
+        ev.q[:, 1], ev.q[:, 2], ev.q[:, 3], ev.q[:, 4] = pol * ch.qbe, pol * ch.qbc, pol * ch.qbx, ch.qcs
+        ev.dq[:, 1, self._VBE], ev.dq[:, 1, self._VBC], ev.dq[:, 2, self._VBC] = ch.cbe, ch.cbe_vbc, ch.cbc
+        ev.dq[:, 3, self._VBX], ev.dq[:, 4, self._VCS] = ch.cbx, ch.ccs
         return ev
 
     def limit(self, x_new, x_old):
@@ -464,7 +437,7 @@ class BipolarTransistor(NonlinearDevice):
         t, pol = self.t, self.polarity
         vbe, vbc, vbx, vcs = pol * float(x[0]), pol * float(x[1]), pol * float(x[3]), float(x[4])
         cur = gp.gp_currents(vbe, vbc, t, self.gmin)
-        caps = gp.gp_capacitances(vbe, vbc, vbx, vcs, t, cur)
+        caps = gp.gp_charges(vbe, vbc, vbx, vcs, t, cur)
         nd = self.node_map
 
         def volt(node):

@@ -388,28 +388,38 @@ def junction_current(v, i_sat: float, n_vt: float):
     return i, g
 
 
-def depletion_capacitance(v, cj0: float, vj: float, m: float, fc: float):
-    """SPICE depletion capacitance ``cj0·(1 − v/vj)^−m`` below ``fc·vj``, linear extension above (F)."""
+def depletion(v, cj0: float, vj: float, m: float, fc: float):
+    """SPICE depletion charge and capacitance ``(q, c)`` (C, F): ``c = cj0·(1 − v/vj)^−m`` below ``fc·vj``, its
+    linear extension above, ``q`` its integral from 0."""
     v = np.asarray(v, dtype=float)
     if cj0 == 0.0:
-        return np.zeros_like(v)
+        return np.zeros_like(v), np.zeros_like(v)
     below = v < fc * vj
     with np.errstate(invalid="ignore", divide="ignore"):
-        lower = cj0 * np.exp(-m * np.log(1.0 - np.where(below, v, 0.0) / vj))
+        log_arg = np.log(1.0 - np.where(below, v, 0.0) / vj)
+        q_low = cj0 * vj * (1.0 - np.exp((1.0 - m) * log_arg)) / (1.0 - m)
+        c_low = cj0 * np.exp(-m * log_arg)
+    f1 = vj * (1.0 - math.exp((1.0 - m) * math.log(1.0 - fc))) / (1.0 - m)
     f2 = math.exp((1.0 + m) * math.log(1.0 - fc))
     f3 = 1.0 - fc * (1.0 + m)
-    upper = cj0 / f2 * (f3 + m * v / vj)
-    return np.where(below, lower, upper)
+    vf = fc * vj
+    q_up = cj0 * (f1 + (f3 * (v - vf) + m / (2.0 * vj) * (v * v - vf * vf)) / f2)
+    return np.where(below, q_low, q_up), np.where(below, c_low, cj0 / f2 * (f3 + m * v / vj))
 
 
-def substrate_capacitance(v, cj0: float, vj: float, m: float):
-    """SPICE collector–substrate capacitance: ``cj0·(1 − v/vj)^−m`` reverse, ``cj0·(1 + m·v/vj)`` forward."""
+def substrate_junction(v, cj0: float, vj: float, m: float):
+    """SPICE collector–substrate charge and capacitance ``(q, c)``: ``c = cj0·(1 − v/vj)^−m`` reverse,
+    ``cj0·(1 + m·v/vj)`` forward, ``q`` the integral from 0."""
     v = np.asarray(v, dtype=float)
     if cj0 == 0.0:
-        return np.zeros_like(v)
+        return np.zeros_like(v), np.zeros_like(v)
     with np.errstate(invalid="ignore"):
-        reverse = cj0 * np.exp(-m * np.log(1.0 - np.minimum(v, 0.0) / vj))
-    return np.where(v < 0.0, reverse, cj0 * (1.0 + m * v / vj))
+        log_arg = np.log(1.0 - np.minimum(v, 0.0) / vj)
+        q_rev = vj * cj0 * (1.0 - np.exp((1.0 - m) * log_arg)) / (1.0 - m)
+        c_rev = cj0 * np.exp(-m * log_arg)
+    forward = v >= 0.0
+    return (np.where(forward, cj0 * v * (1.0 + m * v / (2.0 * vj)), q_rev),
+            np.where(forward, cj0 * (1.0 + m * v / vj), c_rev))
 
 
 @dataclass
@@ -496,33 +506,32 @@ def base_conductance(ib, qb, t: TransistorTemperature):
 
 
 @dataclass
-class GPCapacitances:
-    """Small-signal capacitances (F): ``cbe`` (depletion + diffusion, B'–E'), ``cbc`` (internal B'–C'),
-    ``cbx`` (external B–C'), ``ccs`` (C'–substrate) and the transcapacitance ``cbe_vbc = ∂Qbe/∂vbc``."""
+class GPCharges:
+    """Terminal charges (C) of the Gummel–Poon transistor (NPN sense) and their derivatives (F): ``qbe`` (B'–E',
+    diffusion + depletion; ``cbe = ∂qbe/∂vbe``, transcapacitance ``cbe_vbc = ∂qbe/∂vbc``), ``qbc``/``cbc`` (internal
+    B'–C'), ``qbx``/``cbx`` (external B–C', the ``1 − XCJC`` part), ``qcs``/``ccs`` (substrate junction);
+    ``tf_effective`` the transit time with its ``XTF``/``VTF``/``ITF`` modulation."""
 
+    qbe: np.ndarray
+    qbc: np.ndarray
+    qbx: np.ndarray
+    qcs: np.ndarray
     cbe: np.ndarray
+    cbe_vbc: np.ndarray
     cbc: np.ndarray
     cbx: np.ndarray
     ccs: np.ndarray
-    cbe_vbc: np.ndarray
-    cje: np.ndarray
     tf_effective: np.ndarray
 
 
-def gp_capacitances(vbe, vbc, vbx, vcs, t: TransistorTemperature, cur: GPCurrents) -> GPCapacitances:
-    """Charge derivatives at the bias (SPICE 2G6 / ngspice charge model); ``vcs`` is substrate − collector
-    (NPN sense), the voltage across the substrate junction."""
-    vbe = np.asarray(vbe, dtype=float)
-    vbc = np.asarray(vbc, dtype=float)
-    ibe, gbe = cur.ibe1, cur.gbe1
-    qb = cur.qb
-    geqcb = np.zeros_like(vbe)
-    tf_eff = np.full_like(vbe, t.tf)
-    diffusion = tf_eff * gbe  # SPICE keeps TF·dIbe/dvbe when vbe <= 0
+def gp_charges(vbe, vbc, vbx, vcs, t: TransistorTemperature, cur: GPCurrents) -> GPCharges:
+    """Charges and capacitances at the bias (SPICE 2G6 / ngspice charge model); ``vcs`` is substrate − collector
+    (NPN sense), the voltage across the substrate junction. Below ``vbe = 0`` SPICE keeps ``TF·Ibe1``."""
+    vbe, vbc = np.asarray(vbe, dtype=float), np.asarray(vbc, dtype=float)
+    ibe, gbe, qb = cur.ibe1, cur.gbe1, cur.qb
+    q_diff, c_diff, c_vbc, tf_eff = t.tf * ibe, t.tf * gbe, np.zeros_like(vbe), np.full_like(vbe, t.tf)
     if t.tf != 0.0:
-        argtf = np.zeros_like(vbe)
-        arg2 = np.zeros_like(vbe)
-        arg3 = np.zeros_like(vbe)
+        argtf, arg2, arg3 = np.zeros_like(vbe), np.zeros_like(vbe), np.zeros_like(vbe)
         if t.xtf != 0.0:
             argtf = t.xtf * np.exp(vbc * t.inv_vtf) if t.inv_vtf != 0.0 else np.full_like(vbe, t.xtf)
             arg2 = argtf
@@ -532,97 +541,29 @@ def gp_capacitances(vbe, vbc, vbx, vcs, t: TransistorTemperature, cur: GPCurrent
                 arg2 = argtf * (3.0 - ratio - ratio)
             arg3 = ibe * argtf * t.inv_vtf
         ibe_mod = ibe * (1.0 + argtf) / qb
-        gbe_mod = (gbe * (1.0 + arg2) - ibe_mod * cur.dqb_dvbe) / qb
         forward = vbe > 0.0
-        diffusion = np.where(forward, t.tf * gbe_mod, diffusion)
-        geqcb = np.where(forward, t.tf * (arg3 - ibe_mod * cur.dqb_dvbc) / qb, 0.0)
+        q_diff = np.where(forward, t.tf * ibe_mod, q_diff)
+        c_diff = np.where(forward, t.tf * (gbe * (1.0 + arg2) - ibe_mod * cur.dqb_dvbe) / qb, c_diff)
+        c_vbc = np.where(forward, t.tf * (arg3 - ibe_mod * cur.dqb_dvbc) / qb, 0.0)
         tf_eff = np.where(forward, t.tf * (1.0 + argtf), tf_eff)
-    cje = depletion_capacitance(vbe, t.cje, t.vje, t.mje, t.fc)
-    cbe = diffusion + cje
-    cbc = t.tr * cur.gbc1 + depletion_capacitance(vbc, t.cjc * t.xcjc, t.vjc, t.mjc, t.fc)
-    cbx = depletion_capacitance(vbx, t.cjc * (1.0 - t.xcjc), t.vjc, t.mjc, t.fc)
-    ccs = substrate_capacitance(vcs, t.cjs, t.vjs, t.mjs)
-    return GPCapacitances(cbe=cbe, cbc=cbc, cbx=cbx, ccs=ccs, cbe_vbc=geqcb, cje=cje, tf_effective=tf_eff)
+    qje, cje = depletion(vbe, t.cje, t.vje, t.mje, t.fc)
+    qjc, cjc = depletion(vbc, t.cjc * t.xcjc, t.vjc, t.mjc, t.fc)
+    qbx, cbx = depletion(vbx, t.cjc * (1.0 - t.xcjc), t.vjc, t.mjc, t.fc)
+    qcs, ccs = substrate_junction(vcs, t.cjs, t.vjs, t.mjs)
+    return GPCharges(qbe=q_diff + qje, qbc=t.tr * cur.ibc1 + qjc, qbx=qbx, qcs=qcs, cbe=c_diff + cje, cbe_vbc=c_vbc,
+                     cbc=t.tr * cur.gbc1 + cjc, cbx=cbx, ccs=ccs, tf_effective=tf_eff)
 
 
-def depletion_charge(v, cj0: float, vj: float, m: float, fc: float):
-    """SPICE depletion charge (C), the integral of :func:`depletion_capacitance` from 0 to ``v``."""
-    v = np.asarray(v, dtype=float)
-    if cj0 == 0.0:
-        return np.zeros_like(v)
-    below = v < fc * vj
-    with np.errstate(invalid="ignore", divide="ignore"):
-        arg = 1.0 - np.where(below, v, 0.0) / vj
-        lower = cj0 * vj * (1.0 - np.exp((1.0 - m) * np.log(arg))) / (1.0 - m)
-    f1 = vj * (1.0 - math.exp((1.0 - m) * math.log(1.0 - fc))) / (1.0 - m)
-    f2 = math.exp((1.0 + m) * math.log(1.0 - fc))
-    f3 = 1.0 - fc * (1.0 + m)
-    vf = fc * vj
-    upper = cj0 * (f1 + (f3 * (v - vf) + m / (2.0 * vj) * (v * v - vf * vf)) / f2)
-    return np.where(below, lower, upper)
-
-
-def substrate_charge(v, cj0: float, vj: float, m: float):
-    """SPICE collector–substrate charge (C), the integral of :func:`substrate_capacitance`."""
-    v = np.asarray(v, dtype=float)
-    if cj0 == 0.0:
-        return np.zeros_like(v)
-    if m == 0.0:
-        return cj0 * v
-    with np.errstate(invalid="ignore"):
-        arg = 1.0 - np.minimum(v, 0.0) / vj
-        reverse = vj * cj0 * (1.0 - np.exp((1.0 - m) * np.log(arg))) / (1.0 - m)
-    return np.where(v < 0.0, reverse, cj0 * v * (1.0 + m * v / (2.0 * vj)))
-
-
-@dataclass
-class GPCharges:
-    """Terminal charges (C) of the Gummel–Poon transistor (NPN sense): ``qbe`` (B'–E', diffusion + depletion),
-    ``qbc`` (B'–C'), ``qbx`` (B–C', the ``1 − XCJC`` part), ``qcs`` (substrate junction). Their derivatives are
-    :func:`gp_capacitances`."""
-
-    qbe: np.ndarray
-    qbc: np.ndarray
-    qbx: np.ndarray
-    qcs: np.ndarray
-
-
-def gp_charges(vbe, vbc, vbx, vcs, t: TransistorTemperature, cur: GPCurrents) -> GPCharges:
-    """The charges whose derivatives :func:`gp_capacitances` gives (SPICE 2G6 / ngspice charge model)."""
-    vbe = np.asarray(vbe, dtype=float)
-    vbc = np.asarray(vbc, dtype=float)
-    ibe = cur.ibe1
-    diffusion = t.tf * ibe
-    if t.tf != 0.0:
-        argtf = np.zeros_like(vbe)
-        if t.xtf != 0.0:
-            argtf = t.xtf * np.exp(vbc * t.inv_vtf) if t.inv_vtf != 0.0 else np.full_like(vbe, t.xtf)
-            if t.itf != 0.0:
-                ratio = ibe / (ibe + t.itf)
-                argtf = argtf * ratio * ratio
-        diffusion = np.where(vbe > 0.0, t.tf * ibe * (1.0 + argtf) / cur.qb, diffusion)
-    qbe = diffusion + depletion_charge(vbe, t.cje, t.vje, t.mje, t.fc)
-    qbc = t.tr * cur.ibc1 + depletion_charge(vbc, t.cjc * t.xcjc, t.vjc, t.mjc, t.fc)
-    qbx = depletion_charge(vbx, t.cjc * (1.0 - t.xcjc), t.vjc, t.mjc, t.fc)
-    qcs = substrate_charge(vcs, t.cjs, t.vjs, t.mjs)
-    return GPCharges(qbe=qbe, qbc=qbc, qbx=qbx, qcs=qcs)
-
-
-def diode_charge(v, i_junction, d: "DiodeTemperature"):
-    """Depletion plus diffusion (``TT·i``) charge of a junction diode (C); its derivative is
-    :func:`diode_capacitance`."""
-    return depletion_charge(v, d.cjo, d.vj, d.m, d.fc) + d.tt * np.asarray(i_junction, dtype=float)
+def diode_charge(v, i_junction, g_junction, d: "DiodeTemperature"):
+    """Depletion plus diffusion (``TT·i``) charge of a junction diode and its capacitance ``(q, c)``."""
+    q, c = depletion(v, d.cjo, d.vj, d.m, d.fc)
+    return q + d.tt * np.asarray(i_junction, dtype=float), c + d.tt * np.asarray(g_junction, dtype=float)
 
 
 def diode_current(v, d: DiodeTemperature, gmin: float = DEFAULT_GMIN):
     """Junction diode current and conductance at the internal junction voltage ``v`` (gmin included)."""
     i, g = junction_current(v, d.is_, d.n * d.vt)
     return i + gmin * np.asarray(v, dtype=float), g + gmin
-
-
-def diode_capacitance(v, g_junction, d: DiodeTemperature):
-    """Depletion plus diffusion (``TT·g``) capacitance of a junction diode (F)."""
-    return depletion_capacitance(v, d.cjo, d.vj, d.m, d.fc) + d.tt * np.asarray(g_junction, dtype=float)
 
 
 def pn_limit(v_new: float, v_old: float, vt: float, v_crit: float) -> tuple[float, bool]:
@@ -641,10 +582,8 @@ def pn_limit(v_new: float, v_old: float, vt: float, v_crit: float) -> tuple[floa
 
 
 __all__ = [
-    "GummelPoonParams", "JunctionDiodeParams", "TransistorTemperature", "DiodeTemperature", "GPCurrents",
-    "GPCapacitances", "transistor_at", "diode_at", "junction_current", "depletion_capacitance",
-    "substrate_capacitance", "gp_currents", "gp_capacitances", "base_resistance", "base_conductance",
-    "diode_current", "diode_capacitance", "pn_limit", "thermal_voltage", "is_junction_diode_model",
-    "depletion_charge", "substrate_charge", "GPCharges", "gp_charges", "diode_charge", "is_simulator_only",
-    "DEFAULT_GMIN", "DEFAULT_TNOM_C",
+    "GummelPoonParams", "JunctionDiodeParams", "TransistorTemperature", "DiodeTemperature", "GPCurrents", "GPCharges",
+    "transistor_at", "diode_at", "junction_current", "depletion", "substrate_junction", "gp_currents", "gp_charges",
+    "base_resistance", "base_conductance", "diode_current", "diode_charge", "pn_limit", "thermal_voltage",
+    "is_junction_diode_model", "is_simulator_only", "DEFAULT_GMIN", "DEFAULT_TNOM_C",
 ]

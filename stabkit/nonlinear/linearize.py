@@ -32,8 +32,7 @@ from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError, StabkitWarning
 from stabkit.nonlinear.devices import NonlinearDevice, NTypeDevice, STypeDevice, nonlinear_elements
 
-__all__ = ["SmallSignal", "two_terminal_small_signal", "linearize", "small_signal_circuit", "linear_circuit",
-           "is_nonlinear"]
+__all__ = ["SmallSignal", "two_terminal_small_signal", "linearize", "small_signal_circuit", "is_nonlinear"]
 
 
 @dataclass
@@ -224,8 +223,3 @@ def small_signal_circuit(circuit: Circuit, params: Mapping[str, float] | None = 
     from stabkit.nonlinear.dc import dc_point
 
     return linearize(circuit, dc_point(circuit, params, temp=temp, gmin=gmin))
-
-
-def linear_circuit(circuit: Circuit, params: Mapping[str, float] | None = None) -> Circuit:
-    """``circuit`` itself when it is linear, else its small-signal circuit at its DC operating point."""
-    return small_signal_circuit(circuit, params) if is_nonlinear(circuit) else circuit
