@@ -116,6 +116,10 @@ def read_yaml(path: str | os.PathLike) -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CaseFileError(f"cannot read case file: {exc.strerror or exc}", file=path) from None
+    except UnicodeDecodeError as exc:
+        line = Path(path).read_bytes()[: exc.start].count(b"\n") + 1
+        raise CaseFileError(f"not UTF-8 text (byte {exc.object[exc.start]:#04x}): a case file is YAML text",
+                            file=path, line=line) from None
     try:
         return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
     except CaseFileError as exc:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 import warnings
 
 from stabkit.errors import StabkitError, StabkitWarning
 
+__all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
+
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ["poles", "zin", "ndf", "loads", "oppoints", "oscillation", "yield_cmd", "check", "report"]
+COMMANDS = ["poles", "zin", "ndf", "loads", "oppoints", "oscillation", "yield", "check", "report"]
+#: command modules whose name differs from the command (``yield`` is a Python keyword)
+MODULES = {"yield": "yield_cmd"}
 
 DESCRIPTION = """\
 stabkit tells whether a linear(ized) circuit is stable, why not, and for which external loads it stays
@@ -49,7 +54,16 @@ class UsageError(StabkitError, ValueError):
     """Bad command-line input."""
 
 
+#: a value that starts with a minus sign: ``-1n``, ``-2.5k``, ``-.5``, ``-1e-9``, ``-inf`` (argparse alone takes
+#: ``--from -1n`` for an unknown option ``-1n``)
+NEGATIVE_VALUE = re.compile(r"^-(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[a-zA-Zµ]*|inf|infinity|nan)$", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_VALUE  # option values may be negative and carry suffixes
+
     def error(self, message):  # one line, exit 2
         raise UsageError(f"{self.prog}: {message}")
 
@@ -62,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:
-        importlib.import_module(f"stabkit.commands.{name}").register(sub)
+        importlib.import_module(f"stabkit.commands.{MODULES.get(name, name)}").register(sub)
     return parser
 
 
@@ -102,6 +116,10 @@ def _main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stabkit: interrupted", file=sys.stderr)
         return 130
+    except ArithmeticError as exc:  # OverflowError, ZeroDivisionError, FloatingPointError from extreme values
+        print(f"stabkit: error: numerical overflow ({type(exc).__name__}: {exc}): a value or frequency band beyond "
+              "what double precision can analyse; check the --set, --fmin/--fmax and sweep values", file=sys.stderr)
+        return 2
     except MemoryError:
         print("stabkit: error: out of memory: the circuit is too large for this analysis on this machine "
               "(try fewer frequencies, a narrower sweep, or a machine with more memory)", file=sys.stderr)

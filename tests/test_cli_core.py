@@ -38,9 +38,18 @@ def test_poles_json(sets, stable):
 
 
 def test_poles_table_is_human_readable():
+    """The table lists the closed-form poles of the S-type circuit (−r + L into R ∥ C:
+    L·R·C·s² + (L − r·R·C)·s + (R − r)) with engineering prefixes, and the last line is the verdict."""
+    from stabkit.units import format_eng
+
     proc = stabkit("poles", STYPE)
     assert proc.returncode == 0, proc.stderr
-    assert "STABLE" in proc.stdout and "Hz" in proc.stdout
+    lines = proc.stdout.splitlines()
+    roots = np.roots([1e-6 * 100 * 1e-12, 1e-6 - 50 * 100 * 1e-12, 100 - 50]) / (2 * np.pi)
+    rows = [ln.split() for ln in lines if ln.strip().endswith("Hz") and not ln.startswith("Re")]
+    assert sorted(r[0] + " " + r[1] for r in rows) == sorted(format_eng(x.real, "Hz") for x in roots)
+    assert lines[-1] == "STABLE: no natural frequency in the right half-plane"
+    assert not any(ln.startswith(("UNSTABLE", "UNCERTAIN")) or "RHP" in ln for ln in lines)
 
 
 def test_zin_json_matches_closed_form():

@@ -287,7 +287,6 @@ def _run_cli(argv, capsys):
 
 def test_cli_loads_json_contract(capsys):
     """``stabkit loads NET --sweep P --from A --to B [--by Q=...] --json`` on the case netlists."""
-    pytest.importorskip("stabkit.circuit.netlist", reason="the netlist reader has not landed on this branch")
     import json
 
     code, out, _ = _run_cli(["loads", str(CASES / "ideal_nic.cir"), "--sweep", "lext", "--from", "0.1n",
@@ -311,7 +310,6 @@ def test_cli_loads_json_contract(capsys):
 
 def test_netlist_case_matches_python_builder():
     """The generated Linvill netlist reads back to the same natural frequencies as the Python builder."""
-    pytest.importorskip("stabkit.circuit.netlist", reason="the netlist reader has not landed on this branch")
     from stabkit.circuit.nic_cases import linvill_nic
 
     from_file = poles(Circuit.from_netlist(str(CASES / "linvill_nic.cir")), {"lext": 4e-9})
@@ -364,7 +362,6 @@ def _ladder_circuit(sections: int) -> Circuit:
 def test_distributed_edges_agree_with_ladders():
     """Line + negative resistance: the NDF-located edges agree with fine LC-ladder approximations (exact
     pencil), and the ladders converge towards them."""
-    pytest.importorskip("stabkit.analysis.ndf", reason="the NDF (stabkit.analysis.ndf) has not landed on this branch")
     res = admissible_range(_line_circuit(), "rs", 1.0, 200.0, points=25)
     assert res.method == "ndf"
     (lo, hi), = res.intervals
@@ -381,7 +378,6 @@ def test_distributed_edges_agree_with_ladders():
 
 def test_ndf_path_agrees_with_the_pencil_on_a_lumped_circuit():
     """Second method: the NDF encirclement count locates the same N-type edges as the exact pencil."""
-    pytest.importorskip("stabkit.analysis.ndf", reason="the NDF (stabkit.analysis.ndf) has not landed on this branch")
     by_ndf = admissible_range(_ntype(), "Rs", 0.5, 200.0, method="ndf", points=21)
     assert by_ndf.method == "ndf"
     _assert_edges(by_ndf, [2.0, 50.0])
@@ -390,24 +386,68 @@ def test_ndf_path_agrees_with_the_pencil_on_a_lumped_circuit():
                                rtol=2e-2)
 
 
-def test_results_serialise_and_plot():
-    """Every result has ``to_dict`` (JSON-ready) and ``plot`` (draws what it was given)."""
+def _data_x_extent(ax, patch) -> tuple[float, float]:
+    """The x range, in data coordinates, that a patch (an axvspan) covers."""
+    verts = (patch.get_transform() - ax.transData).transform(patch.get_path().vertices)
+    return float(verts[:, 0].min()), float(verts[:, 0].max())
+
+
+def test_results_serialise_and_plot_what_they_found():
+    """Every result has ``to_dict`` (JSON) and ``plot``; the plots show the closed-form answer of the N-type
+    window (stable iff L/(rC) = 2 Ω < Rs < r = 50 Ω; RHP counts from L·C·s² + (R·C − L/r)·s + (1 − R/r))."""
     import json
 
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     c = _ntype()
-    results = [admissible_range(c, "Rs", 0.5, 200.0, points=15),
-               stability_table(c, "Rs", 0.5, 200.0, by="Cj", values=[5e-12, 10e-12], workers=1, points=15),
-               stability_map(c, "Rs", [1.0, 10.0, 100.0], "Ls", [0.1e-9, 1e-9, 10e-9], workers=1),
-               pole_locus(c, "Rs", np.geomspace(0.5, 200.0, 12))]
-    for res in results:
-        json.dumps(res.to_dict())
-        ax = res.plot()
-        assert ax.has_data()
-        plt.close(ax.figure)
+    adm = admissible_range(c, "Rs", 0.5, 200.0, points=15)
+    ax = adm.plot()
+    (span,) = ax.patches
+    np.testing.assert_allclose(_data_x_extent(ax, span), [2.0, 50.0], rtol=RTOL)
+    edges = sorted(ln.get_xdata()[0] for ln in ax.lines if ln.get_linestyle() == "--")
+    np.testing.assert_allclose(edges, [2.0, 50.0], rtol=RTOL)
+    (step,) = [ln for ln in ax.lines if ln.get_label() == "RHP natural frequencies"]
+    np.testing.assert_array_equal(step.get_ydata(), [_rhp_count_ntype(50.0, 10e-12, 1e-9, x) for x in step.get_xdata()])
+    plt.close(ax.figure)
+
+    caps = [5e-12, 10e-12]
+    table = stability_table(c, "Rs", 0.5, 200.0, by="Cj", values=caps, workers=1, points=15)
+    ax = table.plot()
+    bars = [ln for ln in ax.lines if ln.get_linewidth() == 8]
+    assert [tuple(b.get_xdata()) for b in bars] == [(0, 0), (1, 1)]
+    for bar, cap in zip(bars, caps):
+        np.testing.assert_allclose(bar.get_ydata(), [1e-9 / (50.0 * cap), 50.0], rtol=RTOL)
+    dots = [ln for ln in ax.lines if ln.get_marker() == "o"]
+    assert len(dots) == len(table.probes) * len(caps)
+    for dot in dots:
+        x, y = int(dot.get_xdata()[0]), float(dot.get_ydata()[0])
+        stable = _rhp_count_ntype(50.0, caps[x], 1e-9, y) == 0
+        assert dot.get_color() == ("tab:green" if stable else "tab:red"), (caps[x], y)
+    plt.close(ax.figure)
+
+    rs, ls = [1.0, 10.0, 100.0], [0.1e-9, 1e-9, 10e-9]
+    smap = stability_map(c, "Rs", rs, "Ls", ls, workers=1)
+    ax = smap.plot()
+    np.testing.assert_array_equal(np.asarray(ax.collections[0].get_array()).reshape(3, 3),
+                                  [[_rhp_count_ntype(50.0, 10e-12, ind, r) for r in rs] for ind in ls])
+    plt.close(ax.figure)
+
+    values = np.geomspace(0.5, 200.0, 12)
+    locus = pole_locus(c, "Rs", values)
+    ax = locus.plot()
+    drawn = [ln for ln in ax.lines if ln.get_marker() == "."]
+    assert len(drawn) == values.size
+    for ln, r in zip(drawn, values):
+        roots = np.roots([1e-9 * 10e-12, r * 10e-12 - 1e-9 / 50.0, 1 - r / 50.0]) / (2 * np.pi)
+        got = np.asarray(ln.get_xdata()) + 1j * np.asarray(ln.get_ydata())
+        np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(roots), rtol=1e-6)
+    plt.close(ax.figure)
+
+    for res in (adm, table, smap, locus):
+        json.loads(json.dumps(res.to_dict()))
 
 
 def test_cli_loads_table_uses_engineering_prefixes():
@@ -423,3 +463,20 @@ def test_cli_loads_table_uses_engineering_prefixes():
     assert "e-0" not in proc.stdout
     edge_nh = 30 * 25e-12 * 58.9 * 1e9  # 44.175 nH; found to 1e-4 relative
     assert f"upper edge {edge_nh:.2f}"[:-1] in proc.stdout and " n:" in proc.stdout
+
+
+@pytest.mark.ngspice
+def test_linvill_nic_port_impedance_agrees_with_ngspice_ac(ngspice_required):
+    """The shipped hybrid-pi Linvill netlist as ngspice reads it (the 50 Ω source opened, 1 A AC into ``in``):
+    its Zin equals stabkit's, and its L_eq = Im Zin/ω is the documented −5 nH ± 10 % over 0.5–2 GHz."""
+    from stabkit import ngspice
+    from stabkit.analysis.ports import zin
+
+    text = (CASES / "linvill_nic.cir").read_text()
+    assert "rs src 0 50\n" in text
+    text = text.replace("rs src 0 50\n", "rs src 0 1e12\nIin 0 in dc 0 ac 1\n")
+    freqs = np.geomspace(0.5e9, 2e9, 7)
+    theirs = ngspice.ac_vector(text, freqs, "v(in)")
+    ours = zin(Circuit.from_netlist(text), "in", freqs).z
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    np.testing.assert_allclose(theirs.imag / (2 * np.pi * freqs), -5e-9, rtol=0.10)

@@ -249,11 +249,11 @@ def test_dense_banded_and_sparse_solvers_agree(monkeypatch):
     system = assemble(examples.two_transistor_amplifier(sections=30, feedback=200.0))
     s = 1j * 2 * np.pi * np.geomspace(1e6, 1e11, 9)
     banded = ReturnDifferenceEvaluator(system)
-    assert system.n > ndf_module.DENSE_MAX_N and banded.banded
-    monkeypatch.setattr(ndf_module, "MAX_BAND", -1)
+    assert system.n > ndf_module.defaults["ndf.dense_max_n"] and banded.banded
+    monkeypatch.setitem(ndf_module.defaults, "ndf.max_band", -1)
     general = ReturnDifferenceEvaluator(system)
     assert not general.banded and not general.dense
-    monkeypatch.setattr(ndf_module, "DENSE_MAX_N", 10_000)
+    monkeypatch.setitem(ndf_module.defaults, "ndf.dense_max_n", 10_000)
     dense = ReturnDifferenceEvaluator(system)
     assert dense.dense
     ref = dense(s)

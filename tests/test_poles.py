@@ -76,7 +76,9 @@ def test_series_capacitors_give_a_zero_frequency_mode():
     cs = 1e-9 * 2e-9 / 3e-9
     finite = result.poles[np.abs(result.poles) > 1.0]
     np.testing.assert_allclose(finite, [-1 / ((1e3 + 2e3) * cs)], rtol=RTOL)
-    assert result.marginal.size == 1 and not result.stable and result.rhp_count == 0
+    # the charge on node m is conserved: a structural zero mode, reported, not a pole, not an instability
+    assert result.poles.size == 1 and result.zero_modes == 1 and "node(s) m" in result.zero_mode_notes[0]
+    assert result.marginal.size == 0 and result.stable and result.verdict == "stable"
 
 
 def test_capacitor_loop_is_deflated_exactly():
@@ -153,7 +155,9 @@ def test_inductor_source_loop_warns_of_dc_mode():
     c.add_resistor("R1", "a", 0, 50.0)
     with pytest.warns(StabkitWarning, match="natural frequency at 0 Hz"):
         result = poles(c)
-    assert result.marginal.size == 1
+    # the flux in the loop L1–V1 is conserved: a structural zero mode, not a marginal pole
+    assert result.zero_modes == 1 and "L1" in result.zero_mode_notes[0] and result.poles.size == 0
+    assert result.verdict == "stable"
 
 
 def test_negative_resistor_is_legal_but_warned():

@@ -26,6 +26,7 @@ windows narrower than the scan step.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,6 +38,11 @@ import numpy as np
 from stabkit.analysis.poles import MARGIN_RTOL
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import DistributedCircuitError, ParameterError
+
+__all__ = ["DEFAULT_RTOL", "DEFAULT_POINTS", "Probe", "CircuitProbe", "Edge", "AdmissibleRange", "StabilityTable",
+           "StabilityMap", "PoleLocus", "admissible_range", "stability_table", "stability_map", "pole_locus",
+           "locate_edge", "classify_crossing", "scan_grid", "resolved_scale", "default_probes", "default_executor",
+           "worker_setup", "single_threaded_blas"]
 
 TWO_PI = 2.0 * np.pi
 #: default relative tolerance on edge locations
@@ -572,7 +578,16 @@ def default_executor(jobs: int, workers: int | None = None) -> Executor | None:
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or jobs <= 1:
         return None
-    return ProcessPoolExecutor(max_workers=min(workers, jobs), initializer=single_threaded_blas)
+    return ProcessPoolExecutor(max_workers=min(workers, jobs), initializer=worker_setup)
+
+
+def worker_setup() -> None:
+    """Initializer of a pool worker: Ctrl-C is the parent's to handle (it stops the pool; a worker that took the
+    SIGINT sent to the whole process group would print its own traceback), and BLAS runs single-threaded."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    single_threaded_blas()
 
 
 def single_threaded_blas() -> None:
@@ -603,18 +618,21 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
                 out.append(fn(x))
                 bar.update()
             return out
-        futures = [executor.submit(fn, x) for x in items]
+        futures: list = []
         out = []
         try:
+            with _sigint_held():  # the first submit forks the workers
+                futures = [executor.submit(fn, x) for x in items]
             for f in futures:
                 out.append(f.result())
                 bar.update()
-        except BaseException:  # Ctrl-C or a failing job: drop what has not started, do not wait for it
-            for f in futures:
-                f.cancel()
+        except BaseException:  # Ctrl-C or a failing job: do not wait for the rest
             if own is not None:
-                _terminate(own)
+                _terminate(own)  # our pool: stop its processes (every pending future fails with it)
                 own = None
+            else:
+                for f in futures:  # the caller's pool: drop what has not started
+                    f.cancel()
             raise
         return out
     finally:
@@ -623,11 +641,40 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
             own.shutdown()
 
 
+@contextlib.contextmanager
+def _sigint_held():
+    """Hold Ctrl-C while worker processes are forked and deliver it (KeyboardInterrupt) right after.
+
+    A SIGINT that lands inside ``os.fork``'s bookkeeping (the ``register_at_fork`` hooks) is swallowed there
+    ("Exception ignored in _releaseLock") and can leave the logging lock held, so that the next fork hangs for
+    ever; the forked children inherit the holding handler until :func:`worker_setup` ignores SIGINT for good."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop a process pool at once (its running jobs are abandoned)."""
-    for proc in list(getattr(pool, "_processes", {}).values()):
+    """Stop a process pool at once (its running jobs are abandoned). The futures are not cancelled one by one:
+    the pool, broken by the terminated processes, fails them itself (cancelling them first races with that and
+    the pool's manager thread prints an InvalidStateError traceback)."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    for proc in processes:
         proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.join(timeout=5.0)
+    pool.shutdown(wait=False)
 
 
 # ---------------------------------------------------------------------------------------------- tables

@@ -27,6 +27,9 @@ from stabkit.circuit.elements import Element
 from stabkit.circuit.graph import GROUND, Circuit
 from stabkit.errors import CircuitError
 
+__all__ = ["ActiveElement", "DistributedEntry", "MNASystem", "Stamp", "assemble", "line_delay", "nport_admittance",
+           "stamps_to_matrices"]
+
 ComplexFn = Callable[[np.ndarray], np.ndarray]
 
 
@@ -50,6 +53,30 @@ class DistributedEntry:
     element: str
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """One rank-one term of the MNA matrices, ``coef · u vᵀ`` with small integer vectors ``u`` (equation
+    rows) and ``v`` (unknown columns), each a tuple of ``(index, ±1)``.
+
+    ``matrix`` is ``"G"`` or ``"C"`` for passive terms; ``"A"`` for active element ``active`` (its ``G`` part
+    is ``a0·u vᵀ`` and its ``C`` part ``a1·u vᵀ``, with the gains read from :attr:`MNASystem.active`, so a
+    copy of the system with other gains needs no new stamps). ``G``/``C`` are the sums of their stamps;
+    structural analysis (:mod:`stabkit.analysis.structure`) rebuilds them in integer-transformed
+    coordinates from these terms, so that structurally zero entries stay exactly zero, and instantiates
+    them with random values of the same sign (``param`` says which terms share a value) to read the
+    generic structure of the pencil."""
+
+    matrix: str
+    coef: float
+    u: tuple
+    v: tuple
+    element: str
+    active: int = -1
+    #: the element value this term scales with (``""`` for the fixed ±1 incidence terms of branch
+    #: equations); terms with the same ``param`` always carry the same coefficient
+    param: str = ""
+
+
 @dataclass
 class MNASystem:
     """The assembled circuit at fixed parameter values. Build it with :func:`assemble`."""
@@ -65,6 +92,8 @@ class MNASystem:
     E: sp.csc_matrix
     active: list[ActiveElement]
     distributed: list[DistributedEntry] = field(default_factory=list)
+    #: the rank-one terms ``G`` and ``C`` are made of (lumped elements; lines and N-ports are not recorded)
+    stamps: list[Stamp] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -143,6 +172,16 @@ class _Builder:
         self.c: list[tuple[int, int, float]] = []
         self.u: list[tuple[int, int, float]] = []
         self.e: list[tuple[int, int, float]] = []
+        self.stamps: list[Stamp] = []
+
+    def record(self, matrix: str, coef: float, u, v, element: str, active: int = -1, param: str | None = None) -> None:
+        """Record ``coef · u vᵀ`` (``u``, ``v``: ``(index or None, ±1)`` pairs; ground entries dropped).
+        ``param`` defaults to the element's name (a value term); pass ``""`` for incidence terms."""
+        u = tuple((i, s) for i, s in u if i is not None)
+        v = tuple((i, s) for i, s in v if i is not None)
+        if u and v and (coef != 0 or matrix == "A"):
+            self.stamps.append(Stamp(matrix, float(coef), u, v, element, active,
+                                     element if param is None else param))
 
     @staticmethod
     def _add(store, row, col, val):
@@ -218,6 +257,7 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
         for c, v in e_entries:
             if c is not None:
                 b.e.append((c, k, v))
+        b.record("A", 1.0, u_entries, e_entries, name, k)
 
     for e in circuit:
         vals = circuit.values(e, resolved)
@@ -227,8 +267,10 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
             value = vals["value"]
             if k == "R" and value > 0:
                 b.two_terminal(b.g, p, m, 1.0 / value)
+                b.record("G", 1.0 / value, [(p, 1), (m, -1)], [(p, 1), (m, -1)], e.name)
             elif k == "C" and value > 0:
                 b.two_terminal(b.c, p, m, value)
+                b.record("C", value, [(p, 1), (m, -1)], [(p, 1), (m, -1)], e.name)
             else:  # negative R or C: active, switched off (opened) in M0
                 inc = [(p, 1.0), (m, -1.0)]
                 add_active(e.name, k, 1.0 / value if k == "R" else 0.0, value if k == "C" else 0.0, inc, inc)
@@ -238,9 +280,12 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
             b.g_add(m, br, -1.0)
             b.g_add(br, p, 1.0)
             b.g_add(br, m, -1.0)
+            b.record("G", 1.0, [(p, 1), (m, -1)], [(br, 1)], e.name, param="")
+            b.record("G", 1.0, [(br, 1)], [(p, 1), (m, -1)], e.name, param="")
             value = vals["value"]
             if value > 0:
                 b.c_add(br, br, -value)
+                b.record("C", -value, [(br, 1)], [(br, 1)], e.name)
             else:  # negative inductance: active (a 0 V short when switched off)
                 # M += a1·s·u·eᵀ with a1 = L, u = -e_br, e = e_br gives -s·L at (br, br)
                 add_active(e.name, k, 0.0, value, [(br, -1.0)], [(br, 1.0)])
@@ -253,12 +298,16 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
             b1, b2 = branch_index[l1.key], branch_index[l2.key]
             b.c_add(b1, b2, -mutual)
             b.c_add(b2, b1, -mutual)
+            b.record("C", -mutual, [(b1, 1)], [(b2, 1)], e.name)
+            b.record("C", -mutual, [(b2, 1)], [(b1, 1)], e.name)
         elif k in ("V", "E", "H"):
             p, m, br = idx(e.nodes[0]), idx(e.nodes[1]), branch_index[e.key]
             b.g_add(p, br, 1.0)
             b.g_add(m, br, -1.0)
             b.g_add(br, p, 1.0)
             b.g_add(br, m, -1.0)
+            b.record("G", 1.0, [(p, 1), (m, -1)], [(br, 1)], e.name, param="")
+            b.record("G", 1.0, [(br, 1)], [(p, 1), (m, -1)], e.name, param="")
             if k == "E":
                 cp, cm = idx(e.nodes[2]), idx(e.nodes[3])
                 add_active(e.name, k, vals["value"], 0.0, [(br, 1.0)], [(cp, -1.0), (cm, 1.0)])
@@ -287,6 +336,7 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
         circuit=circuit, params=resolved, unknowns=unknowns, node_index=node_index, branch_index=branch_index,
         G0=b.matrix(b.g, shape), C0=b.matrix(b.c, shape),
         U=b.matrix(b.u, (n, r)), E=b.matrix(b.e, (n, r)), active=active, distributed=distributed,
+        stamps=b.stamps,
     )
 
 
@@ -370,3 +420,20 @@ def _stamp_nport(e, network, idx, distributed: list) -> None:
         for j, col in enumerate(nodes):
             if row is not None and col is not None:
                 distributed.append(DistributedEntry(row, col, (lambda s, i=i, j=j: entry(s, i, j)), e.name))
+
+
+def stamps_to_matrices(system: MNASystem) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ``(G, C)`` summed from :attr:`MNASystem.stamps` (with the current active gains); equal to
+    ``system.G``/``system.C`` for lumped circuits (a check on the recorded stamps)."""
+    n = system.n
+    G = np.zeros((n, n))
+    C = np.zeros((n, n))
+    for st in system.stamps:
+        parts = [("G", st.coef)] if st.matrix == "G" else [("C", st.coef)] if st.matrix == "C" else \
+            [("G", system.active[st.active].a0), ("C", system.active[st.active].a1)]
+        for which, coef in parts:
+            target = G if which == "G" else C
+            for i, a in st.u:
+                for j, b in st.v:
+                    target[i, j] += coef * a * b
+    return G, C

@@ -51,40 +51,59 @@ from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError
 
 TWO_PI = 2.0 * np.pi
-#: a phase step larger than this between neighbouring samples (any factor, or the product) is refined
-MAX_PHASE_STEP = np.pi / 4
-#: a change of log|F| larger than this between neighbours is refined (|NDF| dips and peaks)
-MAX_LOG_MAG_STEP = 1.0
-#: initial samples per decade on the jω axis
-POINTS_PER_DECADE = 20
-#: relative ω-width below which a segment that still turns too fast is treated as a singularity on the axis
-SINGULAR_REL_WIDTH = 1e-11
-#: relative ω-width below which a magnitude-only violation is accepted (a steep but resolved slope)
-MAG_REL_WIDTH = 1e-7
-#: at most this many indentations around singularities found on the axis (beyond: reported as unresolved)
-MAX_DETOURS = 20
-#: number of interior samples on an indentation semicircle
-DETOUR_POINTS = 33
-#: the tail is settled when the last decade's log-log slope is within this of an integer ...
-SLOPE_TOL = 0.05
-#: ... and the remaining phase to the asymptote (radians) is below this
-TAIL_PHASE_TOL = 0.05
-#: default f_max: this factor above the fastest element time scale (gm-enhanced modes can sit far above it)
-TOP_FACTOR = 300.0
-#: the contour never goes where |s|·max|C0| exceeds this multiple of max|G0| (round-off territory)
-NUMERICAL_SPAN = 1e9
-#: refinement stops (with a warning) beyond this many samples
-MAX_POINTS = 20000
-#: the tail is extended by at most this factor beyond f_max
-MAX_TAIL_EXTENSION = 1e6
-#: a count further than this from an integer is reported as a warning
-INTEGER_TOL = 0.1
-#: dense batched solves are used up to this many unknowns; banded or sparse LU above
-DENSE_MAX_N = 80
-#: banded LU (after reverse Cuthill–McKee) when the half-bandwidth is at most this; general sparse LU beyond
-MAX_BAND = 24
-#: |NDF| below this on the contour means a natural frequency on or next to the jω axis
-MARGINAL_ABS = 1e-9
+
+__all__ = ["NDFResult", "SourceResult", "ndf", "ndf_on_axis", "default_band", "element_frequency_band",
+           "passive_natural_frequencies", "numerical_limit", "return_difference_matrix", "unpivoted_lu_pivots",
+           "python_control_count", "defaults"]
+
+#: tunables, python-control style (``stabkit.analysis.ndf.defaults["ndf.points_per_decade"] = 40``)
+defaults: dict[str, float] = {
+    # a phase step larger than this between neighbouring samples (any factor, or the product) is refined
+    "ndf.max_phase_step": np.pi / 4,
+    # a change of log|F| larger than this between neighbours is refined (|NDF| dips and peaks)
+    "ndf.max_log_mag_step": 1.0,
+    # initial samples per decade on the jω axis
+    "ndf.points_per_decade": 20,
+    # relative ω-width below which a segment that still turns too fast is treated as a singularity on the axis
+    "ndf.singular_rel_width": 1e-11,
+    # relative ω-width below which a magnitude-only violation is accepted (a steep but resolved slope)
+    "ndf.mag_rel_width": 1e-7,
+    # at most this many indentations around singularities found on the axis (beyond: reported as a doubt)
+    "ndf.max_detours": 20,
+    # number of interior samples on an indentation semicircle
+    "ndf.detour_points": 33,
+    # the tail is settled when the last decade's log-log slope is within this of an integer ...
+    "ndf.slope_tol": 0.05,
+    # ... and the remaining phase to the asymptote (radians) is below this
+    "ndf.tail_phase_tol": 0.05,
+    # default band: this factor below the slowest and above the fastest natural frequency (lumped circuits)
+    "ndf.pole_margin": 100.0,
+    # default band of distributed circuits: this factor above the fastest element time scale ...
+    "ndf.top_factor": 300.0,
+    # ... and this factor below the slowest
+    "ndf.bottom_factor": 1e4,
+    # refinement stops (with a doubt) beyond this many samples
+    "ndf.max_points": 20000,
+    # the tail is extended by at most this factor beyond f_max (then: a doubt, not a silent cut)
+    "ndf.max_tail_extension": 1e6,
+    # a count further than this from an integer is a doubt
+    "ndf.integer_tol": 0.1,
+    # dense batched solves are used up to this many unknowns; banded or sparse LU above
+    "ndf.dense_max_n": 80,
+    # banded LU (after reverse Cuthill–McKee) when the half-bandwidth is at most this; general sparse LU beyond
+    "ndf.max_band": 24,
+    # |NDF| below this on the contour means a natural frequency on or next to the jω axis
+    "ndf.marginal_abs": 1e-9,
+    # product of the return differences vs det R: a mismatch (log) above this is a doubt (below it no count
+    # can move by a tenth of an encirclement)
+    "ndf.det_check_tol": 1e-2,
+    # used by numerical_limit() only (informational)
+    "ndf.numerical_span": 1e9,
+}
+
+
+def _d(key: str):
+    return defaults[f"ndf.{key}"]
 
 
 # ---------------------------------------------------------------------------------------------- maths
@@ -122,7 +141,7 @@ def log_pivots(pivots: np.ndarray) -> np.ndarray:
 class ReturnDifferenceEvaluator:
     """Evaluates ``R(s) = I + Eᵀ M0(s)⁻¹ U diag(w(s))`` for arrays of ``s`` (rad/s, complex).
 
-    Small systems (``n ≤ DENSE_MAX_N``) are solved as one batched dense solve over all frequencies;
+    Small systems (``n ≤ defaults["ndf.dense_max_n"]``) are solved as one batched dense solve over all frequencies;
     larger ones with one sparse LU of ``M0(s)`` per frequency on a pre-computed common sparsity pattern.
     Points where ``M0`` is exactly singular come back as ``nan``.
     """
@@ -149,7 +168,7 @@ class ReturnDifferenceEvaluator:
         np.add.at(self.g, inverse[:ng], G0.data)
         np.add.at(self.c, inverse[ng:ng + nc], C0.data)
         self.dist_pos = inverse[ng + nc:]
-        self.dense = n <= DENSE_MAX_N
+        self.dense = n <= _d("dense_max_n")
         self.banded = False
         if not self.dense and m:
             # a reverse Cuthill–McKee ordering usually leaves circuit matrices with a narrow band: then a
@@ -162,7 +181,7 @@ class ReturnDifferenceEvaluator:
             where[perm] = np.arange(n)
             pr, pc = where[self.pattern_rows], where[self.pattern_cols]
             lower, upper = int(max(0, np.max(pr - pc))), int(max(0, np.max(pc - pr)))
-            if max(lower, upper) <= MAX_BAND:
+            if max(lower, upper) <= _d("max_band"):
                 self.banded = True
                 self.band = (lower, upper)
                 self.band_rows = upper + pr - pc
@@ -227,6 +246,56 @@ class ReturnDifferenceEvaluator:
         return np.eye(r)[None, :, :] + T * w[:, None, :]
 
 
+    def logdet(self, s: np.ndarray) -> np.ndarray:
+        """``log det M0(s)`` (``log|det| + j·arg det``) for an array of ``s``; ``nan`` where ``M0`` is singular."""
+        s = np.atleast_1d(np.asarray(s, dtype=complex))
+        out = np.full(s.size, np.nan, dtype=complex)
+        if self.n == 0:
+            return np.zeros(s.size, dtype=complex)
+        vals = self.entries(s)
+        if self.n <= _d("dense_max_n"):
+            M = np.zeros((s.size, self.n, self.n), dtype=complex)
+            M[:, self.pattern_rows, self.pattern_cols] = vals
+            sign, logabs = np.linalg.slogdet(M)
+            ok = sign != 0
+            out[ok] = logabs[ok] + 1j * np.angle(sign[ok])
+            return out
+        order = getattr(self, "csc_order", None)
+        if order is None:
+            base = sp.csc_matrix((np.arange(1, vals.shape[1] + 1, dtype=float), (self.pattern_rows, self.pattern_cols)),
+                                 shape=(self.n, self.n))
+            self.csc_order, self.csc_indices, self.csc_indptr = base.data.astype(int) - 1, base.indices, base.indptr
+        for i in range(s.size):
+            M = sp.csc_matrix((vals[i][self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+                    lu = spla.splu(M)
+            except RuntimeError:
+                continue
+            d = lu.U.diagonal()
+            parity = _parity(lu.perm_r) + _parity(lu.perm_c)
+            out[i] = np.sum(np.log(np.abs(d))) + 1j * (np.sum(np.angle(d)) + np.pi * parity)
+        return out
+
+
+def _parity(perm: np.ndarray) -> int:
+    """Parity (0 or 1) of a permutation given as an index array."""
+    perm = np.asarray(perm)
+    seen = np.zeros(perm.size, bool)
+    odd = 0
+    for i in range(perm.size):
+        if seen[i]:
+            continue
+        j, length = i, 0
+        while not seen[j]:
+            seen[j] = True
+            j = perm[j]
+            length += 1
+        odd ^= (length - 1) & 1
+    return odd
+
+
 def return_difference_matrix(system: MNASystem, s) -> np.ndarray:
     """``R(s) = I + Eᵀ M0(s)⁻¹ U diag(w(s))`` for an array of ``s``; shape ``(len(s), r, r)``."""
     return ReturnDifferenceEvaluator(system)(np.atleast_1d(np.asarray(s, dtype=complex)))
@@ -276,39 +345,83 @@ def passive_natural_frequencies(system: MNASystem) -> np.ndarray:
     """Zeros of ``det M0`` (the passive circuit's natural frequencies, rad/s) for a lumped circuit; these are
     the NDF's poles and are used to place samples around sharp resonances. Empty for distributed circuits
     or when the passive pencil cannot be solved."""
+    res = _passive_pole_result(system)
+    return np.zeros(0, dtype=complex) if res is None else res.poles
+
+
+def _passive_system(system: MNASystem) -> MNASystem:
+    import dataclasses
+
+    return dataclasses.replace(system, active=[dataclasses.replace(a, a0=0.0, a1=0.0) for a in system.active])
+
+
+def _passive_pole_result(system: MNASystem):
     if not system.is_lumped or system.n == 0 or system.n > 1500:
-        return np.zeros(0, dtype=complex)
-    from stabkit.analysis.poles import finite_eigenvalues
+        return None
+    return _pole_result(_passive_system(system))
+
+
+def _pole_result(system: MNASystem):
+    """:class:`~stabkit.analysis.poles.PoleResult` of a lumped system (structural zero modes excluded, error
+    bounds included), or ``None`` when the pencil cannot be solved."""
+    from stabkit.analysis.poles import poles
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return finite_eigenvalues(system.G0.toarray(), system.C0.toarray())
+            return poles(system)
     except (CircuitError, np.linalg.LinAlgError, ValueError):
-        return np.zeros(0, dtype=complex)
+        return None
+
+
+def _lumped_poles(system: MNASystem) -> np.ndarray:
+    """Natural frequencies (rad/s, structural zero modes excluded) of a lumped system, or empty."""
+    res = _pole_result(system)
+    return np.zeros(0, dtype=complex) if res is None else res.poles
 
 
 def numerical_limit(system: MNASystem) -> float:
-    """Angular frequency above which ``s·C0`` outweighs ``G0`` by ``NUMERICAL_SPAN`` (entry-wise maxima):
+    """Angular frequency above which ``s·C0`` outweighs ``G0`` by ``defaults["ndf.numerical_span"]`` (entry-wise maxima):
     beyond it ``M0(s)`` no longer carries its static part in double precision and the NDF is round-off."""
     gmax = float(np.max(np.abs(system.G0.data))) if system.G0.nnz else 1.0
     cmax = float(np.max(np.abs(system.C0.data))) if system.C0.nnz else 0.0
-    return NUMERICAL_SPAN * gmax / cmax if cmax > 0 else np.inf
+    return _d("numerical_span") * gmax / cmax if cmax > 0 else np.inf
 
 
-def default_band(system: MNASystem, passive_poles: np.ndarray | None = None) -> tuple[float, float]:
-    """Default ``(fmin, fmax)`` in Hz: four decades below and a factor TOP_FACTOR (300) above the circuit's characteristic
-    frequencies (element time constants and the passive natural frequencies)."""
+def default_band(system: MNASystem, passive_poles: np.ndarray | None = None,
+                 poles: np.ndarray | None = None, *, passive_errors: np.ndarray | None = None,
+                 errors: np.ndarray | None = None) -> tuple[float, float]:
+    """Default ``(fmin, fmax)`` in Hz.
+
+    Lumped circuits: the natural frequencies are known (``poles`` of the circuit and ``passive_poles`` of
+    the passive reference, rad/s, structural zero modes excluded, with their error bounds ``errors`` and
+    ``passive_errors``): the band covers all of them with a margin ``defaults["ndf.pole_margin"]`` (100×)
+    on either side, so the contour starts below the slowest mode and the dense sweep ends above the
+    fastest. Every natural frequency counts, however far from the others: a slow RHP pole beside a fast
+    one is still counted. Distributed circuits: element time scales (:func:`element_frequency_band`),
+    ``bottom_factor`` below and ``top_factor`` above. Never capped at a "numerical limit": the tail is
+    extended until it settles, or the result says it did not."""
     lo, hi = element_frequency_band(system)
-    hi = min(hi, numerical_limit(system) / TOP_FACTOR)
-    if passive_poles is not None and passive_poles.size:
-        mags = np.abs(passive_poles)
-        # a passive mode at s = 0 (series capacitors, inductor loops) comes out as round-off, and a
-        # higher-index pencil can leave round-off "modes" near numerical infinity: ignore both
-        mags = mags[(mags > 1e-8 * hi) & (mags < 1e4 * hi)]
-        if mags.size:
-            lo, hi = min(lo, float(mags.min())), max(hi, float(mags.max()))
-    return lo / TWO_PI * 1e-4, hi / TWO_PI * TOP_FACTOR
+    low, high = [], []
+    for p, e in ((poles, errors), (passive_poles, passive_errors)):
+        if p is None or not np.size(p):
+            continue
+        p = np.asarray(p, dtype=complex)
+        e = np.zeros(p.shape) if e is None else np.asarray(e, dtype=float)
+        mag = np.abs(p)
+        ok = np.isfinite(mag) & np.isfinite(e)
+        low.append(np.maximum(mag - e, 0.0)[ok])
+        high.append((mag + e)[ok])
+    low = np.concatenate(low) if low else np.zeros(0)
+    high = np.concatenate(high) if high else np.zeros(0)
+    low = low[low > 0]
+    if system.is_lumped and high.size:
+        margin = _d("pole_margin")
+        slow = float(low.min()) if low.size else lo
+        return slow / TWO_PI / margin, float(high.max()) / TWO_PI * margin
+    if high.size:
+        lo, hi = min(lo, float(low.min()) if low.size else lo), max(hi, float(high.max()))
+    return lo / TWO_PI / _d("bottom_factor"), hi / TWO_PI * _d("top_factor")
 
 
 # ---------------------------------------------------------------------------------------------- contour
@@ -317,12 +430,17 @@ class _Contour:
     ``t ∈ [0, 1]`` is the quarter circle ``ε·e^{jπt/2}``; ``t ≥ 1`` the jω axis with ``ω = ε·10^{t−1}``.
     Detour points (on indentation semicircles) carry intermediate ``t`` and are never refined."""
 
-    def __init__(self, evaluator: ReturnDifferenceEvaluator, eps: float):
+    def __init__(self, evaluator: ReturnDifferenceEvaluator, eps: float, track_det: bool = False):
         self.ev = evaluator
         self.eps = eps
         self.t = np.zeros(0)
         self.s = np.zeros(0, dtype=complex)
         self.L = np.zeros((0, evaluator.r), dtype=complex)
+        #: track ``log det M0`` too (distributed circuits: its jumps reveal passive natural frequencies on
+        #: the jω axis, which the NDF itself does not show when the active elements leave them in place)
+        self.track_det = track_det
+        self.P = np.zeros(0, dtype=complex)
+        self.indentations: list[tuple[float, float]] = []
         self.detour = np.zeros(0, dtype=bool)
         self.det_check: list[float] = []
         self.detours = 0
@@ -370,28 +488,34 @@ class _Contour:
             return
         s = self.s_of_t(t) if s is None else np.asarray(s, dtype=complex)
         s_used, L = self.evaluate(s)
+        P = self.ev.logdet(s_used) if self.track_det else np.zeros(s_used.size, dtype=complex)
         detour = np.zeros(t.size, bool) if detour is None else np.asarray(detour, bool)
         self.t = np.concatenate([self.t, t])
         self.s = np.concatenate([self.s, s_used])
         self.L = np.concatenate([self.L, L])
+        self.P = np.concatenate([self.P, P])
         self.detour = np.concatenate([self.detour, detour])
         order = np.argsort(self.t, kind="stable")
-        self.t, self.s, self.L, self.detour = self.t[order], self.s[order], self.L[order], self.detour[order]
+        self.t, self.s, self.L, self.P, self.detour = (self.t[order], self.s[order], self.L[order], self.P[order],
+                                                       self.detour[order])
 
-    def add_detour(self, omega_center: float, radius: float) -> None:
+    def add_detour(self, omega_center: float, radius: float, record: bool = True) -> None:
         """Indent the axis around ``j·omega_center`` with a semicircle of ``radius`` to the right."""
         w1, w2 = omega_center - radius, omega_center + radius
         if w1 <= self.eps:
             return
         t1, t2 = self.t_of_omega([w1, w2])
-        theta = np.linspace(-np.pi / 2, np.pi / 2, DETOUR_POINTS + 2)[1:-1]
+        theta = np.linspace(-np.pi / 2, np.pi / 2, _d("detour_points") + 2)[1:-1]
         s_arc = 1j * omega_center + radius * np.exp(1j * theta)
-        t_arc = t1 + (t2 - t1) * (np.arange(1, DETOUR_POINTS + 1) / (DETOUR_POINTS + 1))
+        t_arc = t1 + (t2 - t1) * (np.arange(1, _d("detour_points") + 1) / (_d("detour_points") + 1))
         # drop regular samples that fall inside the indentation
         keep = ~((self.t > t1) & (self.t < t2))
-        self.t, self.s, self.L, self.detour = self.t[keep], self.s[keep], self.L[keep], self.detour[keep]
+        self.t, self.s, self.L, self.P, self.detour = (self.t[keep], self.s[keep], self.L[keep], self.P[keep],
+                                                       self.detour[keep])
+        if record:  # indentations the refinement makes are checked for what hides inside them
+            self.indentations.append((omega_center, radius))
         self.insert(np.array([t1, t2]))
-        self.insert(t_arc, detour=np.ones(DETOUR_POINTS, bool), s=s_arc)
+        self.insert(t_arc, detour=np.ones(_d("detour_points"), bool), s=s_arc)
 
     # ---- refinement
     def violations(self) -> tuple[np.ndarray, np.ndarray]:
@@ -401,12 +525,15 @@ class _Contour:
         ph = self.L.imag
         dphi = np.abs(wrap_phase(np.diff(ph, axis=0)))
         dtot = np.abs(wrap_phase(np.diff(ph.sum(axis=1))))
-        phase_bad = (dphi.max(axis=1, initial=0.0) > MAX_PHASE_STEP) | (dtot > MAX_PHASE_STEP)
+        phase_bad = (dphi.max(axis=1, initial=0.0) > _d("max_phase_step")) | (dtot > _d("max_phase_step"))
+        if self.track_det:
+            dp = np.abs(wrap_phase(np.diff(self.P.imag)))
+            phase_bad |= ~np.isfinite(dp) | (dp > _d("max_phase_step"))
         mag = self.L.real
         dmag = np.abs(np.diff(mag, axis=0)).max(axis=1, initial=0.0)
         tot = mag.sum(axis=1)
         dmag_tot = np.abs(np.diff(tot))
-        mag_bad = (dmag > MAX_LOG_MAG_STEP) | (dmag_tot > MAX_LOG_MAG_STEP)
+        mag_bad = (dmag > _d("max_log_mag_step")) | (dmag_tot > _d("max_log_mag_step"))
         # local dips of |NDF| (a near pass of the origin): refine both sides
         if tot.size >= 3:
             dip = (tot[1:-1] < tot[:-2] - 0.5) & (tot[1:-1] < tot[2:] - 0.5)
@@ -417,8 +544,8 @@ class _Contour:
 
     def refine(self, max_levels: int = 90) -> None:
         for _ in range(max_levels):
-            if self.t.size > MAX_POINTS:
-                self.notes.append(f"refinement stopped at {MAX_POINTS} samples: some phase steps may be unresolved")
+            if self.t.size > _d("max_points"):
+                self.notes.append(f"refinement stopped at {_d('max_points')} samples: some phase steps may be unresolved")
                 return
             phase_bad, mag_bad = self.violations()
             if phase_bad.size == 0:
@@ -430,11 +557,11 @@ class _Contour:
             w1 = np.abs(self.s[1:].imag)
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
                 rel = np.where(on_axis, (w1 - w0) / np.maximum(w0, 1e-300), t1 - t0)
-            split = regular & ((phase_bad & (rel > SINGULAR_REL_WIDTH)) | (mag_bad & (rel > MAG_REL_WIDTH)))
-            stuck = regular & phase_bad & on_axis & (rel <= SINGULAR_REL_WIDTH)
-            if self.detours >= MAX_DETOURS:
+            split = regular & ((phase_bad & (rel > _d("singular_rel_width"))) | (mag_bad & (rel > _d("mag_rel_width"))))
+            stuck = regular & phase_bad & on_axis & (rel <= _d("singular_rel_width"))
+            if self.detours >= _d("max_detours"):
                 stuck[:] = False
-            for i in np.flatnonzero(stuck)[::-1][:max(MAX_DETOURS - self.detours, 0)]:
+            for i in np.flatnonzero(stuck)[::-1][:max(_d("max_detours") - self.detours, 0)]:
                 self.detours += 1
                 center = 0.5 * (w0[i] + w1[i])
                 self.notes.append(f"indented the contour around a singularity on the jω axis at "
@@ -503,8 +630,18 @@ class NDFResult:
     ``s`` is the sampled contour (rad/s; the first samples are the small quarter circle and any detours leave
     the axis), ``freq_hz = Im(s)/2π``, ``values`` the NDF there, ``log_values`` its complex logarithm with an
     unwrapped phase (safe where ``values`` would over- or underflow), ``factors`` the ``F_k`` (columns in
-    netlist order). ``encirclements`` is the rounded total of ``raw_count``; ``stable`` needs it to be 0 and
-    no natural frequency on the jω axis. Numerical doubt is listed in ``warnings``."""
+    netlist order). ``encirclements`` is the rounded total of ``raw_count``.
+
+    ``doubts`` say why the count may be wrong (non-integer count, unsettled tail, unresolved phase steps,
+    product of the factors ≠ det R, a natural frequency on the axis); ``warnings`` are informational
+    (indentations, S-parameter blocks assumed stable). ``axis_doubts`` (a subset of ``doubts``) are the
+    ones that only say a natural frequency may sit on the jω axis (or inside an indentation next to it):
+    they cannot remove an encirclement that was counted.
+
+    ``verdict``: ``"unstable"`` when the NDF encircles the origin and no doubt other than an axis doubt
+    stands (with axis doubts the count is then a lower bound, :attr:`count_is_lower_bound`); else
+    ``"uncertain"`` with any doubt or a marginal locus; else ``"stable"`` (no encirclement); ``stable``
+    means ``verdict == "stable"``."""
 
     s: np.ndarray = field(repr=False)
     log_values: np.ndarray = field(repr=False)
@@ -518,16 +655,22 @@ class NDFResult:
     fmax: float
     params: dict[str, float] = field(default_factory=dict)
     title: str = ""
-    #: reasons the count may be wrong (make :attr:`verdict` ``"uncertain"``)
     doubts: list[str] = field(default_factory=list)
+    axis_doubts: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
-        """``"unstable"`` (encirclements, no doubt), ``"uncertain"`` (doubt or a zero on the jω axis) or
-        ``"stable"``."""
+        count_doubts = [d for d in self.doubts if d not in self.axis_doubts]
+        if not count_doubts and self.encirclements > 0:
+            return "unstable"
         if self.doubts or self.marginal:
             return "uncertain"
-        return "unstable" if self.encirclements else "stable"
+        return "stable" if self.encirclements == 0 else "uncertain"
+
+    @property
+    def count_is_lower_bound(self) -> bool:
+        """An unstable verdict whose count may miss natural frequencies on or right next to the jω axis."""
+        return self.verdict == "unstable" and bool(self.doubts or self.marginal)
 
     @property
     def stable(self) -> bool:
@@ -550,13 +693,14 @@ class NDFResult:
 
     def to_dict(self) -> dict:
         return {
-            "stable": self.stable,
             "verdict": self.verdict,
+            "stable": self.stable,
             "encirclements": int(self.encirclements),
             "raw_count": float(self.raw_count),
             "marginal": bool(self.marginal),
+            "lower_bound": bool(self.count_is_lower_bound),
             "sources": [src.to_dict() for src in self.sources],
-            "warnings": list(self.warnings),
+            "warnings": list(self.doubts) + list(self.warnings),
             "fmin_hz": float(self.fmin),
             "fmax_hz": float(self.fmax),
             "points": int(self.s.size),
@@ -607,6 +751,67 @@ def python_control_count(result: "NDFResult") -> int:
     return int(response.count)
 
 
+def _passive_axis_modes(passive: np.ndarray, errors: np.ndarray) -> list[tuple[float, float, int, bool]]:
+    """Natural frequencies of the passive reference that cannot be told from the jω axis (their error disc
+    crosses it), upper half only: ``(ω0, radius, k0, clean)`` with an indentation radius well beyond their
+    error, the number ``k0`` of passive natural frequencies inside that disc, and whether none straddles its
+    edge (then ``k0`` is exact)."""
+    out = []
+    upper = [(p, e) for p, e in zip(passive, errors) if p.imag > 0 and abs(p.real) <= e]
+    done: list[float] = []
+    for p, e in sorted(upper, key=lambda pe: pe[0].imag):
+        w = float(p.imag)
+        if any(abs(w - d) <= 1e-9 * w for d in done):
+            continue
+        done.append(w)
+        radius = max(1e-6 * w, 16.0 * (abs(p.real) + e))
+        dist = np.abs(passive - 1j * w)
+        inside = dist + errors < radius
+        straddle = (dist + errors >= radius) & (dist - errors <= radius)
+        out.append((w, radius, int(np.sum(inside)), not bool(np.any(straddle)) and radius < 0.1 * w))
+    return out
+
+
+def _hidden_axis_zeros(evaluator: "ReturnDifferenceEvaluator", omega: float, radius: float, k0: int | None,
+                       max_points: int = 4096) -> int | None:
+    """Natural frequencies of the circuit inside the disc of ``radius`` around ``jω``: the winding number of
+    ``NDF = det R`` around the full circle plus the number ``k0`` of natural frequencies of the passive
+    reference inside it (``None``: counted here too, as the winding number of ``det M0``, an entire function).
+    The circle is refined until no step of either phase turns more than π/4. ``None`` when it cannot be
+    resolved (a zero or pole on it)."""
+    theta = np.linspace(0.0, TWO_PI, 65)
+    for _ in range(12):
+        s = 1j * omega + radius * np.exp(1j * theta)
+        phases = []
+        if evaluator.r:
+            R = evaluator(s)
+            if not np.all(np.isfinite(R)):
+                return None
+            sign, _ = np.linalg.slogdet(R)
+            if np.any(sign == 0):
+                return None
+            phases.append(np.angle(sign))
+        if k0 is None:
+            ld = evaluator.logdet(s)
+            if not np.all(np.isfinite(ld)):
+                return None
+            phases.append(ld.imag)
+        if not phases:
+            return k0
+        steps = [wrap_phase(np.diff(ph)) for ph in phases]
+        bad = np.any([np.abs(st) > np.pi / 4 for st in steps], axis=0)
+        if not bad.any():
+            windings = [float(np.sum(st)) / TWO_PI for st in steps]
+            if any(abs(w - round(w)) > 0.1 for w in windings):
+                return None
+            total = sum(int(round(w)) for w in windings)
+            return total + (k0 or 0)
+        if theta.size > max_points:
+            return None
+        theta = np.sort(np.concatenate([theta, 0.5 * (theta[:-1][bad] + theta[1:][bad])]))
+    return None
+
+
 # ---------------------------------------------------------------------------------------------- driver
 def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | None = None, *,
         fmin: float | None = None, fmax: float | None = None) -> NDFResult:
@@ -618,8 +823,17 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     come from the circuit (:func:`default_band`).
     """
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
-    passive = passive_natural_frequencies(system)
-    dflt_lo, dflt_hi = default_band(system, passive)
+    passive_res = _passive_pole_result(system)
+    full_res = _pole_result(system) if system.is_lumped and system.n <= 1500 else None
+    passive, passive_err = ((passive_res.poles, passive_res.errors) if passive_res is not None
+                            else (np.zeros(0, complex), np.zeros(0)))
+    full, full_err = (full_res.poles, full_res.errors) if full_res is not None else (np.zeros(0, complex), np.zeros(0))
+    from stabkit.analysis.poles import defaults as pole_defaults
+
+    resolved_full = full_err < pole_defaults["poles.infinite_rtol"] * np.abs(full)
+    resolved_passive = passive_err < pole_defaults["poles.infinite_rtol"] * np.abs(passive)
+    dflt_lo, dflt_hi = default_band(system, passive[resolved_passive], full[resolved_full],
+                                    passive_errors=passive_err[resolved_passive], errors=full_err[resolved_full])
     blocks = [e.name for e in system.circuit if e.kind == "N"]
     networks = list(getattr(system.circuit, "networks", {}).values()) if blocks else []
     if networks:  # S-parameter data exist on the jω axis, inside their measured band only
@@ -631,29 +845,37 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         raise CircuitError(f"NDF band: need 0 < fmin < fmax, got fmin={f_lo:g} Hz, fmax={f_hi:g} Hz")
     eps = TWO_PI * f_lo
     w_top = TWO_PI * f_hi
-    w_limit = max(numerical_limit(system), w_top)
     evaluator = ReturnDifferenceEvaluator(system)
-    contour = _Contour(evaluator, eps)
+    contour = _Contour(evaluator, eps, track_det=not system.is_lumped and not blocks)
     warn: list[str] = []
+    doubts: list[str] = []
+    axis_doubts: list[str] = []
     axis_only = bool(blocks)
+    if full_res is not None and (fmin is None or fmax is None):
+        # natural frequencies the exact solver cannot resolve (bound ≥ poles.infinite_rtol × size) are beyond
+        # what double precision tells apart; the NDF evaluates the same numbers, so they are a doubt here too
+        for p in full[full_res.unresolved_mask & (full.imag >= 0)]:
+            doubts.append(f"a natural frequency near {abs(p) / TWO_PI:.3g} Hz cannot be resolved in double precision "
+                          "(stabkit.poles): the NDF cannot count it reliably either")
     if axis_only:
-        contour.detours = MAX_DETOURS  # off the axis the blocks are unknown: no indentation
+        contour.detours = _d("max_detours")  # off the axis the blocks are unknown: no indentation
         warn.append(f"S-parameter block(s) {', '.join(blocks)} stay in the passive reference M0: the count is valid "
                     "only if the blocks are themselves stable; the contour runs on the jω axis from "
                     f"{f_lo:.4g} Hz to {f_hi:.4g} Hz only")
 
     decades = np.log10(w_top / eps)
-    n_axis = max(int(np.ceil(decades * POINTS_PER_DECADE)), 2)
+    n_axis = max(int(np.ceil(decades * _d("points_per_decade"))), 2)
     t_axis = 1.0 + np.linspace(0.0, decades, n_axis + 1)
     t_arc = np.zeros(0) if axis_only else np.linspace(0.0, 1.0, 9)[:-1]
     # samples around the passive circuit's resonances (the NDF's poles): sharp features a plain grid misses
     extra = []
-    on_axis_poles = []
-    for p in passive:
-        if p.imag <= 0:
-            continue
-        if abs(p.real) <= 1e-9 * abs(p):
-            on_axis_poles.append(p.imag)
+    for p in full:  # and around the circuit's own natural frequencies near the axis (the NDF's zeros)
+        if p.imag > 0 and abs(p.real) < 0.3 * p.imag:
+            for m in (-4, -2, -1, -0.5, 0, 0.5, 1, 2, 4):
+                extra.append(p.imag + m * max(abs(p.real), 1e-9 * p.imag))
+    axis_modes = _passive_axis_modes(passive, passive_err)
+    for p, e in zip(passive, passive_err):
+        if p.imag <= 0 or abs(p.real) <= e:
             continue
         if abs(p.real) < 0.3 * p.imag:
             for m in (-8, -4, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4, 8):
@@ -661,9 +883,19 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     extra = np.array([w for w in extra if eps < w < w_top])
     t_init = np.concatenate([t_arc, t_axis, contour.t_of_omega(extra) if extra.size else []])
     contour.insert(np.unique(t_init))
-    for w in on_axis_poles:
-        if eps < w < w_top:
-            contour.add_detour(w, 1e-6 * w)
+    for w, radius, k0, clean in axis_modes:
+        if eps < w - radius and w + radius < w_top:
+            contour.add_detour(w, radius, record=False)
+        hidden = _hidden_axis_zeros(evaluator, w, radius, k0) if clean else None
+        if hidden == 0:
+            warn.append(f"the passive reference has a natural frequency on the jω axis at {w / TWO_PI:.6g} Hz; the "
+                        "active elements move it (no natural frequency of the circuit within "
+                        f"{radius / TWO_PI:.3g} Hz of it): indented")
+        else:
+            axis_doubts.append(f"marginal: the passive reference has a natural frequency on the jω axis at "
+                               f"{w / TWO_PI:.6g} Hz and the circuit has {'one' if hidden is None else hidden} within "
+                               f"{radius / TWO_PI:.3g} Hz of it: a mode the active elements do not move is invisible "
+                               "to the NDF")
     contour.refine()
 
     # extend the tail until every factor has settled on c·(jω)^m
@@ -675,13 +907,23 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         span = top - contour.t[below]
         slope = tail_exponent(contour.L[-1], contour.L[below], span) if span > 0 else np.zeros(r)
         resid = tail_residual(contour.L[-1], slope)
-        slope_ok = np.abs(slope - np.round(slope)) < SLOPE_TOL
-        settled = bool(np.all(slope_ok) and np.all(np.abs(resid) < TAIL_PHASE_TOL))
-        if settled or axis_only or contour.s[-1].imag >= min(w_top * MAX_TAIL_EXTENSION, w_limit):
+        slope_ok = np.abs(slope - np.round(slope)) < _d("slope_tol")
+        settled = bool(np.all(slope_ok) and np.all(np.abs(resid) < _d("tail_phase_tol")))
+        if settled or axis_only or contour.s[-1].imag >= w_top * _d("max_tail_extension"):
             break
-        contour.insert(top + np.linspace(0.0, 1.0, POINTS_PER_DECADE + 1)[1:])
+        contour.insert(top + np.linspace(0.0, 1.0, _d("points_per_decade") + 1)[1:])
         contour.refine()
 
+    # every indentation the refinement made (a jump it could not resolve) excludes a half-disc from the count:
+    # the winding numbers of det M0 and of the NDF round its full circle say how many natural frequencies of
+    # the circuit sit inside (on the axis, or right next to it on either side)
+    for w, radius in contour.indentations:
+        hidden = _hidden_axis_zeros(evaluator, w, radius, None)
+        if hidden == 0:
+            continue
+        axis_doubts.append(f"marginal: the circuit has {'a' if hidden is None else hidden} natural frequenc"
+                           f"{'y' if hidden in (None, 1) else 'ies'} within {radius / TWO_PI:.3g} Hz of "
+                           f"{w / TWO_PI:.6g} Hz on the jω axis, inside an indentation of the contour (not counted)")
     if r:
         top = contour.t[-1]
         below = int(np.argmin(np.abs(contour.t - (top - 1.0))))
@@ -691,12 +933,12 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         if axis_only:  # close the low end onto the real axis (NDF(0) is real) and say how far that was
             start = contour.L[0].imag - np.pi * np.round(contour.L[0].imag / np.pi)
             raw = raw - start / np.pi
-            if np.max(np.abs(start)) > TAIL_PHASE_TOL:
-                warn.append(f"at {f_lo:.4g} Hz the NDF is still {np.max(np.abs(start)):.3g} rad off the real axis: "
+            if np.max(np.abs(start)) > _d("tail_phase_tol"):
+                doubts.append(f"at {f_lo:.4g} Hz the NDF is still {np.max(np.abs(start)):.3g} rad off the real axis: "
                             "the low-frequency part of the count is uncertain")
         if not settled:
-            names = [a.name for a, ok in zip(system.active, np.abs(resid) < TAIL_PHASE_TOL) if not ok]
-            warn.append(f"the NDF has not settled at {contour.s[-1].imag / TWO_PI:.4g} Hz (log-log slope "
+            names = [a.name for a, ok in zip(system.active, np.abs(resid) < _d("tail_phase_tol")) if not ok]
+            doubts.append(f"the NDF has not settled at {contour.s[-1].imag / TWO_PI:.4g} Hz (log-log slope "
                         f"{', '.join(f'{x:.3g}' for x in slope)}; phase still to turn "
                         f"{np.max(np.abs(resid)):.3g} rad{'; sources ' + ', '.join(names) if names else ''}): "
                         "the count may be wrong")
@@ -705,26 +947,31 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     counts = np.round(raw).astype(int)
     total_raw = float(np.sum(raw))
     total = int(round(total_raw))
-    if abs(total_raw - total) > INTEGER_TOL or np.any(np.abs(raw - counts) > INTEGER_TOL):
-        warn.append(f"non-integer encirclement count {total_raw:.3f} (per source: "
+    if abs(total_raw - total) > _d("integer_tol") or np.any(np.abs(raw - counts) > _d("integer_tol")):
+        doubts.append(f"non-integer encirclement count {total_raw:.3f} (per source: "
                     f"{', '.join(f'{x:.3f}' for x in raw)}): the locus is not fully resolved")
     if int(np.sum(counts)) != total:
-        warn.append(f"per-source counts {counts.tolist()} do not sum to the total {total}")
+        doubts.append(f"per-source counts {counts.tolist()} do not sum to the total {total}")
     unresolved = contour.unresolved_steps()
     if unresolved:
-        warn.append(f"{unresolved} phase step(s) larger than {MAX_PHASE_STEP:.2f} rad remain unresolved")
-    if contour.det_check and max(contour.det_check) > 1e-6:
-        warn.append(f"the product of the return differences differs from det R by up to "
+        doubts.append(f"{unresolved} phase step(s) larger than {_d('max_phase_step'):.2f} rad remain unresolved")
+    if contour.det_check and max(contour.det_check) > _d("det_check_tol"):
+        doubts.append(f"the product of the return differences differs from det R by up to "
                     f"{max(contour.det_check):.2g} (log): an intermediate circuit is nearly singular")
-    warn.extend(dict.fromkeys(contour.notes))
+    for note in dict.fromkeys(contour.notes):
+        (doubts if ("unresolved" in note or "stopped" in note) else warn).append(note)
+    if contour.detours >= _d("max_detours") and not axis_only:
+        doubts.append(f"the contour needed more than {_d('max_detours')} indentations around singularities on the "
+                      "jω axis: some were left out")
     log_ndf = np.sum(contour.L.real, axis=1) + 1j * (
         np.concatenate([[0.0], np.cumsum(wrap_phase(np.diff(contour.L.imag.sum(axis=1))))])
         + (contour.L[0].imag.sum() if r else 0.0))
-    marginal = bool(np.min(log_ndf.real) < np.log(MARGINAL_ABS)) if r else False
+    marginal = bool(np.min(log_ndf.real) < np.log(_d("marginal_abs"))) if r else False
     if marginal:
         i = int(np.argmin(log_ndf.real))
-        warn.append(f"|NDF| falls to {np.exp(log_ndf.real[i]):.3g} at {contour.s[i].imag / TWO_PI:.6g} Hz: a natural "
-                    "frequency on (or extremely close to) the jω axis; the circuit is at best marginally stable")
+        axis_doubts.append(f"marginal: |NDF| falls to {np.exp(log_ndf.real[i]):.3g} at {contour.s[i].imag / TWO_PI:.6g} "
+                           "Hz: a natural frequency on (or extremely close to) the jω axis; the circuit is at best "
+                           "marginally stable")
     sources = []
     for k, a in enumerate(system.active):
         Lk = contour.L[:, k]
@@ -737,5 +984,5 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         factors = np.exp(contour.L)
     return NDFResult(s=contour.s, log_values=log_ndf, factors=factors,
                      sources=sources, encirclements=total, raw_count=total_raw, marginal=marginal, warnings=warn,
-                     fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title,
-                     doubts=[w for w in warn if not w.startswith("S-parameter block(s)")])
+                     doubts=list(dict.fromkeys(doubts + axis_doubts)), axis_doubts=list(dict.fromkeys(axis_doubts)),
+                     fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title)

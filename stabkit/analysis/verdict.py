@@ -36,8 +36,9 @@ from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError
 from stabkit.units import format_eng
 
-__all__ = ["STABLE", "UNSTABLE", "UNCERTAIN", "EXIT_CODES", "METHODS", "Verdict", "PointVerdict", "decide",
-           "decide_linear", "judge", "format_pole", "worst"]
+__all__ = ["STABLE", "UNSTABLE", "UNCERTAIN", "EXIT_CODES", "METHODS", "POLES_MAX_UNKNOWNS", "Verdict",
+           "PointVerdict", "VALUE_LIMIT", "decide", "decide_linear", "judge", "format_pole", "worst", "dense_poles_fit",
+           "check_value_range"]
 
 STABLE, UNSTABLE, UNCERTAIN = "stable", "unstable", "uncertain"
 #: process exit code of each verdict (bad input is 2)
@@ -45,6 +46,16 @@ EXIT_CODES = {STABLE: 0, UNSTABLE: 1, UNCERTAIN: 3}
 #: ``auto``: exact poles and the NDF for lumped circuits, the NDF alone for distributed ones
 METHODS = ("auto", "poles", "ndf")
 TWO_PI = 2.0 * np.pi
+#: above this many MNA unknowns the exact poles (a dense eigen-solution: O(n³) time, about
+#: ``DENSE_BYTES_PER_ENTRY·n²`` bytes; minutes at 5000) are left out of ``method="auto"`` and the NDF (sparse,
+#: one factorization per frequency) decides alone; ``method="poles"`` refuses such a circuit
+POLES_MAX_UNKNOWNS = 5000
+#: peak memory of the dense pole solution per matrix entry (bytes; measured: ~90 at n = 2000)
+DENSE_BYTES_PER_ENTRY = 100
+#: largest magnitude (SI) of a matrix entry (1/R, C, L, a gain) the analyses take: far beyond any circuit
+#: (1 fF..1 F, 1 µΩ..1 TΩ), far inside double precision (whose squares and products overflow beyond ~1e154).
+#: Tiny entries are not refused: a reverse-biased junction's 1e-130 S is legitimately negligible.
+VALUE_LIMIT = 1e100
 
 
 def format_pole(p_hz: complex) -> str:
@@ -299,6 +310,62 @@ class Verdict:
         return self.ndf.plot(ax=ax)
 
 
+def _available_memory() -> float | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def dense_poles_fit(n: int) -> tuple[bool, str]:
+    """Can the exact poles of an ``n``-unknown system be computed here? ``(fits, why not)``: no when ``n`` exceeds
+    :data:`POLES_MAX_UNKNOWNS` or the dense solution would need more than half the available memory."""
+    need = DENSE_BYTES_PER_ENTRY * float(n) ** 2
+    if n > POLES_MAX_UNKNOWNS:
+        return False, (f"{n} unknowns: the exact poles (a dense eigen-solution, O(n³)) are computed up to "
+                       f"{POLES_MAX_UNKNOWNS} unknowns")
+    avail = _available_memory()
+    if avail is not None and need > 0.5 * avail:
+        return False, (f"{n} unknowns: the exact poles would need about {need / 1e9:.1f} GB of memory, "
+                       f"{avail / 1e9:.1f} GB are available")
+    return True, ""
+
+
+def _beyond_limit(values) -> np.ndarray:
+    mag = np.abs(np.asarray(values, dtype=float))
+    return ~np.isfinite(mag) | (mag > VALUE_LIMIT)
+
+
+def check_value_range(system) -> None:
+    """Raise :class:`CircuitError` naming the element (file:line) when an entry of the assembled ``system`` is not
+    finite or exceeds :data:`VALUE_LIMIT` (a resistance below 1/VALUE_LIMIT, an L, C or gain above it): the
+    analyses would overflow."""
+    entries = [system.G0.data, system.C0.data, system.a0, system.a1]
+    if not any(_beyond_limit(x).any() for x in entries):
+        return
+    circuit, resolved = system.circuit, system.params
+    for e in circuit:
+        try:
+            value = circuit.values(e, resolved).get("value")
+        except Exception:  # noqa: BLE001 - assembly succeeded, so this cannot fail; keep looking elsewhere
+            continue
+        if not isinstance(value, float):
+            continue
+        if e.kind == "R" and value != 0 and (not np.isfinite(value) or abs(value) < 1.0 / VALUE_LIMIT):
+            raise CircuitError(f"{e.where()}: {e.name} value = {value:g} is below the smallest resistance stabkit "
+                               f"analyses ({1.0 / VALUE_LIMIT:g} Ω; 1/R would overflow)")
+        if e.kind != "R" and _beyond_limit([value])[0]:
+            raise CircuitError(f"{e.where()}: {e.name} value = {value:g} is beyond what stabkit analyses "
+                               f"(|value| up to {VALUE_LIMIT:g} in SI units)")
+    raise CircuitError(f"a matrix entry of the circuit is beyond what stabkit analyses ({VALUE_LIMIT:g}): an element "
+                       "value (or the ratio of two) is extreme")
+
+
 def _check_method(method: str) -> None:
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -315,6 +382,7 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
     _check_method(method)
     point = point if point is not None else LinearPoint(index=1, count=1, circuit=circuit)
     system = assemble(circuit, params)
+    check_value_range(system)
     use_poles = method in ("auto", "poles")
     if use_poles and not system.is_lumped:
         if method == "poles":
@@ -324,6 +392,15 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
             raise DistributedCircuitError(f"the circuit has distributed elements ({', '.join(names)}): exact poles "
                                           "do not apply; use the NDF (method 'ndf' or 'auto')")
         use_poles = False
+    size_note = []
+    if use_poles:
+        fits, why = dense_poles_fit(system.n)
+        if not fits:
+            if method == "poles":
+                raise CircuitError(f"{why}; use the NDF (method 'ndf' or 'auto'), which factorizes the sparse "
+                                   "matrices one frequency at a time")
+            use_poles = False
+            size_note = [f"{why}: the verdict is the NDF's alone (no cross-check with the exact poles)"]
     pole_result = poles(system) if use_poles else None
     ndf_result = ndf(system, fmin=fmin, fmax=fmax) if method in ("auto", "ndf") else None
     verdict, reasons, warn = judge(pole_result, ndf_result)
@@ -331,7 +408,7 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
         verdict = UNCERTAIN
         reasons = [*reasons, "the load line touches the device curve at this operating point (a tangent point): "
                              "marginal, any perturbation decides"]
-    notes = [*warn, *(pole_result.warnings if pole_result is not None else []),
+    notes = [*size_note, *warn, *(pole_result.warnings if pole_result is not None else []),
              *([w for w in ndf_result.warnings if w not in ndf_result.doubts] if ndf_result is not None else [])]
     return PointVerdict(point=point, verdict=verdict, poles=pole_result, ndf=ndf_result, reasons=reasons,
                         warnings=notes)

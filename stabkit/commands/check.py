@@ -7,6 +7,8 @@ import sys
 from stabkit.commands.common import emit_json, parse_sets
 from stabkit.errors import StabkitError
 
+__all__ = ["register", "run"]
+
 EPILOG = """\
 case file format (paths relative to the case file; values may carry SPICE suffixes):
 
@@ -59,16 +61,27 @@ def run(args) -> int:
     for case in cases:
         case.params.update(overrides)
     results = []
-    failed = uncertain = skipped = 0
+    failed = uncertain = skipped = errors = 0
     for case in cases:
-        outcomes = CaseRunner(case).run()  # a netlist syntax error propagates: exit 2 with file and line
-        for o in outcomes:
+        runner = CaseRunner(case)
+        shown: set[str] = set()
+        for exp in case.expectations:
+            try:
+                o = runner.evaluate(exp)
+            except StabkitError as exc:  # a netlist that cannot be read, an unknown parameter: this case only
+                errors += 1
+                results.append({"case": str(case.path), "expectation": exp.name, "line": exp.line, "passed": False,
+                                "status": "error", "reason": str(exc), "details": []})
+                if str(exc) not in shown:  # one line per broken case, and the other cases are still checked
+                    shown.add(str(exc))
+                    print(f"stabkit: error: {exc}", file=sys.stderr)
+                continue
             status = "skipped" if o.skipped else "passed" if o.passed else "uncertain" if o.uncertain else "failed"
             results.append({"case": str(case.path), "expectation": o.expectation.name, "line": o.expectation.line,
                             "passed": o.passed, "status": status, "reason": o.reason, "details": o.details})
             if o.skipped:
                 skipped += 1
-                if not args.json and o is outcomes[0]:
+                if not args.json and exp is case.expectations[0]:
                     print(f"SKIP {case.path}: {o.reason}")
                 continue
             if not o.passed:
@@ -82,10 +95,10 @@ def run(args) -> int:
                             print(f"     {d}")
             elif args.verbose and not args.json:
                 print(f"ok   {case.path}:{o.expectation.line}: {o.reason}")
-    checked = len(results) - skipped
+    checked = len(results) - skipped - errors
     if args.json:
-        emit_json({"passed": failed == 0 and uncertain == 0, "failed": failed, "uncertain": uncertain,
-                   "skipped": skipped, "checked": checked, "results": results})
+        emit_json({"passed": failed == 0 and uncertain == 0 and errors == 0, "failed": failed, "uncertain": uncertain,
+                   "skipped": skipped, "errors": errors, "checked": checked, "results": results})
     else:
         parts = [f"{len(cases)} case(s), {checked} expectation(s) checked: "
                  + ("all hold" if not failed and not uncertain else
@@ -93,7 +106,11 @@ def run(args) -> int:
                                           f"{uncertain} uncertain" if uncertain else "") if x))]
         if skipped:
             parts.append(f"{skipped} skipped (required files absent)")
+        if errors:
+            parts.append(f"{errors} not checked (bad input, on stderr)")
         print("; ".join(parts), file=sys.stdout)
+    if errors:
+        return 2
     if uncertain and not failed:
         print(f"stabkit: uncertain: {uncertain} expectation(s) could not be decided reliably (see above)",
               file=sys.stderr)

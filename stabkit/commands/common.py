@@ -45,23 +45,30 @@ def load_circuit(path: str, sets: list[str] | None = None) -> Circuit:
     return circuit.with_values(overrides) if overrides else circuit
 
 
+#: most frequencies ``--freqs`` may ask for
+MAX_FREQS = 100_000
+
+
 def parse_freqs(spec: str) -> np.ndarray:
-    """``START:STOP:N`` (log-spaced, N points) or a comma list ``1g,2g,3g`` (Hz, suffixes allowed)."""
+    """``START:STOP:N`` (log-spaced, N points, at most :data:`MAX_FREQS`) or a comma list ``1g,2g,3g`` (Hz,
+    suffixes allowed)."""
     try:
         if ":" in spec:
             parts = spec.split(":")
             if len(parts) != 3:
                 raise ValueError
             start, stop, n = parse_value(parts[0]), parse_value(parts[1]), int(parts[2])
-            if start <= 0 or stop <= start or n < 1:
+            if start <= 0 or stop <= start or not 1 <= n <= MAX_FREQS:
                 raise ValueError
             return np.geomspace(start, stop, n)
-        values = np.array([parse_value(x) for x in spec.split(",") if x.strip()])
-        if values.size == 0 or np.any(values <= 0):
+        items = spec.split(",")
+        values = np.array([parse_value(x) for x in items])
+        if values.size == 0 or values.size > MAX_FREQS or np.any(values <= 0):
             raise ValueError
         return values
     except ValueError:
-        raise NetlistError(f"--freqs {spec!r}: expected START:STOP:N (log-spaced) or a list like 1g,2g,3g of positive frequencies") from None
+        raise NetlistError(f"--freqs {spec!r}: expected START:STOP:N (log-spaced, N from 1 to {MAX_FREQS}) or a list "
+                           "like 1g,2g,3g of positive frequencies") from None
 
 
 def add_point(p: argparse.ArgumentParser) -> None:
@@ -127,5 +134,5 @@ def fmt_hz(x: float) -> str:
     return format_eng(x, "Hz")
 
 
-__all__ = ["StabkitError", "add_common", "add_point", "parse_sets", "load_circuit", "parse_freqs", "emit_json", "finish",
+__all__ = ["MAX_FREQS", "StabkitError", "add_common", "add_point", "parse_sets", "load_circuit", "parse_freqs", "emit_json", "finish",
            "print_warnings", "table", "fmt_hz"]

@@ -19,6 +19,8 @@ from stabkit.commands.common import add_common, add_point, emit_json, load_circu
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
+__all__ = ["register", "run", "MAP_MAX_ROWS", "PLOT_SUFFIXES"]
+
 
 EPILOG = """\
 Every value is judged as `stabkit poles` judges it (exact poles cross-checked with the NDF; the NDF alone for
@@ -97,8 +99,8 @@ def _workers(text: str) -> int:
 def _number(text: str, what: str) -> float:
     try:
         return parse_value(text)
-    except ValueError:
-        raise NetlistError(f"{what} {text!r}: expected a number such as 7.5n, 50 or 1e-9") from None
+    except ValueError as exc:
+        raise NetlistError(f"{what} {text!r}: {exc}") from None
 
 
 def _parse_by(spec: str) -> tuple[str, list[float]]:
@@ -108,16 +110,26 @@ def _parse_by(spec: str) -> tuple[str, list[float]]:
     return name.strip().lower(), [_number(v, "--by value") for v in values.split(",") if v.strip()]
 
 
+#: most rows of a --map (each row is --points stability evaluations)
+MAP_MAX_ROWS = 1000
+#: what --plot can write
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
 def _parse_map(spec: str) -> tuple[str, np.ndarray]:
     name, sep, rng = spec.partition("=")
     parts = rng.split(":")
-    if not sep or len(parts) != 3:
+    if not sep or not name.strip() or len(parts) != 3:
         raise NetlistError(f"--map {spec!r}: expected NAME=START:STOP:N, e.g. --map rc=0:10:11")
     a, b = _number(parts[0], "--map start"), _number(parts[1], "--map stop")
     try:
         n = int(parts[2])
     except ValueError:
-        raise NetlistError(f"--map {spec!r}: N must be an integer") from None
+        raise NetlistError(f"--map {spec!r}: N must be an integer from 2 to {MAP_MAX_ROWS}") from None
+    if not 2 <= n <= MAP_MAX_ROWS:
+        raise NetlistError(f"--map {spec!r}: N must be an integer from 2 to {MAP_MAX_ROWS}, got {n}")
+    if not a < b:
+        raise NetlistError(f"--map {spec!r}: START must be below STOP")
     values = np.geomspace(a, b, n) if a > 0 and b / a >= 10 else np.linspace(a, b, n)
     return name.strip().lower(), values
 
@@ -132,19 +144,66 @@ def _edge_text(e) -> str:
     return f"{e.side} edge {format_eng(e.value, digits=6)}: {what}{where} ({e.evaluations} evaluations)"
 
 
+def _check_plot(path: str | None) -> None:
+    """Refuse a --plot file that cannot be written before anything is computed."""
+    if path is None:
+        return
+    import os
+
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in PLOT_SUFFIXES:
+        raise NetlistError(f"--plot {path!r}: expected a file name ending in {', '.join(PLOT_SUFFIXES)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise NetlistError(f"--plot {path!r}: no such directory {folder}")
+    if os.path.isdir(path):
+        raise NetlistError(f"--plot {path!r}: is a directory")
+
+
+def _check_sweepable(circuit, name: str, option: str) -> None:
+    """``name`` must be a ``.param`` or an element with a value (R, L, C, K, E, F, G, H ...), before any work."""
+    from stabkit.errors import ParameterError
+
+    key = name.lower()
+    if key in circuit.params:
+        return
+    params = ", ".join(circuit.params) or "none"
+    if key in circuit:
+        element = circuit.element(key)
+        if "value" in element.values:
+            return
+        raise ParameterError(f"{option} {name}: element {element.name} has no single value to sweep (a {element.kind} "
+                             f"element); put its value in a .param and sweep that (parameters: {params})")
+    raise ParameterError(f"{option} {name}: no parameter or element of that name (parameters: {params})")
+
+
 def run(args) -> int:
-    circuit = load_circuit(args.netlist, args.set)
-    fixed = parse_sets(args.set)
+    from stabkit.analysis.points import nonlinear_kinds
+    from stabkit.errors import CircuitError
+
     lo, hi = _number(args.lo, "--from"), _number(args.hi, "--to")
     if not lo < hi:
         raise NetlistError(f"--from {args.lo} must be below --to {args.hi}")
     if args.scale == "log" and lo <= 0:
         raise NetlistError(f"--scale log needs a positive range; --from is {args.lo}")
+    by = _parse_by(args.by) if args.by else None
+    ymap = _parse_map(args.map) if args.map else None
+    probes = [_number(v, "--probes value") for v in args.probes.split(",") if v.strip()] if args.probes else None
+    _check_plot(args.plot)
+    circuit = load_circuit(args.netlist, args.set)
+    fixed = parse_sets(args.set)
+    _check_sweepable(circuit, args.sweep, "--sweep")
+    if by:
+        _check_sweepable(circuit, by[0], "--by")
+    if ymap:
+        _check_sweepable(circuit, ymap[0], "--map")
     sweeps = {args.sweep: [lo, hi]}
-    if args.map:
-        sweeps[_parse_map(args.map)[0]] = _parse_map(args.map)[1]
-    if args.by:
-        sweeps[_parse_by(args.by)[0]] = _parse_by(args.by)[1]
+    if ymap:
+        sweeps[ymap[0]] = ymap[1]
+    if by:
+        sweeps[by[0]] = by[1]
+    if args.point is not None and args.point > 1 and not any(nonlinear_kinds(circuit)):
+        raise CircuitError(f"--point {args.point}: the circuit is linear, it has one operating point")
     from stabkit.report.render import param_unit
 
     def unit(name: str) -> str:  # axis units of the --plot figure
@@ -153,8 +212,8 @@ def run(args) -> int:
     circuit = sweep_circuit(circuit, sweeps, point=args.point)
     progress = not args.json  # drawn only on a terminal and without STABKIT_NO_PROGRESS (report.progress)
     common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method)
-    if args.map:
-        yname, yvalues = _parse_map(args.map)
+    if ymap:
+        yname, yvalues = ymap
         xs = np.geomspace(lo, hi, args.points) if lo > 0 and hi / lo >= 10 and args.scale != "lin" \
             else np.linspace(lo, hi, args.points)
         res = stability_map(circuit, args.sweep, xs, yname, yvalues, params=fixed, method=args.method,
@@ -169,9 +228,8 @@ def run(args) -> int:
             print("\n".join(" ".join(r) for r in rows))
         _save_plot(lambda ax: res.plot(ax=ax, x_unit=unit(args.sweep), y_unit=unit(yname)), args.plot)
         return 0 if res.stable.any() else 1  # a map is a picture of counts; its cells carry no doubt flag
-    if args.by:
-        by, values = _parse_by(args.by)
-        probes = [_number(v, "--probes value") for v in args.probes.split(",")] if args.probes else None
+    if by:
+        by, values = by
         res = stability_table(circuit, args.sweep, lo, hi, by, values, params=fixed, probes=probes,
                               workers=args.workers, progress=progress, **common)
         if args.json:

@@ -50,8 +50,10 @@ def run(args) -> int:
             if len(verdict.points) > 1:
                 print(f"\n{pv.point.label}: {pv.verdict.upper()}")
             if pv.poles is None:
-                print("distributed elements: no finite set of natural frequencies; the verdict is the NDF's "
-                      f"({pv.ndf.encirclements} encirclement(s))")
+                distributed = any(e.kind in ("T", "N") for e in pv.circuit)
+                print(("distributed elements: no finite set of natural frequencies" if distributed else
+                       "too many unknowns for the exact poles (see the warning)")
+                      + f"; the verdict is the NDF's ({pv.ndf.encirclements} encirclement(s))")
             elif pv.poles.poles.size:
                 print(table(pole_rows(pv.poles), ["Re(s)/2π", "Im(s)/2π", ""]))
             else:

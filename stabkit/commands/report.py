@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from stabkit.errors import StabkitError
+
+__all__ = ["register", "run", "REPORT_SUFFIXES"]
+
+#: what ``-o`` may end in (the format follows the suffix)
+REPORT_SUFFIXES = (".html", ".htm", ".md", ".markdown")
 
 EPILOG = """\
 Exit status is the circuit's verdict (0 stable, 1 unstable, 3 uncertain with the reason on stderr; 2 bad
@@ -46,6 +54,14 @@ def run(args) -> int:
 
     from stabkit.analysis.verdict import EXIT_CODES
 
+    out = Path(args.output)
+    if out.suffix.lower() not in REPORT_SUFFIXES:
+        raise StabkitError(f"report file {str(out)!r}: expected a .html or .md suffix")
+    if out.is_dir():
+        raise StabkitError(f"report file {str(out)!r}: is a directory")
+    existing = next(p for p in out.absolute().parents if p.exists())
+    if not existing.is_dir():
+        raise StabkitError(f"report file {str(out)!r}: {existing} is a file, not a folder")
     rep = build_report(args.source, params=parse_sets(args.set) or None)
     files = write_report(rep, args.output, embed_images=args.embed)
     verdict = next(b for b in rep.blocks if b.kind == "verdict")

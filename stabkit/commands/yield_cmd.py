@@ -36,9 +36,10 @@ distributions (NAME is a .param, an element or MODEL.PARAM of a .model card):
 
 examples:
   stabkit yield cases/ntype_smallsignal.cir --vary rser=tol:20% --vary lser=tol:20% --samples 1000 --seed 1
-  stabkit yield cases/linvill_bfr840.cir --set lext=3n --vary r=tol:5% --vary x1.m_bfr840l3rhesd.bf=tol:30% \\
-      --samples 10000 --seed 7 --keep worst/ --plot yield.png
-  stabkit yield NET --vary ... --scheduler tcp://10.0.0.5:8786     (a Dask cluster; pip install 'stabkit[dask]')
+  stabkit yield cases/linvill_bfr840.cir --set lext=3n --vary r=tol:5% --vary x1.m_bfr840l3rhesd.bf=tol:30% --samples 200 --seed 7 --keep worst/ --plot yield.png
+
+On a Dask cluster add --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786; pip install 'stabkit[dask]'): the samples
+are spread over its workers, the result is the same as on local processes.
 
 exit status: 0 the run completed (without --require); with --require P: 0 the 95 % interval is at or above P,
 1 it is below P, 3 it straddles P (undecided: more samples needed); 2 bad input; 130 interrupted.

@@ -663,5 +663,6 @@ def _warm_solve(problem: NonlinearProblem, start: DCPoint) -> Solution | None:
     """Newton from ``start``'s solution with its device states, or ``None`` when the layouts differ or it fails."""
     if start.y.shape != (problem.size,) or start.problem.system.node_index != problem.system.node_index:
         return None
-    y, _, ok, its = problem.newton(start.y, problem.states_of(start.y))
+    x_all = problem.P @ start.y  # limiting relative to the start's own controls, not the devices' cold starts
+    y, _, ok, its = problem.newton(start.y, [x_all[cs] for cs in problem.ctrl_slices])
     return Solution(True, y, "newton from the given start", its) if ok else None
