@@ -297,6 +297,10 @@ def write_netlist(circuit: Circuit, resolved: Mapping[str, float], names: _Names
                 lines.append(f"{name} {' '.join(n)} Z0={_num(v['z0'])} TD={_num(v['td'])}")
             else:
                 lines.append(f"{name} {' '.join(n)} Z0={_num(v['z0'])} F={_num(v['f'])} NL={_num(v.get('nl', 0.25))}")
+        elif e.kind == "O":  # its own card, with the evaluated values (ngspice reads r l g c len)
+            card = f"ltra{len(models) + 1}"
+            models.append(f".model {card} ltra " + " ".join(f"{k}={_num(v[k])}" for k in ("r", "l", "g", "c", "len")))
+            lines.append(f"{name} {' '.join(n)} {card}")
         elif e.kind in "DQMJ":
             models += _model_card_lines(circuit, e, names, resolved)
             model = names.models[(e.model or "").lower()]
