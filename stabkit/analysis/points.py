@@ -8,7 +8,10 @@ operating point(s) does the circuit rest, and what is its linear small-signal ci
 * otherwise the one nonlinear layer (:mod:`stabkit.nonlinear`): **every** operating point where NDR devices
   (tunnel/table/S-type ``D`` elements) are present (load-line search for one device in a linear circuit,
   multi-start Newton otherwise), else the one DC point by Newton (limiting, gmin and source stepping); each
-  point linearized by the one linearizer, with each transistor's operating region.
+  point linearized by the one linearizer, with each transistor's operating region;
+* devices only ngspice evaluates (BSIM MOSFETs, JFETs, VBIC ... :mod:`stabkit.nonlinear.ngspice_devices`): the
+  operating point from ngspice, those devices linearized from ngspice's small-signal admittances, the native
+  ones by their own models.
 
 Parameter overrides are applied *before* the DC point is solved (so a swept supply moves the bias), and may
 name ``.param`` entries or elements (``{"c2": 1e-12}`` sets C2's value).
@@ -46,6 +49,8 @@ class LinearPoint:
     transistors: list[dict] = field(default_factory=list)
     #: junction diodes: vd, i, gd, cd, rs
     diodes: list[dict] = field(default_factory=list)
+    #: field-effect transistors (native level 1 and ngspice-evaluated): bias, small-signal values, path
+    fets: list[dict] = field(default_factory=list)
     tangent: bool = False
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -72,6 +77,8 @@ class LinearPoint:
         if self.kind == "transistor":
             out["transistors"] = [dict(t) for t in self.transistors]
             out["diodes"] = [dict(d) for d in self.diodes]
+            if self.fets:
+                out["fets"] = [dict(d) for d in self.fets]
         return out
 
 
@@ -81,7 +88,8 @@ def apply_overrides(circuit: Circuit, params: Mapping[str, float] | None) -> Cir
 
 
 def nonlinear_kinds(circuit: Circuit) -> tuple[list[str], list[str]]:
-    """``(ndr, other)``: names of NDR ``D`` devices, and of transistors, junction diodes and behavioural sources."""
+    """``(ndr, other)``: names of NDR ``D`` devices, and of transistors (``Q``, ``M``, ``J``), junction diodes and
+    behavioural sources."""
     from stabkit.nonlinear.devices import is_junction_diode, nonlinear_elements
 
     ndr, other = [], []
@@ -107,12 +115,15 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
     ndr, other = nonlinear_kinds(circuit)
     if not ndr and not other:
         return [LinearPoint(index=1, count=1, circuit=circuit)]
-    points = dc_points(circuit, start=start)
+    from stabkit.nonlinear.ngspice_devices import ngspice_elements, ngspice_points
+
+    points = ngspice_points(circuit) if any(e.kind in "MJQ" for e in circuit) and ngspice_elements(circuit) \
+        else dc_points(circuit, start=start)
     out = []
     for k, pt in enumerate(points, start=1):
         devices = pt.problem.devices
         voltages = {n: v for n, v in pt.voltages.items() if not n.endswith((".bi", ".ci", ".ei", ".ai"))}
-        ndr_dicts, transistors, diodes, warn = [], [], [], []
+        ndr_dicts, transistors, diodes, fets, warn = [], [], [], [], []
         volts = pt.voltages
         for j, dev in enumerate(devices):
             x = pt.controls(j)
@@ -127,6 +138,12 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
                                 "its small-signal gain is not what a forward-active design assumes")
             elif isinstance(dev, JunctionDiode):
                 diodes.append(dev.describe(x))
+            elif getattr(dev, "element", None) is not None and dev.element.kind in "MJ" or hasattr(dev, "i_dc"):
+                fet = dev.describe(x)
+                fets.append(fet)
+                if fet.get("region") == "cut-off":
+                    warn.append(f"{fet['name']} is cut off (Vgs = {fet['vgs']:.3f} V, threshold {fet['vth']:.3f} V): "
+                                "its small-signal gain is zero")
         kind = "ndr" if ndr else "transistor"
         notes = [*pt.device_notes, *pt.notes]
         blocks = [e.name for e in circuit if e.kind == "N"]
@@ -135,7 +152,7 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
                          "each block is its lowest-frequency data extrapolated to 0 Hz (Re S(f1)), as the NDF "
                          "takes it")
         out.append(LinearPoint(index=k, count=len(points), circuit=linearize(circuit, pt), voltages=voltages,
-                               devices=ndr_dicts, transistors=transistors, diodes=diodes, tangent=pt.tangent,
+                               devices=ndr_dicts, transistors=transistors, diodes=diodes, fets=fets, tangent=pt.tangent,
                                notes=notes, warnings=warn, kind=kind, dc=pt))
     return out
 

@@ -83,7 +83,7 @@ def run(args) -> int:
             if len(verdict.points) > 1:
                 print(f"\n{pv.point.label}: {pv.verdict.upper()}")
             if pv.poles is None:
-                distributed = any(e.kind in ("T", "N") for e in pv.circuit)
+                distributed = not pv.circuit.is_lumped
                 print(("distributed elements: no finite set of natural frequencies" if distributed else
                        "too many unknowns for the exact poles (see the warning)")
                       + f"; the verdict is the NDF's ({pv.ndf.encirclements} encirclement(s))")

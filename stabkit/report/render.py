@@ -526,8 +526,14 @@ def _section_oppoints(rep: Report, circuit, verdict) -> None:
                 n = len(pt.transistors)
                 who = "The transistor is" if n == 1 else "Both transistors are" if n == 2 else f"All {n} transistors are"
                 rep.p(f"{who} forward active, as an amplifier or NIC design assumes.")
-            for w in pt.warnings:
-                rep.warning(w)
+        if pt.fets:
+            rep.table(["FET", "model", "region", "Id", "Vgs", "Vds", "gm", "gds", "evaluated by"],
+                      [[d["name"], d.get("family", f"level {d.get('level', '?')}"), d.get("region", d.get("mode", "")),
+                        format_eng(d.get("id", 0.0), "A"), format_eng(d.get("vgs", 0.0), "V"),
+                        format_eng(d.get("vds", 0.0), "V"), format_eng(d.get("gm", 0.0), "S"),
+                        format_eng(d.get("gds", 0.0), "S"), d.get("path", "")] for d in pt.fets])
+        for w in pt.warnings:
+            rep.warning(w)
         if pt.diodes:
             rep.p(f"Junction diodes ({len(pt.diodes)}, e.g. the ESD and package diodes of vendor models):")
             rep.table(["junction diode", "Vd", "I", "gd", "Cd"],
