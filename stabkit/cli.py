@@ -18,7 +18,7 @@ from stabkit.errors import StabkitError, StabkitWarning
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ["poles", "zin", "ndf", "loads", "oppoints", "oscillation", "yield", "check", "report"]
+COMMANDS = ["poles", "zin", "ndf", "loads", "equiv", "oppoints", "oscillation", "yield", "check", "report"]
 #: command modules whose name differs from the command (``yield`` is a Python keyword)
 MODULES = {"yield": "yield_cmd"}
 
@@ -31,6 +31,7 @@ how to use it:
   2. why not?           stabkit ndf NET            NDF encirclements, per dependent source
   3. for which loads?   stabkit loads NET --sweep P --from A --to B
      which DC points?   stabkit oppoints NET       every operating point, each judged; transistor regions
+     non-Foster design  stabkit equiv NET --port P --band A:B --target X   L_eq/C_eq, tuning, admissible loads
      does it oscillate? stabkit oscillation NET    steady state: frequency, amplitude, harmonics
   4. write it down      stabkit report NET -o report.html
   5. keep it true       stabkit check cases/       expectations in *.stab.yaml files (also: pytest cases/)

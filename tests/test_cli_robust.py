@@ -189,7 +189,6 @@ BAD_OPTIONS = [
     (["loads", N, "--sweep", "", *RANGE], ["--sweep"]),
     (["loads", BISTABLE, "--sweep", "D1", "--from", "1", "--to", "2", "--point", "1"], ["D1", "has no single value"]),
     (["loads", BISTABLE, "--sweep", "V1", "--from", "1", "--to", "2", "--point", "1"], ["V1", ".param"]),
-    (["loads", BISTABLE, "--sweep", "rs", "--from", "10", "--to", "20", "--point", "1"], ["moves the DC operating point"]),
     (["loads", LINE, "--sweep", "rs", "--from", "1", "--to", "100", "--method", "poles"], ["transmission line"]),
     # loads: --by, --map, --probes
     ([*LD, *RANGE, "--by", "rser"], ["--by", "NAME=v1,v2"]),
@@ -322,9 +321,20 @@ def test_element_sweep_in_a_transistor_circuit(gp_amp, element, lo, hi):
         assert code == 0 and json.loads(out)["verdict"] == "stable", err
 
 
-def test_sweeping_a_bias_resistor_is_refused_with_the_reason(gp_amp):
-    assert_one_line_error(*run(["loads", gp_amp, "--sweep", "RE", "--from", "50", "--to", "200"])[::2],
-                          "sweeping RE moves the DC operating point")
+def test_sweeping_a_bias_resistor_re_biases_at_every_value(gp_amp):
+    """A swept bias resistor is no longer refused (issue 11): every value is re-biased, and the JSON says so."""
+    code, out, err = run(["loads", gp_amp, "--sweep", "RE", "--from", "50", "--to", "200", "--points", "3", "--json"])
+    assert code in (0, 1, 3), err
+    data = json.loads(out)
+    assert data["rebias"] == "point"
+    assert [b["region"] for b in data["bias"].values() if "ic" in b] == ["forward active"]
+
+
+def test_a_map_over_a_bias_moving_value_is_refused_with_the_reason(gp_amp):
+    """A --map linearizes once: a bias-moving axis is refused, naming --by as the way to re-bias."""
+    line = assert_one_line_error(*run(["loads", gp_amp, "--sweep", "RL", "--from", "10", "--to", "100",
+                                       "--map", "RE=50:200:3", "--points", "3"])[::2], "moves the DC operating point")
+    assert "--by" in line
 
 
 def test_a_mode_beyond_double_precision_is_uncertain():
@@ -339,7 +349,8 @@ def test_a_mode_beyond_double_precision_is_uncertain():
 # ----------------------------------------------------------------------------- fuzzing whole command lines
 VALUES = ["0", "-1", "1", "2", "1e999", "-1e999", "nan", "inf", "-inf", "1e-320", "1e300", "abc", "", "=",
           "1n", "-2n", "60n", "3:2:1", "1:2:3", "1g", "1meg:1g:3", "rser=10,20", "lser=5n", "rneg=", "d", "m", "zz",
-          "x", "7", "99999999999999999999"]
+          "x", "7", "99999999999999999999", "5%", "-5n,-1n", "lser=1n:100n", "Ls=50", "rser", "Ls", "L", "C",
+          "widest", "1meg:1g", "0:1g", "1g:1meg"]
 OPTIONS = {
     "poles": ["--set", "--point", "--json"],
     "ndf": ["--set", "--point", "--fmin", "--fmax", "--json"],
@@ -348,6 +359,8 @@ OPTIONS = {
     "oscillation": ["--set", "--harmonics", "--json"],
     "loads": ["--set", "--point", "--sweep", "--from", "--to", "--by", "--map", "--probes", "--rtol", "--points",
               "--scale", "--method", "--json"],
+    "equiv": ["--set", "--point", "--port", "--band", "--target", "--kind", "--tune", "--mode", "--tol", "--compensate",
+              "--external", "--loads", "--by", "--line", "--line-above", "--search", "--points", "--rtol", "--json"],
 }
 FLAGS = {"--json"}
 
@@ -356,6 +369,8 @@ FLAGS = {"--json"}
 def command_lines(draw):
     command = draw(st.sampled_from(sorted(OPTIONS)))
     argv = [command, draw(st.sampled_from([NTYPE, BISTABLE, "no_such.cir", str(CASES)]))]
+    if command == "equiv" and draw(st.booleans()):  # the required options first, so that most lines get past them
+        argv += ["--port", "d", "--band", "100meg:1g", "--target", "-5n"]
     for _ in range(draw(st.integers(0, 5))):
         option = draw(st.sampled_from(OPTIONS[command]))
         argv.append(option)
@@ -363,6 +378,8 @@ def command_lines(draw):
             argv.append(draw(st.sampled_from(VALUES) | st.text(max_size=6)))
     if command == "loads":
         argv += ["--points", "5", "--workers", "1"]  # keep each example cheap (later options win)
+    if command == "equiv":
+        argv += ["--points", "5"]
     return argv
 
 

@@ -298,7 +298,7 @@ def test_load_sweep_applies_to_the_linearized_transistor_circuit(models_dir):
     assert poles(lin, {"lb": 50e-9}).rhp_count == 2
 
 
-def test_cli_load_sweep_linearizes_once_and_refuses_bias_moving_parameters(models_dir, tmp_path, capsys):
+def test_cli_load_sweep_linearizes_once_and_rebiases_bias_moving_parameters(models_dir, tmp_path, capsys):
     import json
 
     text = COMMON_BASE.format(card=_bare_card(models_dir))
@@ -309,9 +309,16 @@ def test_cli_load_sweep_linearizes_once_and_refuses_bias_moving_parameters(model
     data = json.loads(capsys.readouterr().out)
     lin = small_signal(Circuit.from_netlist(text))
     np.testing.assert_allclose(data["intervals"], admissible_range_intervals(lin), rtol=1e-12)
-    # the collector resistor sets the bias: one linearization cannot serve a sweep of it
-    assert main(["loads", str(path), "--sweep", "rc", "--from", "100", "--to", "300"]) == 2
-    assert "sweeping rc moves the DC operating point" in capsys.readouterr().err
+    # the collector resistor sets the bias: one linearization cannot serve a sweep of it, so every value is
+    # re-biased (continuing from its neighbour's DC solution) and judged by the one verdict
+    from stabkit.analysis.verdict import decide
+
+    assert main(["loads", str(path), "--sweep", "rc", "--from", "100", "--to", "300", "--points", "5", "--json"]) in (0, 1)
+    data = json.loads(capsys.readouterr().out)
+    assert data["rebias"] == "point" and "bias" in data
+    circuit = Circuit.from_netlist(text)
+    for value, _ in data["samples"]:
+        assert decide(circuit, {"rc": value}).stable == any(a <= value <= b for a, b in data["intervals"])
 
 
 def admissible_range_intervals(lin: Circuit):

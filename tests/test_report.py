@@ -377,7 +377,7 @@ def test_html_is_self_contained_with_decodable_pngs():
     html = render_html(rep)
     assert "<img" in html and "src=\"http" not in html and "<script" not in html
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == len(rep.figures) == 3
+    assert len(images) == len(rep.figures) == 4  # NDF, return differences, pole map, sensitivities of the RHP pair
     from matplotlib.image import imread
 
     sizes = {b.slug: render.NDF_FIG_SIZE if b.slug.startswith("ndf") else render.FIG_SIZE for b in rep.figures}

@@ -77,6 +77,8 @@ class Probe:
     verdict: str | None = None
     #: why the verdict is uncertain
     reasons: list[str] = field(default_factory=list)
+    #: re-biased probes (the swept value moves the DC point): the bias there (:func:`~stabkit.analysis.points.bias_summary`)
+    bias: dict | None = None
 
     @property
     def stable(self) -> bool:
@@ -105,10 +107,16 @@ class CircuitProbe:
 
     ``param`` may name a ``.param`` of the circuit or an element (its main value). ``method`` is
     ``"auto"`` (pencil for lumped circuits, NDF otherwise), ``"poles"`` or ``"ndf"``.
+
+    A circuit with nonlinear devices (transistors, diodes, NDR devices) is re-biased and re-linearized at every
+    value (for a swept supply or bias resistor); Newton starts from the DC solution of the nearest value probed
+    before (continuation), and with several operating points the one nearest that neighbour is followed
+    (``point`` picks the first one). Each :class:`Probe` then carries its ``bias``. Linearize first
+    (:func:`~stabkit.analysis.points.sweep_circuit`) when the swept value leaves the bias alone: that is faster.
     """
 
     def __init__(self, circuit: Circuit, param: str, params: Mapping[str, float] | None = None,
-                 method: str = "auto"):
+                 method: str = "auto", point: int | None = None):
         if method not in ("auto", "poles", "ndf"):
             raise ValueError(f"method must be 'auto', 'poles' or 'ndf', got {method!r}")
         self.param = param.lower()
@@ -131,6 +139,11 @@ class CircuitProbe:
             self.key = key
         else:
             self.key = self.param
+        from stabkit.analysis.points import nonlinear_kinds
+
+        self.rebias = any(nonlinear_kinds(self.circuit))
+        self.point = point
+        self._solutions: list[tuple[float, object]] = []  # (x, LinearPoint) seen by this probe
         lumped = self.circuit.is_lumped
         if method == "auto":
             method = "poles" if lumped else "ndf"
@@ -144,11 +157,28 @@ class CircuitProbe:
         out[self.key] = float(x)
         return out
 
+    def linearized(self, x: float):
+        """The :class:`~stabkit.analysis.points.LinearPoint` at ``x`` (re-biased circuits only), continued
+        from the DC solution of the nearest value this probe has seen."""
+        from stabkit.analysis.points import linear_point_near
+
+        near = min(self._solutions, key=lambda s: abs(s[0] - x))[1] if self._solutions else None
+        pt = linear_point_near(self.circuit, self.overrides(x), near=near, point=self.point)
+        self._solutions.append((float(x), pt))
+        return pt
+
     def __call__(self, x: float) -> Probe:
+        from stabkit.analysis.points import bias_summary
         from stabkit.analysis.verdict import decide_linear
 
         params = self.overrides(x)
-        judged = decide_linear(self.circuit, params, method=self.method)
+        bias = None
+        if self.rebias:
+            pt = self.linearized(x)
+            judged = decide_linear(pt.circuit, method=self.method, point=pt)
+            bias = bias_summary(pt)
+        else:
+            judged = decide_linear(self.circuit, params, method=self.method)
         where = f"{self.param}={x:g}: "
         notes = [where + w for w in judged.warnings]
         if self.method == "poles":
@@ -156,14 +186,14 @@ class CircuitProbe:
             ev = pr.poles
             return Probe(value=float(x), rhp_count=pr.rhp_count, marginal=int(pr.marginal.size),
                          margin=_margin_of(ev), poles=ev, method="poles", warnings=notes,
-                         verdict=judged.verdict, reasons=[where + r for r in judged.reasons])
+                         verdict=judged.verdict, reasons=[where + r for r in judged.reasons], bias=bias)
         res = judged.ndf
         nearest = None
         if np.size(res.log_values):
             nearest = float(abs(res.freq_hz[int(np.argmin(np.real(res.log_values)))]))
         return Probe(value=float(x), rhp_count=int(res.encirclements), marginal=int(res.marginal), margin=None,
                      poles=None, method="ndf", warnings=notes, nearest_zero_hz=nearest,
-                     verdict=judged.verdict, reasons=[where + r for r in judged.reasons])
+                     verdict=judged.verdict, reasons=[where + r for r in judged.reasons], bias=bias)
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -188,14 +218,19 @@ class Edge:
     freq_hz: float | None = None
     pole_hz: complex | None = None
     via: str | None = None
+    #: re-biased sweeps: the bias on the stable side of the edge
+    bias: dict | None = None
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "value": self.value, "side": self.side, "bracket": list(self.bracket), "evaluations": self.evaluations,
             "rhp_change": self.rhp_change, "crossing": self.crossing, "freq_hz": self.freq_hz,
             "pole_hz": None if self.pole_hz is None else [float(self.pole_hz.real), float(self.pole_hz.imag)],
             "via": self.via,
         }
+        if self.bias is not None:
+            out["bias"] = self.bias
+        return out
 
 
 @dataclass
@@ -221,6 +256,11 @@ class AdmissibleRange:
     warnings: list[str] = field(default_factory=list)
     #: values whose verdict was ``uncertain`` (counted as not stable), with the reason
     uncertain: list[tuple[float, str]] = field(default_factory=list)
+    #: circuits with nonlinear devices: the DC bias the sweep was linearized at (per column of a table), or
+    #: with ``rebias == "point"`` the bias at the sweep's lower end (each edge carries its own)
+    bias: dict | None = None
+    #: ``None`` (linear, or linearized once), ``"column"`` (re-biased for this column) or ``"point"`` (per value)
+    rebias: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -253,6 +293,8 @@ class AdmissibleRange:
             "verdict": self.verdict,
             "uncertain": [[float(x), r] for x, r in self.uncertain],
             "warnings": list(self.warnings),
+            **({"bias": self.bias} if self.bias is not None else {}),
+            **({"rebias": self.rebias} if self.rebias is not None else {}),
         }
 
     def plot(self, ax=None, unit: str = ""):
@@ -500,7 +542,8 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
                      params: Mapping[str, float] | None = None, rtol: float = DEFAULT_RTOL,
                      points: int = DEFAULT_POINTS, scale: str = "auto", method: str = "auto",
                      refine_extrema: bool = True, executor: Executor | None = None,
-                     probe: Callable[[float], Probe] | None = None, progress: bool = False) -> AdmissibleRange:
+                     probe: Callable[[float], Probe] | None = None, point: int | None = None,
+                     progress: bool = False) -> AdmissibleRange:
     """The stable subset of ``lo ≤ param ≤ hi`` as a list of intervals.
 
     ``params`` fixes other parameters (or element values). ``rtol`` is the relative tolerance of each edge
@@ -509,6 +552,8 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
     range spans a decade or more (``scale='auto'``). ``method`` 'auto' | 'poles' | 'ndf'. ``executor``
     runs the coarse scan (any :class:`concurrent.futures.Executor`); the edge searches are sequential.
     ``probe`` replaces the circuit probe (a callable ``x -> Probe``), for custom stability tests.
+    A circuit with nonlinear devices is re-biased at every value (:class:`CircuitProbe`; ``point`` picks the
+    operating point to start from when there are several); the edges then carry the bias.
     ``progress``: count the stability evaluations on a terminal (see :mod:`stabkit.report.progress`).
 
     >>> # see docs/loads.md for worked examples
@@ -518,7 +563,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
     grid = scan_grid(float(lo), float(hi), int(points), scale)
     log = resolved_scale(float(lo), float(hi), scale) == "log"
     if probe is None:
-        probe = CircuitProbe(circuit, param, params, method)
+        probe = CircuitProbe(circuit, param, params, method, point=point)
     method_used = getattr(probe, "method", "custom")
     abs_floor = max(abs(lo), abs(hi)) * 1e-12 or 1e-300
     from stabkit.report.progress import Progress
@@ -549,14 +594,18 @@ def _admissible_range(param, lo, hi, params, rtol, grid, log, probe, method_used
         edges.append(Edge(value=value, side="upper" if p.stable else "lower",
                           bracket=(min(a.value, b.value), max(a.value, b.value)), evaluations=n,
                           rhp_change=u.rhp_count - s.rhp_count, crossing=crossing, freq_hz=freq,
-                          pole_hz=pole_hz, via=via))
+                          pole_hz=pole_hz, via=via, bias=a.bias))
         warnings_out.extend(w for w in a.warnings + b.warnings if w not in warnings_out)
         if b.marginal and not b.rhp_count:
             warnings_out.append(f"edge near {value:g}: the unstable side is marginal (pole on the jω axis)")
     intervals = _intervals_from(samples, edges, float(lo), float(hi))
     evaluations = len(grid) + counter.calls
+    # a value found marginal while an edge is being bracketed (within the edge tolerance of it) is the edge
+    # itself, where a pole sits on the jω axis by definition: not a doubt about the intervals
+    at_edge = [(e.bracket[0] - rtol * abs(e.value), e.bracket[1] + rtol * abs(e.value)) for e in edges]
     uncertain = [(p.value, p.reasons[0] if p.reasons else "uncertain") for p in [*samples, *counter.seen]
-                 if p.uncertain]
+                 if p.uncertain and not (p.marginal and not p.rhp_count
+                                         and any(a <= p.value <= b for a, b in at_edge))]
     uncertain = sorted(dict(uncertain).items())
     for p in samples:
         warnings_out.extend(w for w in p.warnings if w not in warnings_out)
@@ -564,11 +613,12 @@ def _admissible_range(param, lo, hi, params, rtol, grid, log, probe, method_used
         warnings_out.append("some sampled values are marginal (natural frequency on the jω axis, e.g. at s = 0): "
                             "they are counted as not stable")
     fixed = {k: float(v) for k, v in (params or {}).items()}
+    rebias = "point" if samples[0].bias is not None else None
     return AdmissibleRange(param=param, lo=float(lo), hi=float(hi), intervals=intervals, edges=edges,
                            sample_values=np.array([p.value for p in samples]),
                            sample_rhp=np.array([p.rhp_count for p in samples]),
                            evaluations=evaluations, rtol=rtol, method=method_used, fixed=fixed,
-                           warnings=warnings_out, uncertain=uncertain)
+                           warnings=warnings_out, uncertain=uncertain, bias=samples[0].bias, rebias=rebias)
 
 
 # ---------------------------------------------------------------------------------------------- parallel helpers
@@ -679,29 +729,39 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
 
 # ---------------------------------------------------------------------------------------------- tables
 class _ColumnJob:
-    """One column of a stability table (picklable)."""
+    """One column of a stability table (picklable). ``rebias``: ``None`` (the circuit is linear), ``"column"``
+    (re-bias and linearize once for this column) or ``"point"`` (re-bias at every swept value)."""
 
-    def __init__(self, circuit, param, lo, hi, by, fixed, kwargs):
+    def __init__(self, circuit, param, lo, hi, by, fixed, kwargs, rebias=None, point=None):
         self.circuit, self.param, self.lo, self.hi, self.by, self.fixed, self.kwargs = \
             circuit, param, lo, hi, by, fixed, kwargs
+        self.rebias, self.point = rebias, point
 
     def __call__(self, value):
+        from stabkit.analysis.points import bias_summary, linear_point_near
+
         params = dict(self.fixed)
         params[self.by] = float(value)
-        return admissible_range(self.circuit, self.param, self.lo, self.hi, params=params, **self.kwargs)
+        if self.rebias == "column":
+            pt = linear_point_near(self.circuit, params, point=self.point)
+            res = admissible_range(pt.circuit, self.param, self.lo, self.hi, params=params, **self.kwargs)
+            res.bias, res.rebias = bias_summary(pt), "column"
+            return res
+        return admissible_range(self.circuit, self.param, self.lo, self.hi, params=params, point=self.point,
+                                **self.kwargs)
 
 
 class _ProbeJob:
     """Verdict of ``circuit`` at fixed parameters (picklable); returns ``(rhp_count, stable)``."""
 
-    def __init__(self, circuit, param, fixed, method):
-        self.circuit, self.param, self.fixed, self.method = circuit, param, fixed, method
+    def __init__(self, circuit, param, fixed, method, point=None):
+        self.circuit, self.param, self.fixed, self.method, self.point = circuit, param, fixed, method, point
 
     def __call__(self, point):
         by_values, x = point
         params = dict(self.fixed)
         params.update(by_values)
-        p = CircuitProbe(self.circuit, self.param, params, self.method)(x)
+        p = CircuitProbe(self.circuit, self.param, params, self.method, point=self.point)(x)
         return p.rhp_count, p.verdict
 
 
@@ -732,7 +792,9 @@ class StabilityTable:
             "param": self.param, "by": self.by,
             "columns": [{self.by: float(v), "intervals": [[float(a), float(b)] for a, b in col.intervals],
                          "edges": [e.to_dict() for e in col.edges], "evaluations": col.evaluations,
-                         "warnings": col.warnings}
+                         "warnings": col.warnings,
+                         **({"bias": col.bias} if col.bias is not None else {}),
+                         **({"rebias": col.rebias} if col.rebias is not None else {})}
                         for v, col in zip(self.by_values, self.columns)],
             "probes": [{"value": float(x), "stable": [bool(s) for s in row], "rhp_count": [int(n) for n in nrow]}
                        for x, row, nrow in zip(self.probes, self.probe_stable, self.probe_rhp)],
@@ -753,6 +815,11 @@ class StabilityTable:
                                                  for s, n, w in zip(srow, nrow, words)])
         rows.append(["admissible"] + ["; ".join(f"[{format_eng(a, unit)}, {format_eng(b, unit)}]"
                                                 for a, b in col.intervals) or "none" for col in self.columns])
+        for device in (self.columns[0].bias or {}) if self.columns else ():
+            if "ic" in self.columns[0].bias[device]:
+                rows.append([f"bias {device}"] + [
+                    f"{format_eng(c.bias[device]['ic'], 'A')}, {format_eng(c.bias[device]['vce'], 'V')}"
+                    if c.bias and device in c.bias else "-" for c in self.columns])
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
         lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
         lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
@@ -783,19 +850,35 @@ def stability_table(circuit: Circuit, param: str, lo: float, hi: float, by: str,
                     params: Mapping[str, float] | None = None, probes: Sequence[float] | None = None,
                     rtol: float = DEFAULT_RTOL, points: int = DEFAULT_POINTS, scale: str = "auto",
                     method: str = "auto", executor: Executor | None = None, workers: int | None = None,
-                    progress: bool = False) -> StabilityTable:
+                    progress: bool = False, rebias: str = "auto", point: int | None = None) -> StabilityTable:
     """One :func:`admissible_range` of ``param`` per value of ``by`` (columns run in parallel), and the
     verdict at each probed value of ``param`` in each column (``probes`` default to values around the
-    located edges, as in the paper's tables)."""
+    located edges, as in the paper's tables).
+
+    A circuit with nonlinear devices (transistors, diodes) is re-biased and re-linearized per column
+    (``rebias="column"``: ``by`` may be a supply or a bias resistor), and at every swept value when ``param``
+    itself moves the DC point (``rebias="point"``, with continuation from the neighbouring solution);
+    ``"auto"`` decides by solving the DC point at the ends of the sweep (:func:`~stabkit.analysis.points.bias_movers`).
+    Each column then carries its ``bias``. Linearize first (``sweep_circuit``) to analyse one frozen bias."""
+    from stabkit.analysis.points import bias_movers, nonlinear_kinds
+
     by = by.lower()
     by_values = [float(v) for v in values]
     fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
+    if rebias not in ("auto", "column", "point"):
+        raise ValueError(f"rebias must be 'auto', 'column' or 'point', got {rebias!r}")
+    mode = None
+    if any(nonlinear_kinds(circuit)):
+        mode = rebias
+        if rebias == "auto":
+            moving = bias_movers(circuit, {param: [lo, hi]}, {**fixed, by: by_values[0]}, point)
+            mode = "point" if moving else "column"
     kwargs = dict(rtol=rtol, points=points, scale=scale, method=method)
-    job = _ColumnJob(circuit, param, lo, hi, by, fixed, kwargs)
+    job = _ColumnJob(circuit, param, lo, hi, by, fixed, kwargs, rebias=mode, point=point)
     columns = _run_jobs(job, by_values, executor, workers, progress, f"{param} ranges over {by}")
     probe_values = list(probes) if probes is not None else default_probes(columns)
     points_list = [({by: v}, x) for x in probe_values for v in by_values]
-    verdicts = _run_jobs(_ProbeJob(circuit, param, fixed, method), points_list, executor,
+    verdicts = _run_jobs(_ProbeJob(circuit, param, fixed, method, point), points_list, executor,
                          workers if len(points_list) > 16 else 1, progress, "probes")
     shape = (len(probe_values), len(by_values))
     rhp = np.array([v[0] for v in verdicts], dtype=int).reshape(shape)

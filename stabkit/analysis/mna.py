@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from stabkit.circuit.elements import Element
-from stabkit.circuit.graph import GROUND, Circuit
+from stabkit.circuit.elements import LINES, Element
+from stabkit.circuit.graph import GROUND, Circuit, check_lossy_line
 from stabkit.errors import CircuitError
 
-__all__ = ["ActiveElement", "DistributedEntry", "MNASystem", "Stamp", "assemble", "line_delay", "nport_admittance",
-           "stamps_to_matrices"]
+__all__ = ["ActiveElement", "DistributedEntry", "MNASystem", "Stamp", "assemble", "line_delay", "line_abcd",
+           "line_scales", "line_theta", "nport_admittance", "stamps_to_matrices"]
 
 ComplexFn = Callable[[np.ndarray], np.ndarray]
 
@@ -211,7 +211,7 @@ class _Builder:
 def _needs_branch(e: Element) -> int:
     if e.kind in ("V", "E", "H", "L"):
         return 1
-    if e.kind == "T":
+    if e.kind in LINES:
         return 2
     return 0
 
@@ -323,7 +323,7 @@ def assemble(circuit: Circuit, params: Mapping[str, float] | None = None, *, val
             p, m = idx(e.nodes[0]), idx(e.nodes[1])
             ctrl = branch_index[e.refs[0].lower()]
             add_active(e.name, k, vals["value"], 0.0, [(p, 1.0), (m, -1.0)], [(ctrl, 1.0)])
-        elif k == "T":
+        elif k in LINES:
             _stamp_line(e, vals, idx, branch_index, b, distributed)
         elif k == "N":
             _stamp_nport(e, circuit.networks[e.key], idx, distributed)
@@ -349,41 +349,98 @@ def line_delay(values: Mapping[str, float], name: str = "line") -> float:
     raise CircuitError(f"{name}: a transmission line needs td= or f= with nl=")
 
 
-def _stamp_line(e, vals, idx, branch_index, b: _Builder, distributed: list) -> None:
-    """Lossless line in ABCD form with two branch currents (finite for every s):
+def line_abcd(element: Element, values: Mapping[str, float]) -> tuple[ComplexFn, ComplexFn, ComplexFn]:
+    """The chain (ABCD) entries of a line as functions of ``s``: ``A(s) = cosh θ``, ``B(s) = Zc·sinh θ`` and
+    ``C(s) = sinh θ / Zc`` (``D = A``: the line is symmetric), ``θ = ℓ·√(z·y)`` and ``Zc = √(z/y)``.
 
-    ``V1 = cosh(sτ)·V2 − Z0·sinh(sτ)·i2`` and ``i1 = sinh(sτ)/Z0·V2 − cosh(sτ)·i2``,
-    ``i1``/``i2`` flowing into ``a+``/``b+``."""
+    Lossless ``T``: ``θ = s·τ``, ``Zc = Z0``. Lossy ``O`` (per metre ``z = r + s·l``, ``y = g + s·c``, length ``ℓ``):
+    written as ``cosh θ``, ``ℓ·z·sinh θ/θ`` and ``ℓ·y·sinh θ/θ`` — even functions of ``θ``, so entire functions of
+    ``s`` with no branch to choose (``θ → 0`` at DC without shunt loss is exact: ``B = r·ℓ``, a resistance).
+
+    Parameters
+    ----------
+    element : Element
+        A ``T`` or ``O`` element.
+    values : mapping
+        Its evaluated values (``z0`` with ``td`` or ``f``/``nl``; or ``r l g c len``).
+
+    Returns
+    -------
+    (A, B, C) : callables
+        Complex arrays of the shape of ``s``.
+    """
+    if element.kind == "T":
+        z0, tau = values["z0"], line_delay(values, element.name)
+        return (lambda s: np.cosh(s * tau), lambda s: z0 * np.sinh(s * tau), lambda s: np.sinh(s * tau) / z0)
+    check_lossy_line(element, values)
+    r, l, g, c, length = (float(values.get(k, 0.0)) for k in ("r", "l", "g", "c", "len"))
+
+    def theta_and_sinhc(s):
+        s = np.asarray(s, dtype=complex)
+        theta = length * np.sqrt((r + s * l) * (g + s * c))
+        small = np.abs(theta) < 1e-4
+        safe = np.where(small, 1.0, theta)
+        sinhc = np.where(small, 1.0 + theta * theta / 6.0, np.sinh(safe) / safe)
+        return theta, sinhc
+
+    def a(s):
+        return np.cosh(theta_and_sinhc(s)[0])
+
+    def b(s):
+        return length * (r + np.asarray(s, dtype=complex) * l) * theta_and_sinhc(s)[1]
+
+    def c_(s):
+        return length * (g + np.asarray(s, dtype=complex) * c) * theta_and_sinhc(s)[1]
+
+    return a, b, c_
+
+
+def line_theta(element: Element, values: Mapping[str, float]) -> ComplexFn:
+    """``θ(s) = ℓ·√((r + s·l)(g + s·c))`` of a lossy line (principal root: analytic for ``Re s > 0``, with
+    ``Re θ ≥ 0``), its propagation over the whole length."""
+    r, l, g, c, length = (float(values.get(k, 0.0)) for k in ("r", "l", "g", "c", "len"))
+    return lambda s: length * np.sqrt((r + np.asarray(s, dtype=complex) * l) * (g + np.asarray(s, dtype=complex) * c))
+
+
+def line_scales(element: Element, values: Mapping[str, float]) -> tuple[list[float], list[float]]:
+    """Characteristic resistances (Ω) and times (s) of a line, for frequency bands: ``Z0`` and ``τ``; for a
+    lossy line ``√(l/c)`` (an RC or RG line: the total ``r·ℓ``), ``ℓ·√(l·c)``, ``l/r``, ``c/g`` and the diffusion
+    time ``r·c·ℓ²`` of an RC line."""
+    if element.kind == "T":
+        return [abs(values["z0"])], [line_delay(values, element.name)]
+    r, l, g, c, length = (float(values.get(k, 0.0)) for k in ("r", "l", "g", "c", "len"))
+    if l > 0 and c > 0:
+        resistances = [float(np.sqrt(l / c))]
+    elif c > 0 or g > 0:  # RC or RG line: its total series resistance
+        resistances = [r * length] if r > 0 else [float(np.sqrt(l / c))] if c > 0 else []
+    else:
+        resistances = []
+    times = [x for x in (length * np.sqrt(l * c), l / r if r > 0 else 0.0, c / g if g > 0 else 0.0,
+                         r * c * length**2 if l == 0 else 0.0) if x > 0]
+    return resistances, times
+
+
+def _stamp_line(e, vals, idx, branch_index, b: _Builder, distributed: list) -> None:
+    """A line in ABCD form with two branch currents (finite for every s):
+
+    ``V1 = A(s)·V2 − B(s)·i2`` and ``i1 = C(s)·V2 − A(s)·i2``, ``i1``/``i2`` flowing into ``a+``/``b+``
+    (:func:`line_abcd`)."""
     ap, am, bp, bm = (idx(x) for x in e.nodes)
-    z0 = vals["z0"]
-    tau = line_delay(vals, e.name)
+    a_fn, b_fn, c_fn = line_abcd(e, vals)
     br1, br2 = branch_index[e.key], branch_index[f"{e.key}#2"]
     for node, sign, br in ((ap, 1.0, br1), (am, -1.0, br1), (bp, 1.0, br2), (bm, -1.0, br2)):
         b.g_add(node, br, sign)
-    # row br1: V1 - cosh·V2 + Z0·sinh·i2 = 0
+    # row br1: V1 - A·V2 + B·i2 = 0
     b.g_add(br1, ap, 1.0)
     b.g_add(br1, am, -1.0)
-
-    def cosh(s, tau=tau):
-        return np.cosh(s * tau)
-
-    def neg_cosh(s, tau=tau):
-        return -np.cosh(s * tau)
-
-    def z_sinh(s, tau=tau, z0=z0):
-        return z0 * np.sinh(s * tau)
-
-    def neg_sinh_over_z(s, tau=tau, z0=z0):
-        return -np.sinh(s * tau) / z0
-
     for col, sign in ((bp, 1.0), (bm, -1.0)):
         if col is not None:
-            distributed.append(DistributedEntry(br1, col, (lambda s, f=neg_cosh, sg=sign: sg * f(s)), e.name))
-            distributed.append(DistributedEntry(br2, col, (lambda s, f=neg_sinh_over_z, sg=sign: sg * f(s)), e.name))
-    distributed.append(DistributedEntry(br1, br2, z_sinh, e.name))
-    # row br2: i1 - sinh/Z0·V2 + cosh·i2 = 0
+            distributed.append(DistributedEntry(br1, col, (lambda s, f=a_fn, sg=sign: -sg * f(s)), e.name))
+            distributed.append(DistributedEntry(br2, col, (lambda s, f=c_fn, sg=sign: -sg * f(s)), e.name))
+    distributed.append(DistributedEntry(br1, br2, b_fn, e.name))
+    # row br2: i1 - C·V2 + A·i2 = 0
     b.g_add(br2, br1, 1.0)
-    distributed.append(DistributedEntry(br2, br2, cosh, e.name))
+    distributed.append(DistributedEntry(br2, br2, a_fn, e.name))
 
 
 def nport_admittance(network, freqs_hz: np.ndarray, name: str = "N-port") -> np.ndarray:

@@ -38,6 +38,7 @@ counted (``ε`` is far below every time constant of the circuit by default; see 
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,10 @@ defaults: dict[str, float] = {
     "ndf.max_phase_step": np.pi / 4,
     # a change of log|F| larger than this between neighbours is refined (|NDF| dips and peaks)
     "ndf.max_log_mag_step": 1.0,
+    # lossy lines (O): wherever any return difference is further than this from 1 (|log F_k| summed), the
+    # samples on the jω axis also follow each line's phase θ, at most max_phase_step apart (the round trips the
+    # line makes with an active termination are the loops a coarser grid would step over)
+    "ndf.line_active": 1e-6,
     # initial samples per decade on the jω axis
     "ndf.points_per_decade": 20,
     # relative ω-width below which a segment that still turns too fast is treated as a singularity on the axis
@@ -247,8 +252,26 @@ class ReturnDifferenceEvaluator:
 
 
     def logdet(self, s: np.ndarray) -> np.ndarray:
-        """``log det M0(s)`` (``log|det| + j·arg det``) for an array of ``s``; ``nan`` where ``M0`` is singular."""
+        """``log det M0(s)`` (``log|det| + j·arg det``) for an array of ``s``; ``nan`` where ``M0`` is singular.
+
+        With lossy lines (``O``) the factor ``e^θ`` of each (``θ = ℓ·√(z·y)``, :func:`~stabkit.analysis.mna.line_theta`)
+        is divided out: analytic and free of zeros in the closed right half-plane (its branch points lie at
+        ``s = −r/l``, ``−g/c``, or ``0`` where θ is continuous), so every winding number is unchanged, while the
+        phase no longer turns once per ``1/τ`` of the line up to the top of a wide band."""
         s = np.atleast_1d(np.asarray(s, dtype=complex))
+        out = self._logdet_m0(s)
+        for theta in self._line_thetas:
+            out = out - theta(s)
+        return out
+
+    @functools.cached_property
+    def _line_thetas(self) -> list:
+        from stabkit.analysis.mna import line_theta
+
+        circuit, params = self.system.circuit, self.system.params
+        return [line_theta(e, circuit.values(e, params)) for e in circuit if e.kind == "O"]
+
+    def _logdet_m0(self, s: np.ndarray) -> np.ndarray:
         out = np.full(s.size, np.nan, dtype=complex)
         if self.n == 0:
             return np.zeros(s.size, dtype=complex)
@@ -310,11 +333,12 @@ def element_frequency_band(system: MNASystem) -> tuple[float, float]:
         if e.kind in ("V", "I", "K", "E", "F"):
             continue
         vals = circuit.values(e, params)
-        if e.kind == "T":
-            from stabkit.analysis.mna import line_delay
+        if e.kind in ("T", "O"):
+            from stabkit.analysis.mna import line_scales
 
-            delays.append(line_delay(vals, e.name))
-            res.append(abs(vals["z0"]))
+            line_res, line_times = line_scales(e, vals)
+            res += line_res
+            delays += line_times
             continue
         v = abs(vals.get("value", 0.0))
         if v == 0:
@@ -529,6 +553,12 @@ class _Contour:
         if self.track_det:
             dp = np.abs(wrap_phase(np.diff(self.P.imag)))
             phase_bad |= ~np.isfinite(dp) | (dp > _d("max_phase_step"))
+        thetas = self.ev._line_thetas if self.track_det else []
+        if thetas:  # lossy lines: their rotation is out of P (logdet), so follow their phase where it can matter
+            dth = np.max([np.abs(np.diff(theta(self.s).imag)) for theta in thetas], axis=0)
+            strength = np.abs(self.L).sum(axis=1)
+            active = np.maximum(strength[:-1], strength[1:]) > _d("line_active")
+            phase_bad |= active & (dth > _d("max_phase_step"))
         mag = self.L.real
         dmag = np.abs(np.diff(mag, axis=0)).max(axis=1, initial=0.0)
         tot = mag.sum(axis=1)

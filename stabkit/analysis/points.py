@@ -8,7 +8,10 @@ operating point(s) does the circuit rest, and what is its linear small-signal ci
 * otherwise the one nonlinear layer (:mod:`stabkit.nonlinear`): **every** operating point where NDR devices
   (tunnel/table/S-type ``D`` elements) are present (load-line search for one device in a linear circuit,
   multi-start Newton otherwise), else the one DC point by Newton (limiting, gmin and source stepping); each
-  point linearized by the one linearizer, with each transistor's operating region.
+  point linearized by the one linearizer, with each transistor's operating region;
+* devices only ngspice evaluates (BSIM MOSFETs, JFETs, VBIC ... :mod:`stabkit.nonlinear.ngspice_devices`): the
+  operating point from ngspice, those devices linearized from ngspice's small-signal admittances, the native
+  ones by their own models.
 
 Parameter overrides are applied *before* the DC point is solved (so a swept supply moves the bias), and may
 name ``.param`` entries or elements (``{"c2": 1e-12}`` sets C2's value).
@@ -22,7 +25,8 @@ from dataclasses import dataclass, field
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import CircuitError
 
-__all__ = ["LinearPoint", "linear_points", "sweep_circuit", "nonlinear_kinds", "apply_overrides"]
+__all__ = ["LinearPoint", "linear_points", "sweep_circuit", "nonlinear_kinds", "apply_overrides", "bias_movers",
+           "linear_point_near", "bias_summary", "diode_held_nodes"]
 
 
 @dataclass
@@ -45,6 +49,8 @@ class LinearPoint:
     transistors: list[dict] = field(default_factory=list)
     #: junction diodes: vd, i, gd, cd, rs
     diodes: list[dict] = field(default_factory=list)
+    #: field-effect transistors (native level 1 and ngspice-evaluated): bias, small-signal values, path
+    fets: list[dict] = field(default_factory=list)
     tangent: bool = False
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -71,6 +77,8 @@ class LinearPoint:
         if self.kind == "transistor":
             out["transistors"] = [dict(t) for t in self.transistors]
             out["diodes"] = [dict(d) for d in self.diodes]
+            if self.fets:
+                out["fets"] = [dict(d) for d in self.fets]
         return out
 
 
@@ -80,7 +88,8 @@ def apply_overrides(circuit: Circuit, params: Mapping[str, float] | None) -> Cir
 
 
 def nonlinear_kinds(circuit: Circuit) -> tuple[list[str], list[str]]:
-    """``(ndr, other)``: names of NDR ``D`` devices, and of transistors, junction diodes and behavioural sources."""
+    """``(ndr, other)``: names of NDR ``D`` devices, and of transistors (``Q``, ``M``, ``J``), junction diodes and
+    behavioural sources."""
     from stabkit.nonlinear.devices import is_junction_diode, nonlinear_elements
 
     ndr, other = [], []
@@ -106,12 +115,15 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
     ndr, other = nonlinear_kinds(circuit)
     if not ndr and not other:
         return [LinearPoint(index=1, count=1, circuit=circuit)]
-    points = dc_points(circuit, start=start)
+    from stabkit.nonlinear.ngspice_devices import ngspice_elements, ngspice_points
+
+    points = ngspice_points(circuit) if any(e.kind in "MJQ" for e in circuit) and ngspice_elements(circuit) \
+        else dc_points(circuit, start=start)
     out = []
     for k, pt in enumerate(points, start=1):
         devices = pt.problem.devices
         voltages = {n: v for n, v in pt.voltages.items() if not n.endswith((".bi", ".ci", ".ei", ".ai"))}
-        ndr_dicts, transistors, diodes, warn = [], [], [], []
+        ndr_dicts, transistors, diodes, fets, warn = [], [], [], [], []
         volts = pt.voltages
         for j, dev in enumerate(devices):
             x = pt.controls(j)
@@ -126,6 +138,12 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
                                 "its small-signal gain is not what a forward-active design assumes")
             elif isinstance(dev, JunctionDiode):
                 diodes.append(dev.describe(x))
+            elif getattr(dev, "element", None) is not None and dev.element.kind in "MJ" or hasattr(dev, "i_dc"):
+                fet = dev.describe(x)
+                fets.append(fet)
+                if fet.get("region") == "cut-off":
+                    warn.append(f"{fet['name']} is cut off (Vgs = {fet['vgs']:.3f} V, threshold {fet['vth']:.3f} V): "
+                                "its small-signal gain is zero")
         kind = "ndr" if ndr else "transistor"
         notes = [*pt.device_notes, *pt.notes]
         blocks = [e.name for e in circuit if e.kind == "N"]
@@ -134,23 +152,40 @@ def linear_points(circuit: Circuit, params: Mapping[str, float] | None = None, *
                          "each block is its lowest-frequency data extrapolated to 0 Hz (Re S(f1)), as the NDF "
                          "takes it")
         out.append(LinearPoint(index=k, count=len(points), circuit=linearize(circuit, pt), voltages=voltages,
-                               devices=ndr_dicts, transistors=transistors, diodes=diodes, tangent=pt.tangent,
+                               devices=ndr_dicts, transistors=transistors, diodes=diodes, fets=fets, tangent=pt.tangent,
                                notes=notes, warnings=warn, kind=kind, dc=pt))
     return out
 
 
-def sweep_circuit(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], params: Mapping[str, float] | None = None,
-                  point: int | None = None) -> Circuit:
-    """The small-signal circuit a load sweep analyses: ``circuit`` itself when it is linear, else its
-    linearization at the chosen operating point (``point``, 1-based; required when there are several).
+def diode_held_nodes(circuit: Circuit) -> set[str]:
+    """Nodes touched only by junction diodes (an ESD clamp's midpoint): their DC voltage is held by leakage and
+    gmin and carries rounding noise, so bias comparisons leave them out."""
+    incident: dict[str, set[str]] = {}
+    for e in circuit:
+        for n in e.nodes:
+            incident.setdefault(n, set()).add(e.kind)
+    return {n for n, kinds in incident.items() if kinds == {"D"}}
 
-    The sweep linearizes once, so a swept name (``.param`` or element) must leave the DC point alone: the
-    point is solved again at each swept name's smallest and largest value and a node voltage that moves by
-    more than 1e-9 relative raises :class:`CircuitError`. Nodes touched only by junction diodes (an ESD
-    clamp's midpoint, held by leakage and gmin) are not compared."""
-    ndr, junction = nonlinear_kinds(circuit)
-    if not ndr and not junction:
-        return circuit
+
+def _bias_shift(base: LinearPoint, other: LinearPoint, ignore: set[str]) -> tuple[str, float, float] | None:
+    """The first node whose DC voltage differs by more than 1e-9 relative between two points, or ``None``."""
+    for node, v0 in base.voltages.items():
+        v1 = other.voltages.get(node, v0)
+        if abs(v1 - v0) > 1e-9 * (1.0 + abs(v0)) and node not in ignore:
+            return node, v0, v1
+    return None
+
+
+def bias_movers(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], params: Mapping[str, float] | None = None,
+                point: int | None = None) -> dict[str, str]:
+    """Which swept names move the DC operating point: ``{name: why}`` (empty for a linear circuit).
+
+    The point is solved at each name's smallest and largest value (other names at ``params``) and compared
+    with the point at ``params``, node by node (1e-9 relative; nodes held only by junction diodes are left
+    out). Nonlinear devices themselves cannot be swept (:class:`CircuitError`)."""
+    ndr, other_kinds = nonlinear_kinds(circuit)
+    if not ndr and not other_kinds:
+        return {}
     base_points = linear_points(circuit, params)
     if point is None and len(base_points) > 1:
         raise CircuitError(f"the circuit has {len(base_points)} DC operating points; choose the one to sweep "
@@ -159,12 +194,9 @@ def sweep_circuit(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], param
     if not 0 <= k < len(base_points):
         raise CircuitError(f"operating point {point} asked for, but the circuit has {len(base_points)}")
     base = base_points[k]
-    devices = set(n.lower() for n in (*ndr, *junction))
-    incident: dict[str, set[str]] = {}
-    for e in circuit:
-        for n in e.nodes:
-            incident.setdefault(n, set()).add(e.kind)
-    diode_only = {n for n, kinds in incident.items() if kinds == {"D"}}
+    devices = set(n.lower() for n in (*ndr, *other_kinds))
+    ignore = diode_held_nodes(circuit)
+    out: dict[str, str] = {}
     for name, values in sweeps.items():
         if name.lower() in devices:
             raise CircuitError(f"cannot sweep {name}: it is a nonlinear device, linearized at its operating point")
@@ -172,14 +204,65 @@ def sweep_circuit(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], param
         for value in sorted({min(values), max(values)}):
             others = linear_points(circuit, {**dict(params or {}), name: value})
             other = min(others, key=lambda q: _distance(q.voltages, base.voltages))
-            for node, v0 in base.voltages.items():
-                v1 = other.voltages.get(node, v0)
-                if abs(v1 - v0) > 1e-9 * (1.0 + abs(v0)) and node not in diode_only:
-                    raise CircuitError(
-                        f"sweeping {name} moves the DC operating point (node {node}: {v0:.6g} V, {v1:.6g} V at "
-                        f"{name}={value:g}); the sweep linearizes once, so sweep a value that leaves the bias "
-                        "alone (an inductor, a capacitor, an AC-coupled load)")
-    return base.circuit
+            shift = _bias_shift(base, other, ignore)
+            if shift is not None:
+                node, v0, v1 = shift
+                out[name] = (f"sweeping {name} moves the DC operating point (node {node}: {v0:.6g} V, {v1:.6g} V at "
+                             f"{name}={value:g})")
+                break
+    return out
+
+
+def sweep_circuit(circuit: Circuit, sweeps: Mapping[str, Sequence[float]], params: Mapping[str, float] | None = None,
+                  point: int | None = None) -> Circuit:
+    """The small-signal circuit a load sweep analyses: ``circuit`` itself when it is linear, else its
+    linearization at the chosen operating point (``point``, 1-based; required when there are several).
+
+    The sweep linearizes once, so a swept name (``.param`` or element) must leave the DC point alone
+    (:func:`bias_movers`); one that moves it raises :class:`CircuitError` (sweep the nonlinear circuit itself
+    instead: :class:`~stabkit.analysis.loads.CircuitProbe` then re-biases per value)."""
+    ndr, other_kinds = nonlinear_kinds(circuit)
+    if not ndr and not other_kinds:
+        return circuit
+    movers = bias_movers(circuit, sweeps, params, point)
+    if movers:
+        raise CircuitError(next(iter(movers.values())) + "; the sweep linearizes once, so sweep a value that "
+                           "leaves the bias alone (an inductor, a capacitor, an AC-coupled load)")
+    return linear_points(circuit, params)[(point or 1) - 1].circuit
+
+
+def linear_point_near(circuit: Circuit, params: Mapping[str, float] | None = None,
+                      near: LinearPoint | None = None, point: int | None = None) -> LinearPoint:
+    """One DC operating point and its small-signal circuit, followed from a neighbour (continuation).
+
+    Without NDR devices (transistors, junction diodes, behavioural sources): Newton starts from ``near``'s DC
+    solution and device states (the warm start of :func:`~stabkit.nonlinear.dc.dc_points`; the DC solver's usual
+    sequence if that does not converge). With several operating points (NDR devices): the point nearest
+    ``near`` in node voltages, or the ``point``-th (1-based) without a neighbour. Linear circuits: the circuit
+    itself."""
+    ndr, _ = nonlinear_kinds(circuit)
+    start = near.dc if (near is not None and not ndr) else None
+    pts = linear_points(circuit, params, start=start)
+    if near is not None and len(pts) > 1:
+        return min(pts, key=lambda q: _distance(q.voltages, near.voltages))
+    if len(pts) > 1 and point is None:
+        raise CircuitError(f"the circuit has {len(pts)} DC operating points; choose one with --point K "
+                           f"(1..{len(pts)})")
+    k = (point or 1) - 1
+    if not 0 <= k < len(pts):
+        raise CircuitError(f"operating point {point} asked for, but the circuit has {len(pts)}")
+    return pts[k]
+
+
+def bias_summary(point: LinearPoint) -> dict[str, dict]:
+    """``{device: {"ic": A, "vce": V, "vbe": V, "gm": S, "ft": Hz, "region": str}}`` for transistors and
+    ``{device: {"v": V, "i": A, ...}}`` for NDR devices at a point (empty for a linear circuit)."""
+    out: dict[str, dict] = {}
+    for t in point.transistors:
+        out[t["name"]] = {k: t[k] for k in ("ic", "vce", "vbe", "ib", "gm", "ft", "region") if k in t}
+    for d in point.devices:
+        out[d["name"]] = {k: v for k, v in d.items() if k != "name"}
+    return out
 
 
 def _distance(a: Mapping[str, float], b: Mapping[str, float]) -> float:

@@ -1004,6 +1004,9 @@ def flat_netlist(circuit: Circuit, comments: Sequence[str] = ()) -> str:
             lines.append(f"{name} {nodes} dc {value(vals.get('dc', 0.0))} ac {value(vals.get('ac', 0.0))}")
         elif e.kind == "T":
             lines.append(f"{name} {nodes} " + " ".join(f"{k}={value(v)}" for k, v in vals.items() if v is not None))
+        elif e.kind == "O":  # a card of its own with its (possibly parameter-dependent) values
+            lines.append(f".model {name}_ltra ltra " + " ".join(f"{k}={value(vals[k])}" for k in ("r", "l", "g", "c", "len")))
+            lines.append(f"{name} {nodes} {name}_ltra")
         elif e.kind in "DQ":
             extra = " ".join(f"{k}={value(vals[k])}" for k in ("m", "temp", "dtemp") if k in vals)
             area = f" {value(vals['area'])}" if "area" in vals else ""

@@ -21,12 +21,18 @@ H      n+ n-                       value (Ω)                   CCVS, controlled
 V      n+ n-                       dc, ac                      independent voltage (a short for AC)
 I      n+ n-                       dc, ac                      independent current (open for AC)
 T      a+ a- b+ b-                 z0, td  (or f, nl)          lossless transmission line
+O      a+ a- b+ b-                 r, l, g, c (per metre),     lossy (RLGC) transmission line, values
+                                   len (m)                     from its ``ltra`` card (``model``)
 D      anode cathode               area                        nonlinear diode, ``model`` names a card
 B      n+ n- [c1+ c1- ...]         —                           behavioural source ``I=`` / ``V=`` of node
                                                                voltages ``v(c+,c-)`` and V-source currents
                                                                (``refs``); ``expression = (output, text)``
 N      p1 … pk (to ground)         —                           S-parameter block (Touchstone), ``model``
                                                                is the key of ``Circuit.networks``
+M      d g s b                     instance values (l, w,      MOSFET, ``model`` names an ``nmos``/``pmos``
+                                   ad, as, pd, ps, nrd, nrs,   card (level 1 natively, any other level
+                                   m ...)                      through ngspice: :mod:`stabkit.nonlinear`)
+J      d g s                       area and instance values    JFET (``njf``/``pjf`` card, through ngspice)
 =====  ==========================  ==========================  ====================================
 
 G, E, F, H are the *active* set that the NDF switches off. So are resistors with a negative value.
@@ -37,7 +43,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["KINDS", "DEPENDENT", "VOLTAGE_DEFINED", "KIND_NAMES", "Element"]
+__all__ = ["KINDS", "DEPENDENT", "LINES", "VOLTAGE_DEFINED", "KIND_NAMES", "Element"]
 
 #: kind -> (number of nodes, required values, optional values with defaults)
 KINDS: dict[str, tuple[int, tuple[str, ...], dict[str, float]]] = {
@@ -52,14 +58,19 @@ KINDS: dict[str, tuple[int, tuple[str, ...], dict[str, float]]] = {
     "V": (2, (), {"dc": 0.0, "ac": 0.0}),
     "I": (2, (), {"dc": 0.0, "ac": 0.0}),
     "T": (4, ("z0",), {"td": None, "f": None, "nl": 0.25}),
+    "O": (4, ("len",), {"r": 0.0, "l": 0.0, "g": 0.0, "c": 0.0}),
     "D": (2, (), {"area": 1.0}),
     "Q": (3, (), {"area": 1.0}),
     "B": (0, (), {}),
     "N": (0, (), {}),
+    "M": (4, (), {}),
+    "J": (3, (), {}),
 }
 
 #: dependent sources: the controlled (active) set
 DEPENDENT = frozenset("GEFH")
+#: transmission lines (distributed: no finite pencil; two branch currents each)
+LINES = frozenset("TO")
 #: elements whose branch is defined by a voltage (they add a branch current unknown)
 VOLTAGE_DEFINED = frozenset("VEH")
 
@@ -68,7 +79,9 @@ KIND_NAMES = {
     "G": "voltage-controlled current source", "E": "voltage-controlled voltage source",
     "F": "current-controlled current source", "H": "current-controlled voltage source",
     "V": "voltage source", "I": "current source", "T": "transmission line", "D": "diode",
+    "O": "lossy transmission line",
     "Q": "bipolar transistor", "N": "S-parameter block", "B": "behavioural source",
+    "M": "MOSFET", "J": "JFET",
 }
 
 

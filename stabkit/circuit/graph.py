@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from stabkit.circuit import expr
-from stabkit.circuit.elements import DEPENDENT, KIND_NAMES, KINDS, VOLTAGE_DEFINED, Element
+from stabkit.circuit.elements import DEPENDENT, KIND_NAMES, KINDS, LINES, VOLTAGE_DEFINED, Element
 from stabkit.errors import CircuitError, ParameterError, StabkitWarning
+
+__all__ = ["GROUND", "node_name", "Model", "Circuit", "Subcircuit", "check_lossy_line"]
 
 GROUND = "0"
 _GROUND_ALIASES = {"0", "gnd", "ground"}
@@ -110,7 +112,7 @@ class Circuit:
 
     @property
     def is_lumped(self) -> bool:
-        return not any(e.kind in ("T", "N") for e in self)
+        return not any(e.kind in LINES or e.kind == "N" for e in self)
 
     def __repr__(self) -> str:
         return (f"Circuit({self.title!r}: {len(self.graph) - 1} nodes + ground, {len(self)} elements, "
@@ -228,6 +230,12 @@ class Circuit:
         if td is None and f is None:
             raise CircuitError(f"{name}: a transmission line needs td= or f= (with nl=)")
         return self._new("T", name, (a_plus, a_minus, b_plus, b_minus), z0=z0, td=td, f=f, nl=nl)
+
+    def add_lossy_line(self, name: str, a_plus, a_minus, b_plus, b_minus, *, c: float | str, length: float | str,
+                       r: float | str = 0.0, l: float | str = 0.0, g: float | str = 0.0) -> Element:
+        """Lossy (RLGC) line of ``length`` metres with per-metre series ``r`` (Ω/m), ``l`` (H/m) and shunt ``g``
+        (S/m), ``c`` (F/m): SPICE's ``O`` element with an ``ltra`` card (``r`` or ``l`` must be positive)."""
+        return self._new("O", name, (a_plus, a_minus, b_plus, b_minus), r=r, l=l, g=g, c=c, len=length)
 
     def add_diode(self, name: str, anode, cathode, model: str, area: float | str = 1.0) -> Element:
         return self._new("D", name, (anode, cathode), model=model, area=area)
@@ -352,6 +360,15 @@ class Circuit:
         model = self.models[key]
         return model, _evaluate_table(model.params, params, f"model {model.name}: ", text_keys)
 
+    def model_cards(self, name: str) -> list[Model]:
+        """The ``.model`` cards an element naming ``name`` may use: ``name`` itself, or its size bins
+        ``name.1``, ``name.2`` ... (PDK libraries bin MOSFET cards by L and W; the simulator picks one)."""
+        key = name.lower()
+        if key in self.models:
+            return [self.models[key]]
+        prefix = key + "."
+        return [m for k, m in self.models.items() if k.startswith(prefix) and k[len(prefix):].isdigit()]
+
     def with_values(self, overrides: Mapping[str, float] | None = None) -> "Circuit":
         """A copy in which overrides are applied. Names may be parameters or element names
         (``R1=50`` sets R1's main value, ``V1=3.3`` a source's DC value). Unknown names raise
@@ -395,6 +412,8 @@ class Circuit:
                 x = e.values.get(key)
                 if isinstance(x, float) and x <= 0:
                     raise CircuitError(f"{e.where()}: line {e.name} needs {key} > 0, got {x}")
+        if e.kind == "O":
+            check_lossy_line(e, e.values)
 
     @staticmethod
     def _conducting_pairs(e: Element) -> list[tuple[str, str]]:
@@ -402,12 +421,16 @@ class Circuit:
         n = e.nodes
         if e.kind in ("R", "L", "C", "V", "E", "H", "D", "B"):
             return [(n[0], n[1])]
-        if e.kind == "T":
+        if e.kind in LINES:
             return [(n[0], n[1]), (n[2], n[3]), (n[0], n[2]), (n[1], n[3])]
         if e.kind == "Q":
             return [(n[0], n[2]), (n[1], n[2])] + ([(n[3], n[0])] if len(n) == 4 else [])
         if e.kind == "N":  # a path to ground at every terminal (the port count is the network's, not known here)
             return [(node, GROUND) for node in n]
+        if e.kind == "M":  # channel and the two bulk junctions; the gate is insulated
+            return [(n[0], n[2]), (n[3], n[0]), (n[3], n[2])]
+        if e.kind == "J":  # channel and the two gate junctions
+            return [(n[0], n[2]), (n[1], n[2]), (n[1], n[0])]
         return []  # G, F, I: ideal current sources do not give a path; K has no nodes
 
     # ------------------------------------------------------------------ validation
@@ -470,6 +493,30 @@ class Circuit:
             vals = self.values(e, resolved)
             if e.kind in "RLC" and vals.get("value") == 0:
                 raise CircuitError(f"{e.where()}: {e.describe()} evaluates to 0")
+
+
+def check_lossy_line(element: Element, values: Mapping[str, float | str]) -> None:
+    """Raise :class:`CircuitError` unless the lossy line's numbers (those already known) describe a line:
+    ``len > 0``, ``r, l, g, c >= 0``, a series impedance (``r`` or ``l`` positive) and a shunt admittance (``g`` or
+    ``c`` positive).
+
+    Parameters
+    ----------
+    element : Element
+        The ``O`` element (for the message).
+    values : mapping
+        Its values; expression strings are skipped (checked again once evaluated)."""
+    known = {k: v for k, v in values.items() if isinstance(v, (int, float))}
+    if "len" in known and not known["len"] > 0:
+        raise CircuitError(f"{element.where()}: lossy line {element.name} needs len > 0, got {known['len']:g}")
+    for key in ("r", "l", "g", "c"):
+        if key in known and (not math.isfinite(known[key]) or known[key] < 0):
+            raise CircuitError(f"{element.where()}: lossy line {element.name} needs {key} >= 0, got {known[key]:g}")
+    for pair, what in ((("r", "l"), "series resistance r= or inductance l="),
+                       (("g", "c"), "shunt conductance g= or capacitance c=")):
+        if all(known.get(k, 0.0) == 0 for k in pair) and all(k not in values or k in known for k in pair):
+            raise CircuitError(f"{element.where()}: lossy line {element.name} has neither {pair[0]} nor {pair[1]}: "
+                               f"give its {what} (per metre) on the ltra card")
 
 
 def _rename_if_expression(value, mapping: Mapping[str, str]):

@@ -3,7 +3,7 @@
 The accepted dialect is described in ``docs/netlist.md``. In short: the first line is the title, ``*``
 starts a comment line, ``;`` and ``$ `` start inline comments, ``+`` continues the previous statement,
 names are case-insensitive and numbers take SPICE suffixes (``10k``, ``2.2n``, ``1meg``, ``5mil``; unit
-letters after them are ignored: ``10pF``). Elements R L C K G E F H V I T D Q X N, cards ``.param``,
+letters after them are ignored: ``10pF``). Elements R L C K G E F H V I T O D Q M J B X N, cards ``.param``,
 ``.subckt``/``.ends``, ``.model``, ``.include``, ``.lib`` (files and ``.lib name``/``.endl`` sections),
 ``.title`` and ``.end``; analysis cards (``.op .ac .tran .pz .options`` ... and ``.control``/``.endc``
 blocks) are skipped because they belong to simulators.
@@ -57,10 +57,13 @@ USAGE: dict[str, str] = {
     "V": "V1 a 0 DC 1 AC 1",
     "I": "I1 a 0 DC 1m AC 1",
     "T": "T1 a 0 b 0 Z0=50 TD=1n' or 'T1 a 0 b 0 Z0=50 F=1g NL=0.25",
+    "O": "O1 a 0 b 0 LINE' with '.model LINE ltra(r=12 l=9n g=0 c=0.47p len=16)",
     "D": "D1 anode cathode DMOD [area]",
     "Q": "Q1 c b e [substrate] QMOD [area]",
     "X": "X1 in out AMP [params: gain=2 r={rl*2}]",
     "N": "N1 p1 p2 file=amp.s2p",
+    "M": "M1 drain gate source bulk NMOD W=10u L=1u",
+    "J": "J1 drain gate source JMOD [area]",
     "B": "B1 a k I={ip*(v(a,k)/vp)*exp(1-v(a,k)/vp)}' or 'B2 out 0 V={2*v(in)}",
     ".param": ".param a=1 b={a*2}",
     ".subckt": ".subckt NAME port1 port2 [params: a=1 b={a*2}]",
@@ -84,10 +87,18 @@ TRANSIENT_SPECS = frozenset({"sin", "pulse", "exp", "pwl", "sffm", "am", "trnois
 
 #: element letters that are SPICE but outside this dialect
 UNSUPPORTED_ELEMENTS = {
-    "M": "MOSFET", "J": "JFET", "Z": "MESFET", "S": "voltage-controlled switch",
-    "W": "current-controlled switch", "U": "uniform RC line", "O": "lossy transmission line",
+    "Z": "MESFET", "S": "voltage-controlled switch",
+    "W": "current-controlled switch", "U": "uniform RC line",
     "Y": "lossy line / special element", "A": "XSPICE code model", "P": "coupled multiconductor line",
 }
+
+#: ``ltra`` card: the line's electrical values (per metre, and its length) ...
+LTRA_VALUES = ("r", "l", "g", "c", "len")
+#: ... and what only ngspice's transient integration of it reads (accepted and not used: stability is decided
+#: from the line's exact frequency-domain model)
+LTRA_TRANSIENT = frozenset({"rel", "abs", "compactrel", "compactabs"})
+LTRA_FLAGS = frozenset({"nocontrol", "steplimit", "nosteplimit", "lininterp", "quadinterp", "mixedinterp",
+                        "truncnr", "truncdontcut"})
 
 _MAX_INCLUDE_DEPTH = 32
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -604,7 +615,12 @@ def _parse_model(stmt: _Statement) -> _ModelCard:
     if len(tokens) < 2 or tokens[0].kind != "word" or tokens[1].kind != "word":
         raise stmt.error(f".model needs a name and a type, e.g. '{usage}'")
     name, mtype = tokens[0].text, tokens[1].lower
-    positional, pairs = _split_args(stmt, tokens[2:], usage)
+    rest = tokens[2:]
+    flags = []
+    if mtype == "ltra":  # the transient-only switches of a lossy line card stand alone (steplimit, truncnr ...)
+        flags = [t.lower for t in rest if t.kind == "word" and t.lower in LTRA_FLAGS]
+        rest = [t for t in rest if not (t.kind == "word" and t.lower in LTRA_FLAGS)]
+    positional, pairs = _split_args(stmt, rest, usage)
     if positional:
         raise stmt.error(f".model {name}: {positional[0].text!r} is not name=value; e.g. '{usage}'")
     params: dict[str, float | str] = {}
@@ -616,6 +632,8 @@ def _parse_model(stmt: _Statement) -> _ModelCard:
         else:
             number = _number(tok.text)
             params[key] = number if number is not None else tok.text
+    for flag in flags:
+        params[flag] = 1.0
     return _ModelCard(name=name, type=mtype, params=params, stmt=stmt)
 
 
@@ -638,14 +656,16 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
         return _parse_behavioural(stmt, name)
     if letter in UNSUPPORTED_ELEMENTS:
         message = (f"{name}: {UNSUPPORTED_ELEMENTS[letter]} ({letter} element) is outside the stabkit dialect "
-                   "(R L C K G E F H V I T D Q B X N)")
+                   "(R L C K G E F H V I T O D Q M J B X N)")
         if inside_subckt:
             return _Unsupported(name=name, message=message, stmt=stmt)
         raise stmt.error(message)
     if letter not in USAGE:
         raise stmt.error(f"{name}: unknown element type {letter!r}; expected a line starting with one of "
-                         "R L C K G E F H V I T D Q B X N, or a card such as .param")
+                         "R L C K G E F H V I T O D Q M J B X N, or a card such as .param")
     usage = USAGE[letter]
+    if letter in "MJ":  # the 'off' flag (an initial-guess hint for simulators) may stand anywhere
+        tokens = [t for t in tokens if not (t.kind == "word" and t.lower == "off")]
     positional, pairs = _split_args(stmt, tokens[1:], usage)
     keys = dict(pairs)
     origin = stmt.origin
@@ -743,6 +763,14 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
                 values[key] = _value(stmt, keys[key], f"{name} {key}", usage)
         return Element(name, "Q", tuple(_nodes(stmt, words[:n_nodes], name, usage)), values,
                        model=words[n_nodes].lower, origin=origin)
+    if letter in "MJ":
+        return _parse_fet(stmt, name, letter, positional, pairs)
+    if letter == "O":
+        no_keys(set())
+        if len(positional) != 5 or positional[4].kind != "word" or _number(positional[4].text) is not None:
+            raise stmt.error(f"{name} needs 4 nodes and the name of an ltra model card, e.g. '{usage}'")
+        return Element(name, "O", tuple(_nodes(stmt, positional[:4], name, usage)), {}, model=positional[4].lower,
+                       origin=origin)
     if letter == "N":
         no_keys({"file"})
         if "file" not in keys or len(positional) < 1:
@@ -758,6 +786,37 @@ def _parse_element(stmt: _Statement, *, inside_subckt: bool):
             raise stmt.error(f"{name}: no such Touchstone file {str(path)!r}")
         return Element(name, "N", tuple(_nodes(stmt, positional, name, usage)), {}, model=str(path), origin=origin)
     raise stmt.error(f"{name}: unknown element type {letter!r}")  # pragma: no cover - USAGE guards this
+
+
+#: instance settings that are flags or text in SPICE (``off``, ``ic=``): read and left to the simulator
+_FET_SKIPPED = frozenset({"ic", "off"})
+
+
+def _parse_fet(stmt: _Statement, name: str, letter: str, positional: list[_Token],
+               pairs: list[tuple[str, _Token]]) -> Element:
+    """``M d g s b MODEL [name=value ...]`` or ``J d g s MODEL [area] [name=value ...]``: the instance values
+    (``l w ad as pd ps nrd nrs m nf`` ... for a MOSFET, whatever its model level reads) are kept by name;
+    the device model that reads them checks them."""
+    usage = USAGE[letter]
+    n_nodes = 4 if letter == "M" else 3
+    words = [t for t in positional if not (t.kind == "word" and t.lower in _FET_SKIPPED)]
+    if len(words) < n_nodes + 1 or words[n_nodes].kind != "word" or _number(words[n_nodes].text) is not None:
+        raise stmt.error(f"{name} needs {n_nodes} nodes and a model name, e.g. '{usage}'")
+    extra = words[n_nodes + 1:]
+    values: dict[str, float | str] = {}
+    if letter == "J" and len(extra) == 1:
+        values["area"] = _value(stmt, extra[0], f"{name} area", usage)
+    elif extra:
+        raise stmt.error(f"{name}: unexpected {extra[0].text!r} after the model name; instance values go as "
+                         f"name=value, e.g. '{usage}'")
+    for key, tok in pairs:
+        if key in _FET_SKIPPED:
+            continue
+        if not _IDENTIFIER.match(key):
+            raise stmt.error(f"{name}: {key!r} is not an instance parameter name; e.g. '{usage}'")
+        values[key] = _value(stmt, tok, f"{name} {key}", usage)
+    return Element(name, letter, tuple(_nodes(stmt, words[:n_nodes], name, usage)), values,
+                   model=words[n_nodes].lower, origin=stmt.origin)
 
 
 _CONTROL_CALL = re.compile(r"(?<![A-Za-z_\d.])([vi])\s*\(\s*([^(),\s]+)\s*(?:,\s*([^(),\s]+)\s*)?\)", re.IGNORECASE)
@@ -1013,8 +1072,9 @@ class _Builder:
                     added = circuit.add_nport(element.name, element.nodes, Path(element.model))
                     added.origin = element.origin
                 else:
+                    values = _ltra_values(circuit, element) if element.kind == "O" else dict(element.values)
                     circuit.add(Element(name=element.name, kind=element.kind, nodes=element.nodes,
-                                        values=dict(element.values), refs=element.refs, model=element.model,
+                                        values=values, refs=element.refs, model=element.model,
                                         origin=element.origin, expression=element.expression))
             except (CircuitError, ValueError) as exc:
                 stmt = _Statement("", element.origin[0], element.origin[1], Path("."))
@@ -1027,6 +1087,29 @@ class _Builder:
         _check_elements(circuit, _check_parameters(circuit, origins))
         circuit.subcircuits = SubcircuitLibrary(self)
         return circuit
+
+
+def _ltra_values(circuit: Circuit, element: Element) -> dict[str, float | str]:
+    """The lossy line's ``r l g c len`` from its ``ltra`` card (in the same scope as the ``O`` line)."""
+    where = f"{element.where()}: {element.name}"
+    model = circuit.models.get((element.model or "").lower())
+    if model is None:
+        raise CircuitError(f"{where} uses model {element.model!r}, but no .model card of that name exists in its "
+                           f"scope; expected e.g. '.model {element.model} ltra(r=12 l=9n g=0 c=0.47p len=16)'")
+    if model.type != "ltra":
+        raise CircuitError(f"{where}: model {model.name} is of type {model.type!r}; a lossy line (O) needs an ltra card")
+    unknown = sorted(set(model.params) - set(LTRA_VALUES) - LTRA_TRANSIENT - LTRA_FLAGS)
+    if unknown:
+        raise CircuitError(f"{where}: ltra card {model.name} has an unknown parameter {unknown[0]}; it reads "
+                           f"{', '.join(LTRA_VALUES)} (and ngspice's transient settings)")
+    if "len" not in model.params:
+        raise CircuitError(f"{where}: ltra card {model.name} needs len= (the line's length in metres; r, l, g, c "
+                           "are per metre)")
+    values = {k: model.params[k] for k in LTRA_VALUES if k in model.params}
+    for k, v in values.items():
+        if isinstance(v, str) and not v.strip():
+            raise CircuitError(f"{where}: ltra card {model.name}: {k} has no value")
+    return values
 
 
 def _check_parameters(circuit: Circuit, origins: Mapping[str, _Statement]) -> dict[str, float]:
@@ -1120,6 +1203,9 @@ def _check_elements(circuit: Circuit, resolved: Mapping[str, float]) -> None:
                                        f"e.g. '{USAGE['K']}'", file, line)
         if e.kind == "B":
             _check_behavioural(circuit, e, resolved, file, line)
+        if e.kind in ("M", "J") and not circuit.model_cards(e.model or ""):
+            raise NetlistError(f"{e.name} uses model {e.model!r}, but there is no '.model {e.model} ...' card "
+                               f"(nor binned cards '.model {e.model}.1 ...')", file, line)
         if e.kind in ("D", "Q") and (e.model or "").lower() not in circuit.models:
             raise NetlistError(f"{e.name} uses model {e.model!r}, but there is no '.model {e.model} ...' card",
                                file, line)

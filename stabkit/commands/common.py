@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -99,9 +100,32 @@ def finish(verdict, args, payload: dict | None = None) -> int:
 
 
 def print_warnings(messages) -> None:
-    """``warning: ...`` lines on stderr (text mode)."""
-    for msg in dict.fromkeys(messages):
+    """``warning: ...`` lines on stderr (text mode). The same warning at many values of a sweep
+    (``lext=1e-08: text``, ``lext=2e-08: text``) is printed once, with the number of values."""
+    for msg in group_warnings(messages):
         print(f"warning: {msg}", file=sys.stderr)
+
+
+_AT_VALUE = re.compile(r"^([A-Za-z_][\w.]*)=([^:\s]+): (.+)$", re.S)
+
+
+def group_warnings(messages) -> list[str]:
+    """Distinct ``messages`` in order; those that differ only in a leading ``NAME=VALUE: `` become one line,
+    ``text (at N values of NAME, first NAME=VALUE)``."""
+    groups: dict[tuple, list[str]] = {}
+    for msg in dict.fromkeys(messages):
+        m = _AT_VALUE.match(msg)
+        key = (m.group(1), m.group(3)) if m else (None, msg)
+        groups.setdefault(key, []).append(msg if m is None else m.group(2))
+    out = []
+    for (name, text), values in groups.items():
+        if name is None:
+            out.append(text)
+        elif len(values) == 1:
+            out.append(f"{name}={values[0]}: {text}")
+        else:
+            out.append(f"{text} (at {len(values)} values of {name}, first {name}={values[0]})")
+    return out
 
 
 def emit_json(data: dict) -> None:
@@ -135,4 +159,4 @@ def fmt_hz(x: float) -> str:
 
 
 __all__ = ["MAX_FREQS", "StabkitError", "add_common", "add_point", "parse_sets", "load_circuit", "parse_freqs", "emit_json", "finish",
-           "print_warnings", "table", "fmt_hz"]
+           "print_warnings", "group_warnings", "table", "fmt_hz"]

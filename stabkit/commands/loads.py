@@ -4,6 +4,11 @@ Without ``--by``: the stable intervals of ``P`` over ``[A, B]`` with what crosse
 ``--by``: one column per value of ``Q`` (the paper's Tables 2–3) and the verdict at probed values of
 ``P``. ``--map Q=A:B:N`` instead evaluates a 2-D stability map (``--points`` values of ``P``). Exit code 0
 when some part of the sweep is stable, 1 when none is.
+
+Circuits with transistors or diodes are linearized once at their DC point when no swept name moves it;
+where ``Q`` moves it (a supply, a bias resistor) each column is re-biased and re-linearized, and where ``P``
+moves it every evaluated value is (continuing from the neighbouring DC solution). The JSON then carries
+``"bias"`` (per column, and per edge for a re-biased ``P``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sys
 import numpy as np
 
 from stabkit.analysis.loads import DEFAULT_POINTS, DEFAULT_RTOL, admissible_range, stability_map, stability_table
-from stabkit.analysis.points import sweep_circuit
+from stabkit.analysis.points import bias_movers, bias_summary, linear_point_near, nonlinear_kinds
 from stabkit.commands.common import add_common, add_point, emit_json, load_circuit, parse_sets, print_warnings, table
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
@@ -24,8 +29,10 @@ __all__ = ["register", "run", "MAP_MAX_ROWS", "PLOT_SUFFIXES"]
 
 EPILOG = """\
 Every value is judged as `stabkit poles` judges it (exact poles cross-checked with the NDF; the NDF alone for
-transmission lines and S-parameter blocks). A sweep that moves a nonlinear device's DC point is refused
-(the circuit is linearized once). Each edge says what crosses the jω axis there (a complex pair at its
+transmission lines and S-parameter blocks). A transistor circuit is linearized once when the swept values
+leave its DC point alone; a --by value that moves it (a supply, a bias resistor) is re-biased per column, a
+--sweep value that moves it at every value (continuing from the neighbouring DC solution); each column then
+shows its bias (Ic, Vce). Each edge says what crosses the jω axis there (a complex pair at its
 frequency, or a real pole). On a terminal a progress bar counts the evaluations (STABKIT_NO_PROGRESS=1 or
 --json silence it).
 
@@ -37,6 +44,7 @@ examples:
   stabkit loads cases/linvill_nic.cir --sweep lext --from 0.1n --to 20n --by rc=0,4,8
   stabkit loads cases/ntype_smallsignal.cir --sweep lser --from 1n --to 200n --map rser=1:100:5 --points 8
   stabkit loads cases/line_negres.cir --sweep rs --from 1 --to 200 --json
+  stabkit loads cases/linvill_bfr840.cir --sweep lext --from 5n --to 15n --by u=5,9 --points 8 --rtol 1e-2
 """
 
 
@@ -178,7 +186,6 @@ def _check_sweepable(circuit, name: str, option: str) -> None:
 
 
 def run(args) -> int:
-    from stabkit.analysis.points import nonlinear_kinds
     from stabkit.errors import CircuitError
 
     lo, hi = _number(args.lo, "--from"), _number(args.hi, "--to")
@@ -209,7 +216,18 @@ def run(args) -> int:
     def unit(name: str) -> str:  # axis units of the --plot figure
         return param_unit(circuit, name)
 
-    circuit = sweep_circuit(circuit, sweeps, point=args.point)
+    movers = bias_movers(circuit, sweeps, point=args.point)
+    base_bias = None
+    if any(nonlinear_kinds(circuit)) and not movers:  # the bias stays: linearize once
+        base = linear_point_near(circuit, point=args.point)
+        circuit, base_bias = base.circuit, bias_summary(base)
+    elif movers and ymap:
+        raise CircuitError(f"--map: {next(iter(movers.values()))}; a map linearizes once (use --by to re-bias "
+                           "per column)")
+    elif movers and not args.json:
+        how = "every value" if args.sweep.lower() in {m.lower() for m in movers} else "each column"
+        print(f"note: {next(iter(movers.values()))}: re-biasing and re-linearizing at {how}", file=sys.stderr)
+    rebias = "point" if args.sweep.lower() in {m.lower() for m in movers} else "column"
     progress = not args.json  # drawn only on a terminal and without STABKIT_NO_PROGRESS (report.progress)
     common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method)
     if ymap:
@@ -231,7 +249,10 @@ def run(args) -> int:
     if by:
         by, values = by
         res = stability_table(circuit, args.sweep, lo, hi, by, values, params=fixed, probes=probes,
-                              workers=args.workers, progress=progress, **common)
+                              workers=args.workers, progress=progress, rebias=rebias, point=args.point, **common)
+        if base_bias is not None:
+            for col in res.columns:
+                col.bias = base_bias
         if args.json:
             emit_json(res.to_dict())
         else:
@@ -242,7 +263,9 @@ def run(args) -> int:
                     print(f"  {by}={format_eng(v)}: {_edge_text(e)}")
         _save_plot(lambda ax: res.plot(ax=ax, unit=unit(args.sweep), by_unit=unit(by)), args.plot)
         return _exit(res.verdict, [u for c in res.columns for u in c.uncertain])
-    res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, progress=progress, **common)
+    res = admissible_range(circuit, args.sweep, lo, hi, params=fixed, point=args.point, progress=progress, **common)
+    if base_bias is not None:
+        res.bias = base_bias
     if args.json:
         emit_json(res.to_dict())
     else:

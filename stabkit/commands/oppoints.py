@@ -70,6 +70,12 @@ def run(args) -> int:
             if rows:
                 print(table(rows, ["transistor", "region", "Ic", "Vce", "Vbe (internal)", "Ic/Ib", "gm",
                                    "fT (intrinsic)"]))
+            fets = [[d["name"], d.get("family", f"level {d.get('level', '?')}"), d.get("region", d.get("mode", "")),
+                     format_eng(d.get("id", 0.0), "A"), format_eng(d.get("vgs", 0.0), "V"),
+                     format_eng(d.get("vds", 0.0), "V"), format_eng(d.get("gm", 0.0), "S"),
+                     format_eng(d.get("gds", 0.0), "S"), d.get("path", "")] for d in pt.fets]
+            if fets:
+                print(table(fets, ["FET", "model", "region", "Id", "Vgs", "Vds", "gm", "gds", "evaluated by"]))
             rm = _rightmost(verdict.points[0])
             if rm:
                 print(f"rightmost pole: {rm}")

@@ -6,6 +6,8 @@ import argparse
 
 from stabkit.commands.common import add_common, add_point, fmt_hz, finish, load_circuit, print_warnings, table
 
+__all__ = ['register', 'run', 'pole_rows']
+
 EPILOG = """\
 The verdict is the one every stabkit command gives (exact poles cross-checked with the NDF): exit 0 stable,
 1 unstable, 3 uncertain (reason on stderr), 2 bad input. Nonlinear devices (tunnel diodes, transistors,
@@ -17,6 +19,7 @@ examples:
   stabkit poles cases/ntype_smallsignal.cir --set lser=60n --json
   stabkit poles cases/tunnel_bistable.cir            every operating point
   stabkit poles cases/tunnel_bistable.cir --point 2  only the second
+  stabkit poles cases/linvill_bfr840.cir --set lext=5n --sensitivity   which elements damp the unstable modes
 """
 
 
@@ -26,9 +29,26 @@ def register(sub) -> None:
                                    "eigenvalues of (G, −C), with the stability verdict.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("netlist", help="SPICE netlist")
+    p.add_argument("--sensitivity", nargs="?", const="auto", metavar="WHICH",
+                   help="rank every element and .param by how much it moves the right-half-plane modes (or the "
+                        "least-damped one when there are none); WHICH: auto (default), rhp, least-damped, or a count")
     add_point(p)
     add_common(p)
     p.set_defaults(func=run)
+
+
+def _which(text: str):
+    if text in ("auto", "rhp", "least-damped"):
+        return text
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if k < 1:
+        from stabkit.errors import NetlistError
+
+        raise NetlistError(f"--sensitivity {text!r}: expected auto, rhp, least-damped or a positive count")
+    return k
 
 
 def pole_rows(pole_result) -> list[list[str]]:
@@ -44,13 +64,26 @@ def run(args) -> int:
     d = verdict.deciding
     payload = {**(d.poles.to_dict() if d.poles is not None else {"poles": [], "rhp_count": d.rhp_count}),
                **verdict.to_dict(), "rhp_count": d.rhp_count}
+    sens = None
+    if args.sensitivity:
+        from stabkit.analysis.sensitivity import sensitivities
+
+        which = _which(args.sensitivity)
+        if d.poles is None:
+            payload["sensitivities"] = []
+            payload["warnings"] = [*payload.get("warnings", []), "sensitivities need the exact poles: the circuit "
+                                                                  "has distributed elements"]
+        else:
+            sens = sensitivities(circuit, which=which, point=d.point.index if len(verdict.points) > 1 else None)
+            payload["sensitivities"] = sens.to_dict()
+            payload["warnings"] = [*payload.get("warnings", []), *sens.warnings]
     if not args.json:
         print(circuit.summary())
         for pv in verdict.points:
             if len(verdict.points) > 1:
                 print(f"\n{pv.point.label}: {pv.verdict.upper()}")
             if pv.poles is None:
-                distributed = any(e.kind in ("T", "N") for e in pv.circuit)
+                distributed = not pv.circuit.is_lumped
                 print(("distributed elements: no finite set of natural frequencies" if distributed else
                        "too many unknowns for the exact poles (see the warning)")
                       + f"; the verdict is the NDF's ({pv.ndf.encirclements} encirclement(s))")
@@ -61,5 +94,8 @@ def run(args) -> int:
             if pv.poles is not None and pv.poles.zero_modes:
                 print(f"{pv.poles.zero_modes} structural zero mode(s) at s = 0 (conserved charge or flux; not counted)")
         print(verdict.summary())
-        print_warnings(verdict.warnings)
+        if sens is not None:
+            print("\nsensitivities (relative: the shift of Re s/2π for +100 % of the value, linearized):")
+            print(sens.text())
+        print_warnings([*verdict.warnings, *(sens.warnings if sens is not None else [])])
     return finish(verdict, args, payload)

@@ -36,7 +36,7 @@ distributions (NAME is a .param, an element or MODEL.PARAM of a .model card):
 
 examples:
   stabkit yield cases/ntype_smallsignal.cir --vary rser=tol:20% --vary lser=tol:20% --samples 1000 --seed 1
-  stabkit yield cases/linvill_bfr840.cir --set lext=3n --vary r=tol:5% --vary x1.m_bfr840l3rhesd.bf=tol:30% --samples 200 --seed 7 --keep worst/ --plot yield.png
+  stabkit yield cases/linvill_bfr840.cir --set lext=7.8n --vary r=tol:5% --vary x1.m_bfr840l3rhesd.bf=tol:30% --samples 40 --seed 7 --keep worst/ --plot yield.png
 
 On a Dask cluster add --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786; pip install 'stabkit[dask]'): the samples
 are spread over its workers, the result is the same as on local processes.

@@ -565,8 +565,8 @@ def is_junction_diode(circuit: Circuit, element: Element) -> bool:
 
 
 def nonlinear_elements(circuit: Circuit) -> list[Element]:
-    """The elements the nonlinear layer handles: ``D``, ``Q`` and ``B``, in netlist order."""
-    return [e for e in circuit if e.kind in ("D", "Q", "B")]
+    """The elements the nonlinear layer handles: ``D``, ``Q``, ``M``, ``J`` and ``B``, in netlist order."""
+    return [e for e in circuit if e.kind in ("D", "Q", "B", "M", "J")]
 
 
 def simulator_options(circuit: Circuit, temp: float | None = None, gmin: float | None = None
@@ -597,7 +597,7 @@ def _instance(circuit: Circuit, e: Element, resolved, temp_c: float | None, mode
 
 def circuit_devices(circuit: Circuit, params: Mapping[str, float] | None = None, *, temp: float | None = None,
                     gmin: float | None = None) -> list[NonlinearDevice]:
-    """Every nonlinear device of ``circuit`` (``D``, ``Q``, ``B`` elements), built from its model card.
+    """Every nonlinear device of ``circuit`` (``D``, ``Q``, ``B``, level-1 ``M`` elements), built from its model card.
 
     Parameters
     ----------
@@ -631,6 +631,20 @@ def _is_resolved(circuit: Circuit, params: Mapping[str, float]) -> bool:
 def _build(circuit: Circuit, e: Element, resolved, temp_c, tnom_c, gmin) -> NonlinearDevice:
     if e.kind == "B":
         return BehaviouralSource(e, resolved)
+    if e.kind in ("M", "J", "Q"):
+        from stabkit.nonlinear.ngspice_devices import NgspiceDeviceNeeded, device_family, device_path
+
+        path, why = device_path(circuit, e, resolved, temp_c)
+        if path == "ngspice":
+            raise NgspiceDeviceNeeded(f"{e.where()}: {e.name} ({why}) is evaluated by ngspice: its operating point "
+                                      "comes from ngspice (stabkit poles/ndf/loads/report/check do this; this "
+                                      "analysis solves the DC point natively and cannot)")
+        if e.kind == "M":
+            from stabkit.nonlinear.mosfet import MosfetLevel1, MosLevel1Params
+
+            model, values = circuit.model_values(e, resolved)
+            p = MosLevel1Params.from_card(model.type, values, circuit.values(e, resolved), name=e.model or "?")
+            return MosfetLevel1(e.name, e.nodes, p, gmin, model=e.model or "", element=e)
     if e.kind == "Q":
         model, values = circuit.model_values(e, resolved)
         params = gp.GummelPoonParams.from_card(model.type, values, name=e.model or "?")

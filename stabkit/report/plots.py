@@ -20,7 +20,8 @@ pole locus (:func:`plot_pole_locus`), admissible strips (:func:`plot_intervals`)
 (:func:`plot_curve_features`), load lines (:func:`plot_load_lines`), regions along a sweep
 (:func:`plot_region_sweep`), pole paths (:func:`plot_pole_paths`), oscillator conditions
 (:func:`plot_oscillator_conditions`), region map (:func:`plot_region_map`), oscillator steady state
-(:func:`plot_oscillation`), one-port oscillator picture (:func:`plot_one_port`).
+(:func:`plot_oscillation`), one-port oscillator picture (:func:`plot_one_port`), pole sensitivities
+(:func:`plot_sensitivities`), equivalent reactance over a band (:func:`plot_equivalent`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ __all__ = [
     "plot_stability_factors", "plot_admissible", "plot_table", "plot_stability_map", "plot_pole_locus",
     "plot_intervals", "plot_curve_features", "plot_load_lines", "plot_region_sweep", "plot_pole_paths",
     "plot_oscillator_conditions", "plot_region_map", "plot_oscillation", "plot_one_port",
-    "plot_power_sweep", "plot_probe_sweep"]
+    "plot_power_sweep", "plot_probe_sweep", "plot_sensitivities", "plot_equivalent"]
 
 # ----------------------------------------------------------------------------- colours (Okabe & Ito 2008)
 BLUE = "#0072B2"
@@ -744,4 +745,49 @@ def plot_probe_sweep(sweep, orbits, probe, ax=None):
     ax.set_xlabel(f"fundamental at node {probe} (V peak)")
     ax.set_ylabel("G = Re Y (mS)")
     ax.legend(fontsize=7)
+    return ax
+
+
+# ----------------------------------------------------------------------------- design: sensitivities, L_eq
+def plot_sensitivities(labels, shifts_hz, pole_hz: complex, ax=None):
+    """Horizontal bars: the linearized shift of ``Re s/2π`` (Hz) for +100 % of each named element or
+    parameter (``labels``, ``shifts_hz`` in the order to draw, largest first). Bars that damp the mode
+    (negative) are blue, the others vermillion and hatched."""
+    labels = list(labels)
+    vals = np.asarray(shifts_hz, dtype=float)
+    ax = _axes(ax, figsize=(6.4, 0.32 * max(len(labels), 4) + 1.4))
+    damps = vals < 0
+    ax.barh(range(len(labels)), vals, color=[BLUE if d else VERMILLION for d in damps],
+            hatch=[None if d else "//" for d in damps] if len(labels) else None)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize="small")
+    ax.invert_yaxis()
+    ax.axvline(0.0, color="black", lw=0.8)
+    _eng(ax.xaxis, "Hz")
+    ax.set_xlabel("shift of Re s/2π for +100 % of the value (linearized; negative damps)")
+    ax.grid(True, axis="x", alpha=0.3)
+    pole = complex(pole_hz)
+    fit_title(ax, f"mode s/2π = {format_eng(pole.real, 'Hz')} ± j{format_eng(abs(pole.imag), 'Hz')}")
+    return ax
+
+
+def plot_equivalent(freq_hz, values, target: float, tol: float, kind: str = "L", ax=None, tol_band_hz=None):
+    """``X_eq(f)`` (H or F) with the target, the ±``tol`` lines and, when given, the ±tol band shaded."""
+    ax = _axes(ax)
+    f = np.asarray(freq_hz, dtype=float)
+    unit = "H" if kind == "L" else "F"
+    if tol_band_hz is not None:
+        ax.axvspan(tol_band_hz[0], tol_band_hz[1], color=BLUE, alpha=0.12, lw=0, label=f"±{tol * 100:g} % band")
+    ax.semilogx(f, np.asarray(values, dtype=float), color=BLUE, label=f"{kind}_eq = Im Z/ω" if kind == "L"
+                else f"{kind}_eq = −1/(ω Im Z)")
+    ax.axhline(target, color="black", lw=0.8, label="target")
+    for k, m in enumerate((1 - tol, 1 + tol)):
+        ax.axhline(target * m, color=GREY, lw=0.8, ls="--", label=f"target ±{tol * 100:g} %" if k == 0 else None)
+    _eng(ax.xaxis, "Hz")
+    _eng(ax.yaxis, unit)
+    ax.set_xlabel("frequency")
+    ax.set_ylabel(f"equivalent {'inductance' if kind == 'L' else 'capacitance'}")
+    ax.grid(True, which="both", alpha=0.3)
+    fit_title(ax, f"{kind}_eq over the band, target {format_eng(target, unit)}")
+    _legend_outside(ax)
     return ax

@@ -413,7 +413,9 @@ def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Re
             verdict = runner.verdict if runner is not None else decide(circuit)
         sweeps = case is not None and (case.table is not None or case.map is not None
                                        or sum(e.kind == "admissible" for e in case.expectations) >= 2)
-        bar.total = (2 + 2 * len(verdict.points) + (len(case.expectations) + sweeps if case is not None else 0))
+        unstable_points = sum(1 for pv in verdict.points if pv.poles is not None and pv.poles.rhp_count)
+        bar.total = (2 + 2 * len(verdict.points) + unstable_points
+                     + (len(case.expectations) + sweeps if case is not None else 0))
         resolved = circuit.resolve_params()
         rep.outcome = verdict.verdict
         _section_verdict(rep, verdict)
@@ -431,6 +433,13 @@ def _assemble_report(circuit, name: str, runner, source: Path | None, now) -> Re
                 _section_ndf(rep, pv, suffix, sub=many)
             with _step(bar, f"poles{' at point %d' % pv.point.index if many else ''}"):
                 _section_poles(rep, pv, suffix, sub=many)
+            if pv.poles is not None and pv.poles.rhp_count:  # which element damps the unstable modes
+                from stabkit.analysis.sensitivity import sensitivities
+
+                with _step(bar, f"sensitivities{' at point %d' % pv.point.index if many else ''}"):
+                    _section_sensitivities(rep, sensitivities(circuit, which="rhp",
+                                                              point=pv.point.index if many else None),
+                                           suffix, sub=many)
         _section_twoport(rep, circuit, verdict)
         if case is not None:
             _section_case(rep, runner, bar)
@@ -517,8 +526,14 @@ def _section_oppoints(rep: Report, circuit, verdict) -> None:
                 n = len(pt.transistors)
                 who = "The transistor is" if n == 1 else "Both transistors are" if n == 2 else f"All {n} transistors are"
                 rep.p(f"{who} forward active, as an amplifier or NIC design assumes.")
-            for w in pt.warnings:
-                rep.warning(w)
+        if pt.fets:
+            rep.table(["FET", "model", "region", "Id", "Vgs", "Vds", "gm", "gds", "evaluated by"],
+                      [[d["name"], d.get("family", f"level {d.get('level', '?')}"), d.get("region", d.get("mode", "")),
+                        format_eng(d.get("id", 0.0), "A"), format_eng(d.get("vgs", 0.0), "V"),
+                        format_eng(d.get("vds", 0.0), "V"), format_eng(d.get("gm", 0.0), "S"),
+                        format_eng(d.get("gds", 0.0), "S"), d.get("path", "")] for d in pt.fets])
+        for w in pt.warnings:
+            rep.warning(w)
         if pt.diodes:
             rep.p(f"Junction diodes ({len(pt.diodes)}, e.g. the ESD and package diodes of vendor models):")
             rep.table(["junction diode", "Vd", "I", "gd", "Cd"],
@@ -656,6 +671,27 @@ def _section_poles(rep: Report, pv, suffix: str = "", sub: bool = False) -> None
         rep.table(POLE_HEADER, _pole_table_rows(outside))
         if len(outside) > MAX_POLE_ROWS:
             rep.note(f"{len(outside) - MAX_POLE_ROWS} more rows (better damped) not listed.")
+
+
+def _section_sensitivities(rep: Report, result, suffix: str = "", sub: bool = False, top: int = 10) -> None:
+    """Which element damps each unstable mode: the one-sentence diagnosis, the ranked table and the bar chart
+    of a :class:`~stabkit.analysis.sensitivity.SensitivityResult`."""
+    if not result.modes:
+        return
+    rep.heading("Which element damps the mode (pole sensitivities)", sub)
+    rep.p("First-order sensitivity of each unstable natural frequency to every element of the small-signal "
+          "circuit and every .param of the netlist, from the left and right null vectors of G + sC: the shift of "
+          "Re s/2π for +100 % of the value, linearized. Negative: increasing the value damps the mode.")
+    for k, mode in enumerate(result.modes):
+        rep.p(mode.describe())
+        rep.table(["element or .param", "value", "ΔRe s/2π per +100 %", "ΔIm s/2π per +100 %"],
+                  [[x.name + (" (.param)" if x.kind == "param" else ""), format_eng(x.value),
+                    format_eng(x.re_hz_relative, "Hz"), format_eng(x.im_hz_relative, "Hz")] for x in mode.ranked(top)])
+        rep.draw(lambda ax, m=mode: m.plot(ax=ax, top=top),
+                 "pole sensitivities: blue bars damp the mode, vermillion hatched ones push it right",
+                 f"sensitivity{suffix}-{k}")
+    for w in result.warnings:
+        rep.note(w)
 
 
 def _section_twoport(rep: Report, circuit, verdict=None) -> None:

@@ -1,8 +1,8 @@
-"""The Linvill NIC with real BFR840L3RHESD models (``cases/linvill_bfr840.cir``): L_eq(f), the ±5 % band,
-the load correction of Lн and the admissible L_ext table (docs/cases/linvill_bfr840.md).
+"""The Linvill NIC with real BFR840L3RHESD models (``cases/linvill_bfr840_collector.cir``, the collector-port alternative): L_eq(f), the ±5 % band,
+the load correction of Lн and the admissible L_ext table (docs/cases/linvill_bfr840_collector.md).
 
-Run from the repository root: ``python scripts/linvill_bfr840.py`` (needs ``../shared/models``). It prints
-the figures quoted in the docs and writes ``docs/cases/img/linvill_bfr840_leq.png``. The functions are
+Run from the repository root: ``python scripts/linvill_bfr840_collector.py`` (needs ``../shared/models``). It prints
+the figures quoted in the docs and writes ``docs/cases/img/linvill_bfr840_collector_leq.png``. The functions are
 imported by ``tests/test_linvill_bfr840.py``.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 ROOT = Path(__file__).resolve().parents[1]
-CASE = ROOT / "cases" / "linvill_bfr840.cir"
+CASE = ROOT / "cases" / "linvill_bfr840_collector.cir"
 VENDOR_LIB = ROOT.parent / "shared" / "models" / "BFR840L3RHESD.lib"
 TARGET_H = -5e-9
 BAND_HZ = (0.5e9, 2.0e9)
@@ -183,7 +183,7 @@ def main() -> int:
         iv = ", ".join(f"[{a * 1e9:.3f}; {b * 1e9:.3f}]" for a, b in r.intervals) or "none"
         print(f"| {u:g} | {ic * 1e3:.2f} | {ln * 1e9:.3f} | {l.min() * 1e9:.3f} … {l.max() * 1e9:.3f} | "
               f"{f_lo / 1e9:.3f} | {f_hi / 1e9:.3f} | {(f_hi - f_lo) / F0_HZ * 100:.0f} | {iv} |")
-    out = ROOT / "docs" / "cases" / "img" / "linvill_bfr840_leq.png"
+    out = ROOT / "docs" / "cases" / "img" / "linvill_bfr840_collector_leq.png"
     plot_leq(lin, {**fixed, "ln0": defaults["ln0"], "dln": defaults["dln"]}, RC_VALUES, out)
     print(f"wrote {out.relative_to(ROOT)}")
     return 0

@@ -1,0 +1,648 @@
+"""The non-Foster design steps as library calls: equivalent L or C at a port, load correction, resistance
+compensation, transmission-line loads, and the admissible external load per design.
+
+A negative-impedance converter realises ``L_eq(f) = Im Zin / ω`` (or ``C_eq(f) = −1/(ω Im Zin)``) at its port.
+The negative-inductor paper (``../shared/seeds/DIGEST.md`` §2) designs one in steps, each a call here:
+
+- :func:`equivalent` — ``L_eq(f)`` / ``C_eq(f)`` from a port impedance;
+- :func:`band_statistics` — min, max and the deviation ``(X − target)/|target|`` over a band;
+- :func:`tolerance_band` — the widest contiguous frequency range containing a given frequency (the design
+  band's geometric centre) where ``|X/target − 1| ≤ tol``, edges located by root finding;
+- :func:`tune_center` — step 4: the value of one load element that makes the deviation over the band
+  symmetric (``(max + min)/2 = target``); :func:`tune_widest` — the value that makes the ±tol band widest
+  (Tables 2–4);
+- :func:`compensate_resistance` — step 5: a load resistor that makes ``Re Zin`` over the band symmetric
+  about zero;
+- :func:`line_section` and :func:`with_line_load` — step 3, Eqs. 1–3: the transmission-line section
+  (``ω0·Ls = Z0·sin θ``, ``ω0·Cp = tan(θ/2)/Z0``) that replaces a lumped load inductor;
+- :func:`design` — all of it for one design (tune, compensate, band, the admissible range of an external
+  element through :func:`stabkit.analysis.loads.admissible_range`, whose verdicts come from
+  :func:`stabkit.analysis.verdict.decide_linear`), and :func:`design_columns` /
+  :func:`design_rows` — one design per value of a second parameter (re-biased and re-tuned per column:
+  Tables 2 and 3) or per target and tolerance (Table 4).
+
+Circuits with transistors are linearized at their DC point (per column where a column moves it); the
+port impedance is that of the circuit with the *external* elements (the source and ``L_ext`` of the
+stability sweep) removed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as la
+from scipy.optimize import brentq
+
+from stabkit.analysis.mna import assemble
+from stabkit.analysis.ports import impedance, port_pair
+from stabkit.circuit.graph import GROUND, Circuit
+from stabkit.errors import CircuitError, ParameterError
+
+__all__ = ["equivalent", "port_impedance", "band_grid", "band_statistics", "tolerance_band", "line_section", "with_line_load",
+           "PortModel", "tune_center", "tune_widest", "compensate_resistance", "EquivDesign", "design",
+           "design_columns", "design_rows", "DEFAULT_BAND_POINTS"]
+
+TWO_PI = 2.0 * np.pi
+#: frequencies (log-spaced) on which min/max over the design band are taken
+DEFAULT_BAND_POINTS = 121
+#: frequencies (log-spaced) of the search for the ±tol band edges (refined by root finding)
+DEFAULT_SEARCH_POINTS = 241
+
+
+# ----------------------------------------------------------------------------------------- closed forms
+def equivalent(z: np.ndarray, freqs_hz: np.ndarray, kind: str = "L") -> np.ndarray:
+    """``L_eq = Im Z/ω`` (H) for ``kind="L"`` or ``C_eq = −1/(ω Im Z)`` (F) for ``kind="C"``."""
+    w = TWO_PI * np.asarray(freqs_hz, dtype=float)
+    z = np.asarray(z, dtype=complex)
+    if kind == "L":
+        return z.imag / w
+    if kind == "C":
+        with np.errstate(divide="ignore"):
+            return -1.0 / (w * z.imag)
+    raise ValueError(f"kind must be 'L' or 'C', got {kind!r}")
+
+
+def band_grid(band: tuple[float, float], points: int = DEFAULT_BAND_POINTS) -> np.ndarray:
+    """Log-spaced frequencies over ``band = (f_lo, f_hi)`` (Hz), ends included."""
+    lo, hi = float(band[0]), float(band[1])
+    if not 0 < lo < hi:
+        raise ValueError(f"a band needs 0 < f_lo < f_hi, got {band}")
+    return np.geomspace(lo, hi, points)
+
+
+def band_statistics(values: np.ndarray, target: float) -> dict:
+    """Min, max and the deviation ``(X − target)/|target|`` in % (``[most negative, most positive]``) over
+    the values of a band (the paper's "−0.16/+0.06 nH = −3.2/+1.2 %" for −5.16 … −4.94 nH at −5 nH)."""
+    v = np.asarray(values, dtype=float)
+    dev = (v - target) / abs(target) * 100.0
+    return {"min": float(v.min()), "max": float(v.max()), "deviation_pct": [float(dev.min()), float(dev.max())]}
+
+
+def tolerance_band(freqs_hz: np.ndarray, values: np.ndarray, target: float, tol: float, centre_hz: float,
+                   refine=None) -> tuple[float, float] | None:
+    """The widest contiguous range of ``freqs_hz`` containing ``centre_hz`` where ``|X/target − 1| ≤ tol``.
+
+    ``values`` are ``X`` on the (sorted) grid ``freqs_hz``; ``refine(f) -> X`` (optional) evaluates ``X`` at one
+    frequency, and each edge is then located between grid points by Brent's method. ``None`` when ``X`` is
+    outside the tolerance at ``centre_hz`` (or the grid does not reach it). An edge at the grid's end means
+    "at least to there"."""
+    f = np.asarray(freqs_hz, dtype=float)
+    err = np.abs(np.asarray(values, dtype=float) / target - 1.0) - tol
+    if not f[0] <= centre_hz <= f[-1]:
+        return None
+    k = int(np.searchsorted(f, centre_hz))
+    k = min(max(k, 0), f.size - 1)
+    if k > 0 and abs(math.log(f[k - 1] / centre_hz)) < abs(math.log(f[k] / centre_hz)):
+        k -= 1
+    if refine is not None:
+        e_centre = abs(refine(centre_hz) / target - 1.0) - tol
+    else:
+        e_centre = err[k]
+    if not e_centre <= 0:
+        return None
+    lo = k
+    while lo > 0 and err[lo - 1] <= 0:
+        lo -= 1
+    hi = k
+    while hi < f.size - 1 and err[hi + 1] <= 0:
+        hi += 1
+    if err[k] > 0:  # the centre is inside but its nearest grid point is not: a very narrow band
+        lo = hi = k
+
+    def e(x):
+        return abs(refine(x) / target - 1.0) - tol
+
+    f_lo, f_hi = float(f[lo]), float(f[hi])
+    if refine is not None:
+        if lo > 0:
+            a, b = (f[lo - 1], f[lo]) if err[lo] <= 0 else (f[lo - 1], centre_hz)
+            f_lo = float(brentq(e, a, b, xtol=1e-9 * b, rtol=1e-10))
+        if hi < f.size - 1:
+            a, b = (f[hi], f[hi + 1]) if err[hi] <= 0 else (centre_hz, f[hi + 1])
+            f_hi = float(brentq(e, a, b, xtol=1e-9 * b, rtol=1e-10))
+    return f_lo, f_hi
+
+
+def line_section(ls: float, z0: float, f0: float) -> dict[str, float]:
+    """The transmission-line section equivalent to a lumped load inductor ``ls`` at ``f0`` (Eqs. 1–3):
+    ``θ = arcsin(ω0·Ls/Z0)`` (rad), its Π-equivalent shunt capacitances ``Cp = tan(θ/2)/(ω0·Z0)`` (F) and the
+    delay ``td = θ/ω0`` (s). Valid for ``ω0·Ls ≤ Z0`` (``θ ≤ 90°``)."""
+    w0 = TWO_PI * float(f0)
+    ratio = w0 * float(ls) / float(z0)
+    if not 0 < ratio <= 1:
+        raise ValueError(f"a line of Z0 = {z0:g} Ω cannot replace {ls:g} H at {f0:g} Hz: ω0·Ls/Z0 = {ratio:.4g} "
+                         "must lie in (0, 1] (θ ≤ 90°); raise Z0")
+    theta = math.asin(ratio)
+    return {"theta_rad": theta, "theta_deg": math.degrees(theta), "cp": math.tan(theta / 2) / (w0 * z0),
+            "td": theta / w0, "z0": float(z0), "f0": float(f0), "ls": float(ls)}
+
+
+def with_line_load(circuit: Circuit, inductor: str, z0: float, f0: float) -> Circuit:
+    """A copy of ``circuit`` whose inductor ``inductor`` is replaced by the equivalent line section (step 3):
+    a lossless line ``T`` between the inductor's nodes (ground return) with ``Z0 = z0`` and
+    ``TD = arcsin(ω0·Ls/Z0)/ω0``, where ``Ls`` is the inductor's value — a number or its expression, so tuning
+    the parameter behind it tunes the line's electrical length (θ stays at 90° where ``ω0·Ls > Z0``)."""
+    e = circuit.element(inductor)
+    if e.kind != "L":
+        raise CircuitError(f"{inductor}: a line section replaces an inductor, not a {e.kind} element")
+    value = e.values["value"]
+    ls = f"({value})" if isinstance(value, str) else f"{float(value)!r}"
+    w0 = f"{TWO_PI * float(f0)!r}"
+    out = circuit.without([e.name])
+    # θ saturates at 90° where ω0·Ls would exceed Z0 (a tuner may try such values on its way)
+    out.add_tline(f"T{e.name}", e.nodes[0], GROUND, e.nodes[1], GROUND, float(z0),
+                  td=f"asin(min({w0}*{ls}/{float(z0)!r}, 1))/{w0}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------- the port
+class _QZPort:
+    """``Z(jω)`` of a lumped system at one port from its complex QZ factorization (computed once)."""
+
+    def __init__(self, system, node_plus: str, node_minus: str):
+        inc = system.incidence(node_plus, node_minus)
+        if not inc.any():
+            raise CircuitError(f"port {node_plus},{node_minus}: the two nodes are the same")
+        self.S, self.T, Q, Zm = la.qz(system.G.toarray(), system.C.toarray(), output="complex")
+        self.qb = Q.conj().T @ inc
+        self.bz = inc @ Zm
+
+    def __call__(self, freqs: np.ndarray) -> np.ndarray:
+        out = np.empty(freqs.shape, dtype=complex)
+        for i, f in enumerate(freqs):
+            m = self.S + (1j * TWO_PI * f) * self.T
+            d = np.abs(np.diag(m))
+            if d.min() <= 1e-14 * max(d.max(), 1e-300):
+                out[i] = np.inf
+                continue
+            out[i] = self.bz @ la.solve_triangular(m, self.qb, check_finite=False)
+        return out
+
+
+class _DensePort:
+    """``Z(jω)`` of a (small) distributed system at one port: a dense solve of ``G + jωC + D(jω)`` per frequency."""
+
+    def __init__(self, system, node_plus: str, node_minus: str):
+        self.inc = system.incidence(node_plus, node_minus)
+        if not self.inc.any():
+            raise CircuitError(f"port {node_plus},{node_minus}: the two nodes are the same")
+        self.system = system
+        self.G = system.G.toarray().astype(complex)
+        self.C = system.C.toarray()
+
+    def __call__(self, freqs: np.ndarray) -> np.ndarray:
+        out = np.empty(freqs.shape, dtype=complex)
+        d = self.system.distributed
+        for i, f in enumerate(freqs):
+            s = 1j * TWO_PI * f
+            m = self.G + s * self.C
+            for entry in d:
+                m[entry.row, entry.col] += complex(entry.fn(np.array([s]))[0])
+            try:
+                out[i] = self.inc @ np.linalg.solve(m, self.inc.astype(complex))
+            except np.linalg.LinAlgError:
+                out[i] = np.inf
+        return out
+
+
+def port_impedance(system, freqs_hz: np.ndarray, node_plus: str, node_minus: str = GROUND) -> np.ndarray:
+    """``Z(jω)`` between two nodes, like :func:`stabkit.analysis.ports.impedance`, but for lumped systems by one
+    complex QZ factorization ``G = Q·S·Zᴴ``, ``C = Q·T·Zᴴ`` and a triangular solve per frequency (exact; over a
+    few hundred frequencies an order of magnitude faster); distributed systems by a dense solve per frequency."""
+    freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
+    if system.n == 0:
+        return impedance(system, freqs, node_plus, node_minus)
+    if not system.is_lumped:
+        return _DensePort(system, node_plus, node_minus)(freqs)
+    return _QZPort(system, node_plus, node_minus)(freqs)
+
+
+class PortModel:
+    """The port impedance of a circuit as a function of parameter overrides: the (linearized) circuit with the
+    external elements removed, re-biased where an override moves the DC point.
+
+    Parameters
+    ----------
+    circuit : Circuit
+        Linear, or with transistors/diodes (linearized at ``params``).
+    port : str or (str, str)
+        The port (a node to ground, or two nodes).
+    params : mapping
+        Fixed overrides (``.param`` or element names, SI).
+    external : iterable of str
+        Elements removed for the port impedance (the source and series ``L_ext`` of the stability sweep).
+    point : int, optional
+        Operating point (1-based) for circuits with several.
+    """
+
+    def __init__(self, circuit: Circuit, port, params: Mapping[str, float] | None = None,
+                 external: Iterable[str] = (), point: int | None = None):
+        from stabkit.analysis.points import linear_point_near, nonlinear_kinds
+
+        self.port = port_pair(port)
+        self.params = {k.lower(): float(v) for k, v in (params or {}).items()}
+        self.external = [x for x in external]
+        for name in self.external:
+            if name not in circuit:
+                raise CircuitError(f"--external {name}: no element of that name in the circuit")
+        self.source = circuit
+        self.point_index = point
+        self.nonlinear = any(nonlinear_kinds(circuit))
+        self._moving: dict[str, bool] = {}
+        self.point = linear_point_near(circuit, self.params, point=point) if self.nonlinear else None
+        self.linear = self.point.circuit if self.point is not None else circuit.with_values(self.params)
+        self._port_circuit = self.linear.without(self.external)
+        self._solvers: dict[tuple, object] = {}
+
+    def moves_bias(self, name: str) -> bool:
+        """True when ``name`` takes part in the DC solution (then every evaluation re-biases)."""
+        from stabkit.analysis.points import bias_movers
+
+        key = name.lower()
+        if not self.nonlinear:
+            return False
+        if key not in self._moving:
+            value = self.value_of(key)
+            trial = [value * 0.9, value * 1.1] if value else [0.0, 1e-3]
+            self._moving[key] = bool(bias_movers(self.source, {key: trial}, self.params, self.point_index))
+        return self._moving[key]
+
+    def value_of(self, name: str) -> float:
+        key = name.lower()
+        c = self.linear
+        if key in c.params:
+            return float(c.resolve_params()[key])
+        if key in c:
+            return float(c.values(c.element(key), c.resolve_params())["value"])
+        raise ParameterError(f"no parameter or element {name!r} in the circuit")
+
+    def circuit_at(self, overrides: Mapping[str, float] | None = None, *, with_external: bool = False) -> Circuit:
+        """The linear circuit at ``overrides`` (re-biased when one of them moves the DC point)."""
+        from stabkit.analysis.points import linear_point_near
+
+        over = {k.lower(): float(v) for k, v in (overrides or {}).items()}
+        if over and any(self.moves_bias(k) for k in over):
+            lin = linear_point_near(self.source, {**self.params, **over}, near=self.point,
+                                    point=self.point_index).circuit
+        else:
+            lin = self.linear.with_values(over) if over else self.linear
+        return lin if with_external else lin.without(self.external)
+
+    def z(self, freqs_hz, overrides: Mapping[str, float] | None = None) -> np.ndarray:
+        """``Zin(f)`` (Ω, complex) with the external elements removed."""
+        over = {k.lower(): float(v) for k, v in (overrides or {}).items()}
+        key = tuple(sorted(over.items()))
+        solver = self._solvers.get(key)
+        if solver is None:
+            if all(k in self._port_circuit.params and not self.moves_bias(k) for k in over):
+                system = assemble(self._port_circuit, over)  # parameters only: no copy of the circuit
+            else:
+                system = assemble(self.circuit_at(over))
+            solver = _QZPort(system, *self.port) if system.is_lumped else _DensePort(system, *self.port)
+            if len(self._solvers) > 64:
+                self._solvers.clear()
+            self._solvers[key] = solver
+        return solver(np.atleast_1d(np.asarray(freqs_hz, dtype=float)))
+
+    def bias(self) -> dict | None:
+        from stabkit.analysis.points import bias_summary
+
+        return bias_summary(self.point) if self.point is not None else None
+
+
+# ----------------------------------------------------------------------------------------- tuning
+def _bracket(fn, x0: float, *, lo: float | None = None, hi: float | None = None, factor: float = 1.08,
+             steps: int = 60) -> tuple[float, float]:
+    """A sign change of ``fn`` around ``x0`` (expanding geometrically both ways, within [lo, hi])."""
+    f0 = fn(x0)
+    if f0 == 0:
+        return x0, x0
+    a = b = x0
+    fa = fb = f0
+    for _ in range(steps):
+        a_new, b_new = a / factor, b * factor
+        if lo is not None:
+            a_new = max(a_new, lo)
+        if hi is not None:
+            b_new = min(b_new, hi)
+        if a_new != a:
+            f_new = fn(a_new)
+            if np.sign(f_new) != np.sign(fa):
+                return a_new, a
+            a, fa = a_new, f_new
+        if b_new != b:
+            f_new = fn(b_new)
+            if np.sign(f_new) != np.sign(fb):
+                return b, b_new
+            b, fb = b_new, f_new
+        factor = min(factor * 1.15, 2.0)
+    raise CircuitError(f"no value between {a:.4g} and {b:.4g} brings the deviation to zero")
+
+
+def tune_center(model: PortModel, name: str, band: tuple[float, float], target: float, *, kind: str = "L",
+                fixed: Mapping[str, float] | None = None, points: int = DEFAULT_BAND_POINTS,
+                xrtol: float = 1e-9) -> float:
+    """Step 4: the value of ``name`` (a ``.param`` or element) for which ``(max + min)/2`` of ``X_eq`` over
+    ``band`` equals ``target``: the deviation becomes symmetric. Brent's method on a bracket found around the
+    present value."""
+    f = band_grid(band, points)
+    fixed = dict(fixed or {})
+
+    def mid(v):
+        x = equivalent(model.z(f, {**fixed, name: v}), f, kind)
+        return 0.5 * (x.max() + x.min()) - target
+
+    x0 = fixed.get(name.lower(), model.value_of(name))
+    a, b = _bracket(mid, x0, lo=abs(x0) * 1e-3 if x0 > 0 else None)
+    if a == b:
+        return a
+    return float(brentq(mid, a, b, xtol=xrtol * max(abs(a), abs(b)), rtol=4 * np.finfo(float).eps))
+
+
+def _log_width(model, name, v, fixed, band, target, tol, kind, search, refine_edges=False) -> tuple[float, tuple | None]:
+    centre = math.sqrt(band[0] * band[1])
+    over = {**fixed, name: v}
+    values = equivalent(model.z(search, over), search, kind)
+    refine = (lambda x: float(equivalent(model.z([x], over), np.array([x]), kind)[0])) if refine_edges else None
+    edges = tolerance_band(search, values, target, tol, centre, refine=refine)
+    if edges is None:
+        # outside the tolerance at the centre: a negative score that still points towards it
+        x_c = float(equivalent(model.z([centre], over), np.array([centre]), kind)[0])
+        return -abs(x_c / target - 1.0), None
+    return math.log(edges[1] / edges[0]), edges
+
+
+def tune_widest(model: PortModel, name: str, band: tuple[float, float], target: float, tol: float, *,
+                kind: str = "L", fixed: Mapping[str, float] | None = None, search: tuple[float, float] | None = None,
+                span: float = 0.15, scan: int = 61, zoom: int = 9, xrtol: float = 1e-5) -> float:
+    """The value of ``name`` for which the ±``tol`` band (containing the band's geometric centre) is widest, in
+    the ratio ``f+/f−``.
+
+    The width is not smooth in the tuned value: it jumps where a stretch of ``X_eq`` just outside the tolerance
+    dips into it and joins the band. So the search is by scans: ``scan`` values within ``±span`` (relative) of
+    the centre-tuned value (moved along while the best lies at an end of the scan), then zoomed scans of ``zoom`` values between the best one's neighbours until they are
+    ``xrtol`` (relative) apart."""
+    fixed = dict(fixed or {})
+    v_c = tune_center(model, name, band, target, kind=kind, fixed=fixed)
+    grid_f = np.geomspace(*(search or (band[0] / 10, band[1] * 10)), DEFAULT_SEARCH_POINTS)
+
+    def score(v):
+        return _log_width(model, name, v, fixed, band, target, tol, kind, grid_f, True)[0]
+
+    centre = v_c
+    for _ in range(8):  # while the best value lies at an end of the scan, move the scan along
+        values = centre * (1 + np.linspace(-span, span, scan))
+        scores = [score(v) for v in values]
+        k = int(np.argmax(scores))
+        if 0 < k < len(values) - 1:
+            break
+        centre = float(values[k])
+    best_v, best_s = float(values[k]), float(scores[k])
+    a, b = float(values[max(k - 1, 0)]), float(values[min(k + 1, len(values) - 1)])
+    while b - a > xrtol * abs(v_c):
+        values = np.linspace(a, b, zoom)
+        scores = [score(v) for v in values]
+        k = int(np.argmax(scores))
+        if scores[k] > best_s:
+            best_v, best_s = float(values[k]), float(scores[k])
+        a, b = float(values[max(k - 1, 0)]), float(values[min(k + 1, len(values) - 1)])
+    return best_v
+
+
+def compensate_resistance(model: PortModel, name: str, band: tuple[float, float], *,
+                          fixed: Mapping[str, float] | None = None, points: int = DEFAULT_BAND_POINTS,
+                          xrtol: float = 1e-9) -> float:
+    """Step 5: the value of the load resistor ``name`` for which ``Re Zin`` over ``band`` is symmetric about
+    zero (``max + min = 0``); the NIC turns the load resistance into a negative one at its port."""
+    f = band_grid(band, points)
+    fixed = dict(fixed or {})
+
+    def mid(v):
+        r = model.z(f, {**fixed, name: v}).real
+        return 0.5 * (r.max() + r.min())
+
+    x0 = fixed.get(name.lower(), model.value_of(name)) or 1.0
+    a, b = _bracket(mid, max(x0, 1e-3), lo=1e-6)
+    if a == b:
+        return a
+    return float(brentq(mid, a, b, xtol=xrtol * max(abs(a), abs(b)), rtol=4 * np.finfo(float).eps))
+
+
+# ----------------------------------------------------------------------------------------- designs
+@dataclass
+class EquivDesign:
+    """One design: ``X_eq`` over the band after tuning, the ±tol band and (optionally) the admissible range of
+    an external element. ``column`` is ``(name, value)`` of the ``--by`` parameter when there is one."""
+
+    kind: str
+    target: float
+    band: tuple[float, float]
+    tol: float
+    freq_hz: np.ndarray
+    values: np.ndarray
+    z: np.ndarray
+    tol_band_hz: tuple[float, float] | None
+    tuned: dict[str, float] = field(default_factory=dict)
+    params: dict[str, float] = field(default_factory=dict)
+    column: tuple[str, float] | None = None
+    bias: dict | None = None
+    admissible: object | None = None  # AdmissibleRange
+    line: dict | None = None
+    mode: str = "center"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def statistics(self) -> dict:
+        return band_statistics(self.values, self.target)
+
+    @property
+    def f0_hz(self) -> float | None:
+        """Geometric centre of the ±tol band."""
+        return None if self.tol_band_hz is None else math.sqrt(self.tol_band_hz[0] * self.tol_band_hz[1])
+
+    @property
+    def bandwidth_pct(self) -> float | None:
+        """``(f+ − f−)/f0`` in %, ``f0`` the ±tol band's geometric centre (the paper's Table 4)."""
+        if self.tol_band_hz is None:
+            return None
+        return (self.tol_band_hz[1] - self.tol_band_hz[0]) / self.f0_hz * 100.0
+
+    @property
+    def bandwidth_pct_band_centre(self) -> float | None:
+        """``(f+ − f−)/f_c`` in %, ``f_c`` the design band's geometric centre (the paper's Tables 2–3)."""
+        if self.tol_band_hz is None:
+            return None
+        return (self.tol_band_hz[1] - self.tol_band_hz[0]) / math.sqrt(self.band[0] * self.band[1]) * 100.0
+
+    @property
+    def intervals(self) -> list[tuple[float, float]] | None:
+        return None if self.admissible is None else list(self.admissible.intervals)
+
+    def to_dict(self) -> dict:
+        stats = self.statistics
+        out = {"kind": self.kind, "target": self.target, "min": stats["min"], "max": stats["max"],
+               "deviation_pct": stats["deviation_pct"], "tol_pct": self.tol * 100.0,
+               "tol_band_hz": None if self.tol_band_hz is None else list(self.tol_band_hz),
+               "tuned": dict(self.tuned), "mode": self.mode, "band_hz": list(self.band), "f0_hz": self.f0_hz,
+               "bandwidth_pct": self.bandwidth_pct, "bandwidth_pct_band_centre": self.bandwidth_pct_band_centre,
+               "re_z_ohm": [float(self.z.real.min()), float(self.z.real.max())], "warnings": list(self.warnings)}
+        if self.column is not None:
+            out[self.column[0]] = self.column[1]
+        if self.bias is not None:
+            out["bias"] = self.bias
+        if self.line is not None:
+            out["line"] = dict(self.line)
+        if self.admissible is not None:
+            a = self.admissible
+            out["intervals"] = [[float(x), float(y)] for x, y in a.intervals]
+            out["loads"] = {"param": a.param, "from": a.lo, "to": a.hi, "verdict": a.verdict,
+                            "edges": [e.to_dict() for e in a.edges], "uncertain": [[float(x), r] for x, r in a.uncertain]}
+        return out
+
+    def plot(self, ax=None):
+        """``X_eq(f)`` over the band with the target and the ±tol lines."""
+        from stabkit.report.plots import plot_equivalent
+
+        return plot_equivalent(self.freq_hz, self.values, self.target, self.tol, self.kind, ax=ax,
+                               tol_band_hz=self.tol_band_hz)
+
+
+def design(circuit: Circuit, port, band: tuple[float, float], target: float, *, kind: str = "L",
+           tune: str | None = None, mode: str = "center", tol: float = 0.05, compensate: str | None = None,
+           params: Mapping[str, float] | None = None, external: Iterable[str] = (),
+           loads: tuple[str, float, float] | None = None, search: tuple[float, float] | None = None,
+           line: tuple[str, float] | None = None, point: int | None = None, column: tuple[str, float] | None = None,
+           band_points: int = DEFAULT_BAND_POINTS, rtol: float = 1e-3, load_points: int = 31) -> EquivDesign:
+    """One negative-L (or C) design at a port: tune, compensate, measure, and find the admissible external load.
+
+    Parameters
+    ----------
+    circuit : Circuit
+        The NIC with its external load (linear or with transistors; linearized at its DC point).
+    port : str or (str, str)
+        The NIC's input.
+    band : (float, float)
+        Design band (Hz).
+    target : float
+        Target ``X_eq`` (H for ``kind="L"``, F for ``"C"``), e.g. ``-5e-9``.
+    tune : str, optional
+        Load element or parameter to tune (step 4): ``mode="center"`` makes the deviation over the band
+        symmetric, ``"widest"`` makes the ±``tol`` band widest.
+    compensate : str, optional
+        Load resistor to tune so ``Re Zin`` over the band is symmetric about zero (step 5); ``tune`` is then
+        re-tuned, alternating until both settle.
+    params : mapping, optional
+        Overrides (SI); ``column`` (name, value) is one of them, reported as the design's column.
+    external : iterable of str
+        Elements removed for the port impedance (the source and ``L_ext``).
+    loads : (name, lo, hi), optional
+        The external element (or parameter) whose admissible range is found (the stability verdicts come
+        from :func:`stabkit.analysis.loads.admissible_range`).
+    search : (float, float), optional
+        Frequency range searched for the ±tol band (default a decade beyond the band each way).
+    line : (inductor, z0), optional
+        Replace the load inductor by a line section of impedance ``z0`` (step 3, θ from Eq. 3 at the band's
+        geometric centre).
+    point : int, optional
+        DC operating point (1-based) for circuits with several.
+
+    Returns
+    -------
+    EquivDesign
+    """
+    from stabkit.analysis.loads import admissible_range
+
+    if mode not in ("center", "widest"):
+        raise ValueError(f"mode must be 'center' or 'widest', got {mode!r}")
+    if not 0 < tol < 1:
+        raise ValueError(f"tol must be a fraction in (0, 1), got {tol}")
+    fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
+    if column is not None:
+        fixed[column[0].lower()] = float(column[1])
+    line_info = None
+    if line is not None:
+        f0 = math.sqrt(band[0] * band[1])
+        circuit = with_line_load(circuit, line[0], line[1], f0)
+    model = PortModel(circuit, port, fixed, external, point)
+    tuned: dict[str, float] = {}
+    notes: list[str] = []
+    if compensate:
+        tuned[compensate.lower()] = model.value_of(compensate)
+    for _ in range(25 if compensate else 1):
+        before = dict(tuned)
+        if compensate:
+            try:
+                tuned[compensate.lower()] = compensate_resistance(model, compensate, band, fixed=tuned)
+            except CircuitError as exc:
+                notes.append(f"{compensate} cannot make Re Zin symmetric about zero over the band ({exc}); "
+                             f"kept at {tuned[compensate.lower()]:.6g}")
+                compensate = None
+        if tune:
+            try:
+                tuned[tune.lower()] = (tune_widest(model, tune, band, target, tol, kind=kind, fixed=tuned,
+                                                   search=search)
+                                       if mode == "widest" and not compensate else
+                                       tune_center(model, tune, band, target, kind=kind, fixed=tuned))
+            except CircuitError as exc:
+                tuned.setdefault(tune.lower(), model.value_of(tune) if tune.lower() not in fixed else fixed[tune.lower()])
+                notes.append(f"{tune} cannot centre X_eq on the target over the band ({exc}); kept at "
+                             f"{tuned[tune.lower()]:.6g}")
+                tune = None
+        if before and all(abs(tuned[k] - before.get(k, math.inf)) <= 1e-7 * abs(tuned[k]) for k in tuned):
+            break
+    if compensate and tune and mode == "widest":
+        tuned[tune.lower()] = tune_widest(model, tune, band, target, tol, kind=kind, fixed=tuned, search=search)
+    if line is not None:
+        e = circuit.element(f"T{line[0]}")
+        resolved = circuit.resolve_params({k: v for k, v in {**fixed, **tuned}.items() if k in circuit.params})
+        td = float(circuit.values(e, resolved)["td"])
+        w0 = TWO_PI * math.sqrt(band[0] * band[1])
+        line_info = {"z0": float(line[1]), "f0": w0 / TWO_PI, "theta_deg": math.degrees(td * w0), "td": td,
+                     "ls": math.sin(td * w0) * line[1] / w0, "cp": math.tan(td * w0 / 2) / (w0 * line[1])}
+    f = band_grid(band, band_points)
+    z = model.z(f, tuned)
+    values = equivalent(z, f, kind)
+    grid = np.geomspace(*(search or (band[0] / 10, band[1] * 10)), DEFAULT_SEARCH_POINTS)
+    edges = tolerance_band(grid, equivalent(model.z(grid, tuned), grid, kind), target, tol,
+                           math.sqrt(band[0] * band[1]),
+                           refine=lambda x: float(equivalent(model.z([x], tuned), np.array([x]), kind)[0]))
+    admissible = None
+    if loads is not None:
+        name, lo, hi = loads
+        if model.nonlinear and (model.moves_bias(name) or any(model.moves_bias(k) for k in tuned)):
+            full = circuit  # re-biased at every value of the swept element
+            ps = {**fixed, **tuned}
+        else:
+            full = model.circuit_at(tuned, with_external=True)
+            ps = {k: v for k, v in {**fixed, **tuned}.items() if k in full.params}
+        admissible = admissible_range(full, name, lo, hi, params=ps, rtol=rtol, points=load_points, point=point)
+    return EquivDesign(kind=kind, target=float(target), band=(float(band[0]), float(band[1])), tol=float(tol),
+                       freq_hz=f, values=values, z=z, tol_band_hz=edges, tuned=tuned, params=fixed,
+                       column=None if column is None else (column[0].lower(), float(column[1])),
+                       bias=model.bias(), admissible=admissible, line=line_info, mode=mode, warnings=notes)
+
+
+def design_columns(circuit: Circuit, port, band, target, by: str, values: Sequence[float], **kwargs) -> list[EquivDesign]:
+    """One :func:`design` per value of ``by`` (a supply, a stabilizing resistor …): each column re-biased,
+    re-linearized and re-tuned (the paper's Tables 2 and 3)."""
+    return [design(circuit, port, band, target, column=(by, float(v)), **kwargs) for v in values]
+
+
+def design_rows(circuit: Circuit, port, band, targets: Sequence[float], tols: Sequence[float], *,
+                line_above: float | None = None, line: tuple[str, float] | None = None, **kwargs) -> list[EquivDesign]:
+    """One :func:`design` per target and tolerance (the paper's Table 4); with ``line`` and ``line_above``,
+    targets with ``|target| ≥ line_above`` use the line-section load, the others the lumped one."""
+    out: list[EquivDesign] = []
+    tune = kwargs.get("tune")
+    for target in targets:
+        use_line = line if (line is not None and (line_above is None or abs(target) >= line_above)) else None
+        for tol in tols:
+            args = dict(kwargs)
+            if tune and out and tune.lower() in out[-1].tuned:  # start from the previous design, scaled
+                guess = out[-1].tuned[tune.lower()] * target / out[-1].target
+                args["params"] = {**dict(kwargs.get("params") or {}), tune.lower(): guess}
+            out.append(design(circuit, port, band, target, tol=tol, line=use_line, **args))
+    return out
