@@ -409,7 +409,7 @@ def test_results_serialise_and_plot_what_they_found():
     np.testing.assert_allclose(_data_x_extent(ax, span), [2.0, 50.0], rtol=RTOL)
     edges = sorted(ln.get_xdata()[0] for ln in ax.lines if ln.get_linestyle() == "--")
     np.testing.assert_allclose(edges, [2.0, 50.0], rtol=RTOL)
-    (step,) = [ln for ln in ax.lines if ln.get_label() == "RHP natural frequencies"]
+    (step,) = [ln for ln in ax.lines if ln.get_label() == "unstable natural frequencies"]
     np.testing.assert_array_equal(step.get_ydata(), [_rhp_count_ntype(50.0, 10e-12, 1e-9, x) for x in step.get_xdata()])
     plt.close(ax.figure)
 
