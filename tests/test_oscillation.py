@@ -319,7 +319,7 @@ def test_hard_start_search_range_decides_what_is_excluded():
 def test_a_sweep_that_stops_short_is_undecided():
     """The Linvill NIC's least-damped mode is a 100 GHz package resonance; harmonic balance stops converging there
     below 1 V, far short of the 21 V the search was to reach: larger orbits are not excluded, so exit 3."""
-    res = oscillation(read_netlist(CASES / "linvill_bfr840.cir"))
+    res = oscillation(read_netlist(CASES / "linvill_bfr840_collector.cir"))  # the collector-port NIC
     assert res.verdict.verdict == "stable"
     assert (res.regime, res.oscillates, res.exit_code) == ("undecided", None, 3)
     assert "not excluded" in res.reasons[0] and res.sweep[-1][0] < 21.0
