@@ -510,3 +510,24 @@ def test_method_poles_refuses_a_circuit_too_large_for_it():
     with pytest.raises(CircuitError, match=r"unknowns: the exact poles .* use the NDF"):
         decide_linear(c, method="poles")
     assert time.perf_counter() - t0 < 30.0
+
+
+def test_an_ndf_that_cannot_count_makes_the_verdict_uncertain_not_bad_input(monkeypatch):
+    """A degenerate contour (a leading minor of the return-difference matrix vanishing identically) on a valid
+    circuit is numerical doubt: exit 3 with the reason, never exit 2 'bad input'; a sure instability of the
+    exact poles still stands."""
+    import stabkit.analysis.ndf as ndf_module
+    from stabkit.errors import CircuitError
+
+    def refuse(*args, **kwargs):
+        raise CircuitError("the return-difference matrix is singular on the contour (a leading minor vanishes "
+                           "identically near s = 1 rad/s): a subset of the active elements makes the circuit "
+                           "degenerate")
+
+    monkeypatch.setattr(ndf_module, "ndf", refuse)  # decide_linear imports it at call time
+    code, out, err = run(["poles", NTYPE])
+    assert code == 3 and "NDF: no count" in err, (code, err)
+    code, out, err = run(["ndf", NTYPE])
+    assert code == 3 and "NDF: no count" in err, (code, err)
+    code, out, err = run(["poles", NTYPE, "--set", "lser=60n"])  # two RHP poles, sure: unstable stands
+    assert code == 1, (code, err)

@@ -242,7 +242,7 @@ def local_cluster():
 
 
 def test_dask_local_cluster_gives_the_same_counts(ntype, serial_run, local_cluster):
-    distributed = pytest.importorskip("distributed")
+    import distributed  # the test extra installs dask[distributed]
     res = yield_analysis(ntype, VARY, N_SAMPLES, seed=SEED, scheduler=local_cluster.scheduler_address)
     assert res.backend == "dask" and res.workers == 2
     np.testing.assert_array_equal(res.outcomes.codes, serial_run.outcomes.codes)

@@ -418,8 +418,20 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
             use_poles = False
             size_note = [f"{why}: the verdict is the NDF's alone (no cross-check with the exact poles)"]
     pole_result = poles(system) if use_poles else None
-    ndf_result = ndf(system, fmin=fmin, fmax=fmax) if method in ("auto", "ndf") else None
-    verdict, reasons, warn = judge(pole_result, ndf_result)
+    ndf_result, ndf_refusal = None, None
+    if method in ("auto", "ndf"):
+        try:
+            ndf_result = ndf(system, fmin=fmin, fmax=fmax)
+        except CircuitError as exc:  # a degenerate contour on a valid circuit: no count, so no sure answer
+            if not str(exc).startswith("the return-difference matrix is singular on the contour"):
+                raise
+            ndf_refusal = f"NDF: no count: {exc}"
+    if ndf_refusal is not None and pole_result is None:
+        verdict, reasons, warn = UNCERTAIN, [ndf_refusal], []
+    else:
+        verdict, reasons, warn = judge(pole_result, ndf_result)
+        if ndf_refusal is not None and verdict != UNSTABLE:  # a sure instability of the exact poles stands
+            verdict, reasons = UNCERTAIN, [*reasons, ndf_refusal]
     if point.tangent and verdict != UNSTABLE:
         verdict = UNCERTAIN
         reasons = [*reasons, "the load line touches the device curve at this operating point (a tangent point): "

@@ -60,13 +60,15 @@ def run(args) -> int:
     circuit = load_circuit(args.netlist, args.set)
     verdict = decide(circuit, fmin=fmin, fmax=fmax, point=args.point)
     d = verdict.deciding
-    payload = {**d.ndf.to_dict(), **verdict.to_dict()}
+    payload = {**(d.ndf.to_dict() if d.ndf is not None else {}), **verdict.to_dict()}
     if not args.json:
         print(circuit.summary())
         for pv in verdict.points:
             res = pv.ndf
             if len(verdict.points) > 1:
                 print(f"\n{pv.point.label}: {pv.verdict.upper()}")
+            if res is None:  # the NDF gave no count (the reason is the verdict's)
+                continue
             rows = [[src.name, src.kind, str(src.encirclements), f"{src.raw_count:.3f}"] for src in res.sources]
             if rows:
                 print(table(rows, ["source", "kind", "encirclements", "raw"]))

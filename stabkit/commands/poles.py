@@ -86,7 +86,8 @@ def run(args) -> int:
                 distributed = not pv.circuit.is_lumped
                 print(("distributed elements: no finite set of natural frequencies" if distributed else
                        "too many unknowns for the exact poles (see the warning)")
-                      + f"; the verdict is the NDF's ({pv.ndf.encirclements} encirclement(s))")
+                      + (f"; the verdict is the NDF's ({pv.ndf.encirclements} encirclement(s))" if pv.ndf is not None
+                         else "; the NDF gave no count either"))
             elif pv.poles.poles.size:
                 print(table(pole_rows(pv.poles), ["Re(s)/2π", "Im(s)/2π", ""]))
             else:
