@@ -384,29 +384,34 @@ def test_ctrl_c_stops_the_workers(ntype_file):
     proc = subprocess.Popen([sys.executable, "-m", "stabkit", "yield", str(ntype_file), "--vary", "rs=tol:5%",
                              "--samples", "1000000", "--workers", "2", "--seed", "1"],
                             cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    deadline = time.monotonic() + 60
-    # interrupt once the pool's workers run (not during the imports, which may take seconds on a busy machine)
-    while time.monotonic() < deadline and proc.poll() is None:
-        if children.exists() and len(children.read_text().split()) >= 2:
-            break
-        time.sleep(0.2)
-    time.sleep(1.0)
-    assert proc.poll() is None, proc.communicate()
-    workers = [int(p) for p in children.read_text().split()] if children.exists() else []
-    start = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
-    assert "stabkit: interrupted" in err and "Traceback" not in err
-    assert time.monotonic() - start < 10
-    time.sleep(0.5)
-    for pid in workers:  # the pool's workers are gone too (or dead, waiting to be reaped)
-        try:
-            status = Path(f"/proc/{pid}/status").read_text().lower()
-        except FileNotFoundError:
-            continue
-        assert "zombie" in status or "python" not in status, status[:200]
+    try:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        deadline = time.monotonic() + 60
+        # interrupt once the pool's workers run (not during the imports, which may take seconds on a busy machine)
+        while time.monotonic() < deadline and proc.poll() is None:
+            if children.exists() and len(children.read_text().split()) >= 2:
+                break
+            time.sleep(0.2)
+        time.sleep(1.0)
+        assert proc.poll() is None, proc.communicate()
+        workers = [int(p) for p in children.read_text().split()] if children.exists() else []
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "stabkit: interrupted" in err and "Traceback" not in err
+        assert time.monotonic() - start < 10
+        time.sleep(0.5)
+        for pid in workers:  # the pool's workers are gone too (or dead, waiting to be reaped)
+            try:
+                status = Path(f"/proc/{pid}/status").read_text().lower()
+            except FileNotFoundError:
+                continue
+            assert "zombie" in status or "python" not in status, status[:200]
+    finally:  # whatever failed above: no process left running, no pipe left open
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
 # ---------------------------------------------------------------------------------------------- transistors
