@@ -88,6 +88,10 @@ defaults: dict[str, float] = {
     "ndf.max_tail_extension": 1e6,
     # a count further than this from an integer is a doubt
     "ndf.integer_tol": 0.1,
+    # per-source return differences by default up to this many active elements; beyond, the total count only
+    "ndf.per_source_max": 64,
+    # exact (dense) poles of the circuit and its passive reference for the default band up to this many unknowns
+    "ndf.exact_poles_max_n": 1500,
     # dense batched solves are used up to this many unknowns; banded or sparse LU above
     "ndf.dense_max_n": 80,
     # banded LU (after reverse Cuthill–McKee) when the half-bandwidth is at most this; general sparse LU beyond
@@ -117,19 +121,49 @@ def unpivoted_lu_pivots(R: np.ndarray) -> np.ndarray:
 
     ``R`` has shape ``(..., r, r)``; returns ``(..., r)`` with ``pivots[..., k] = det R[:k+1,:k+1] /
     det R[:k,:k]``. A zero pivot (a leading minor that vanishes at that point) gives ``nan`` from there on.
+
+    Computed by recursive halving: the pivots of ``[[A, B], [C, D]]`` are those of ``A`` followed by those of
+    the Schur complement ``D − C·A⁻¹·B`` (leading minors of the complement are ratios of leading minors of the
+    whole). ``A⁻¹·B`` is a LAPACK solve (with partial pivoting inside ``A``) and the update a batched matrix
+    product, so the work is ``O(r³)`` per matrix in BLAS/LAPACK, not ``r`` Python-level sweeps.
     """
-    A = np.array(R, dtype=complex, copy=True)
-    r = A.shape[-1]
-    piv = np.empty(A.shape[:-1], dtype=complex)
+    A = np.asarray(R, dtype=complex)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for k in range(r):
-            p = A[..., k, k].copy()
-            piv[..., k] = p
-            if k + 1 < r:
-                col = A[..., k + 1:, k] / p[..., None]
-                A[..., k + 1:, k + 1:] -= col[..., :, None] * A[..., k, None, k + 1:]
+        piv = _pivots_recursive(A)
+    piv = np.array(piv, dtype=complex, copy=True)
     piv[~np.isfinite(piv)] = np.nan
     return piv
+
+
+def _pivots_small(A: np.ndarray) -> np.ndarray:
+    A = np.array(A, dtype=complex, copy=True)
+    r = A.shape[-1]
+    piv = np.empty(A.shape[:-1], dtype=complex)
+    for k in range(r):
+        p = A[..., k, k].copy()
+        piv[..., k] = p
+        if k + 1 < r:
+            col = A[..., k + 1:, k] / p[..., None]
+            A[..., k + 1:, k + 1:] -= col[..., :, None] * A[..., k, None, k + 1:]
+    return piv
+
+
+def _pivots_recursive(A: np.ndarray) -> np.ndarray:
+    r = A.shape[-1]
+    if r <= 16:
+        return _pivots_small(A)
+    h = r // 2
+    top = _pivots_recursive(A[..., :h, :h])
+    lead, upper, lower, rest = A[..., :h, :h], A[..., :h, h:], A[..., h:, :h], A[..., h:, h:]
+    batch = lead.shape[:-2]
+    flat_lead = lead.reshape((-1, h, h))
+    flat_upper = upper.reshape((-1, h, r - h))
+    ok = np.all(np.isfinite(top.reshape((-1, h))), axis=1) & np.all(top.reshape((-1, h)) != 0, axis=1)
+    X = np.full(flat_upper.shape, np.nan, dtype=complex)
+    if ok.any():
+        X[ok] = np.linalg.solve(flat_lead[ok], flat_upper[ok])
+    schur = rest - lower @ X.reshape(batch + (h, r - h))
+    return np.concatenate([top, _pivots_recursive(schur)], axis=-1)
 
 
 def log_pivots(pivots: np.ndarray) -> np.ndarray:
@@ -138,61 +172,207 @@ def log_pivots(pivots: np.ndarray) -> np.ndarray:
         return np.log(np.abs(pivots)) + 1j * np.angle(pivots)
 
 
-class ReturnDifferenceEvaluator:
-    """Evaluates ``R(s) = I + Eᵀ M0(s)⁻¹ U diag(w(s))`` for arrays of ``s`` (rad/s, complex).
+#: bytes one frequency chunk of the dense batched path may use (M and its solve)
+CHUNK_BYTES = 64 * 2 ** 20
 
-    Small systems (``n ≤ defaults["ndf.dense_max_n"]``) are solved as one batched dense solve over all frequencies;
-    larger ones with one sparse LU of ``M0(s)`` per frequency on a pre-computed common sparsity pattern.
-    Points where ``M0`` is exactly singular come back as ``nan``.
+
+class PatternSolver:
+    """Factorizations of ``A(s) = Σ entries`` on a fixed sparsity pattern, one frequency at a time.
+
+    The pattern (``rows``, ``cols``, ``n × n``) is analysed once: systems of up to ``defaults["ndf.dense_max_n"]``
+    unknowns are solved as batched dense problems (frequencies in chunks of :data:`CHUNK_BYTES`); larger ones
+    are reordered once by reverse Cuthill–McKee and, when the half-bandwidth is at most
+    ``defaults["ndf.max_band"]``, factored by LAPACK's banded LU (``zgbtrf``); otherwise by SuperLU with a
+    column ordering computed once (COLAMD on the first frequency) and reused for every later one (the matrix
+    is pre-permuted and SuperLU told ``NATURAL``). ``kind`` says which path runs.
     """
 
-    def __init__(self, system: MNASystem):
+    def __init__(self, n: int, rows: np.ndarray, cols: np.ndarray, values):
+        self.n = n
+        self.rows, self.cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
+        self.values = values  # callable: s (nf,) -> entries (nf, m)
+        m = self.rows.size
+        self.kind = "dense" if n <= _d("dense_max_n") else "sparse"
+        if self.kind == "sparse" and m:
+            from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+            pattern = sp.csr_matrix((np.ones(m), (self.rows, self.cols)), shape=(n, n))
+            perm = np.asarray(reverse_cuthill_mckee((pattern + pattern.T).tocsr(), symmetric_mode=True))
+            where = np.empty(n, dtype=int)
+            where[perm] = np.arange(n)
+            pr, pc = where[self.rows], where[self.cols]
+            lower, upper = int(max(0, np.max(pr - pc))), int(max(0, np.max(pc - pr)))
+            if max(lower, upper) <= _d("max_band"):
+                self.kind = "banded"
+                self.band = (lower, upper)
+                self.band_rows = lower + upper + pr - pc  # row in gbtrf storage (kl extra rows on top)
+                self.band_cols = pc
+                self.perm, self.where = perm, where
+        if self.kind == "sparse":
+            base = sp.csc_matrix((np.arange(1, m + 1, dtype=float), (self.rows, self.cols)), shape=(n, n))
+            self.csc_order = base.data.astype(int) - 1
+            self.csc_indices = base.indices
+            self.csc_indptr = base.indptr
+            self.column_order = None  # fixed after the first factorization
+
+    # ---- one frequency
+    def _banded(self, vals: np.ndarray):
+        from scipy.linalg.lapack import zgbtrf
+
+        lower, upper = self.band
+        ab = np.zeros((2 * lower + upper + 1, self.n), dtype=complex, order="F")
+        ab[self.band_rows, self.band_cols] = vals
+        lu, ipiv, info = zgbtrf(ab, lower, upper)
+        return None if info != 0 else (lu, ipiv)
+
+    def _sparse(self, vals: np.ndarray):
+        A = sp.csc_matrix((vals[self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+                if self.column_order is None:
+                    lu = spla.splu(A, permc_spec="COLAMD")
+                    # SuperLU factors Pr·A·Pc: column i of A goes to position perm_c[i]
+                    self.column_order = np.argsort(lu.perm_c)
+                    self.column_parity = _parity(self.column_order)
+                lu = spla.splu(A[:, self.column_order], permc_spec="NATURAL")
+        except RuntimeError:  # exactly singular
+            return None
+        return lu
+
+    def factor(self, s: complex):
+        """Factorization at one ``s`` (``None`` where ``A(s)`` is exactly singular); use with
+        :meth:`solve_with` and :meth:`logdet_of`."""
+        vals = self.values(np.array([s], dtype=complex))[0]
+        return self._banded(vals) if self.kind == "banded" else self._sparse(vals)
+
+    def solve_with(self, fac, B: np.ndarray) -> np.ndarray:
+        """``A⁻¹·B`` from a factorization of :meth:`factor` (``B``: ``(n, k)``)."""
+        if self.kind == "banded":
+            from scipy.linalg.lapack import zgbtrs
+
+            lower, upper = self.band
+            x, _ = zgbtrs(fac[0], lower, upper, np.asarray(B, dtype=complex)[self.perm], fac[1])
+            return x[self.where]
+        y = fac.solve(np.asarray(B, dtype=complex))
+        x = np.empty_like(y)
+        x[self.column_order] = y
+        return x
+
+    def logdet_of(self, fac) -> complex:
+        """``log|det A| + j·arg det A`` from a factorization (``nan`` for ``None``)."""
+        if fac is None:
+            return complex(np.nan, np.nan)
+        if self.kind == "banded":
+            lu, ipiv = fac
+            lower, upper = self.band
+            d = lu[lower + upper]
+            swaps = int(np.count_nonzero(ipiv != np.arange(ipiv.size)))
+            parity = swaps & 1
+        else:
+            d = fac.U.diagonal()
+            parity = _parity(fac.perm_r) + _parity(fac.perm_c) + self.column_parity
+        with np.errstate(divide="ignore"):
+            return complex(np.sum(np.log(np.abs(d))), np.sum(np.angle(d)) + np.pi * (parity % 2))
+
+    # ---- arrays of frequencies
+    def chunks(self, nf: int, per_point: int):
+        """Index slices of at most :data:`CHUNK_BYTES` for ``per_point`` bytes a frequency."""
+        size = max(1, int(CHUNK_BYTES // max(per_point, 1)))
+        return [slice(i, min(i + size, nf)) for i in range(0, nf, size)]
+
+    def _dense_stack(self, s: np.ndarray) -> np.ndarray:
+        M = np.zeros((s.size, self.n, self.n), dtype=complex)
+        M[:, self.rows, self.cols] = self.values(s)
+        return M
+
+    def selected_solves(self, s: np.ndarray, U: np.ndarray, Et: sp.csr_matrix) -> np.ndarray:
+        """``Eᵀ·A(s)⁻¹·U`` for each ``s``: shape ``(len(s), r, r)``, ``nan`` where ``A`` is singular. ``Eᵀ``
+        (sparse, ``r × n``) only selects and combines a few entries of each solution column; no
+        ``(len(s), n, r)`` array is ever held."""
+        nf, r = s.size, U.shape[1]
+        out = np.full((nf, Et.shape[0], r), np.nan, dtype=complex)
+        if self.kind == "dense":
+            for part in self.chunks(nf, 16 * self.n * (self.n + 2 * r)):
+                M = self._dense_stack(s[part])
+                X = np.full((M.shape[0], self.n, r), np.nan, dtype=complex)
+                try:
+                    X = np.linalg.solve(M, np.broadcast_to(U, (M.shape[0], self.n, r)))
+                except np.linalg.LinAlgError:
+                    for i in range(M.shape[0]):
+                        try:
+                            X[i] = np.linalg.solve(M[i], U)
+                        except np.linalg.LinAlgError:
+                            pass
+                out[part] = np.einsum("ij,fjk->fik", Et.toarray(), X) if r else out[part]
+            return out
+        for i in range(nf):
+            fac = self.factor(s[i])
+            if fac is not None:
+                out[i] = Et @ self.solve_with(fac, U)
+        return out
+
+    def logdet(self, s: np.ndarray) -> np.ndarray:
+        """``log det A(s)`` (``log|det| + j·arg det``) for each ``s``; ``nan`` where ``A`` is singular."""
+        out = np.full(s.size, np.nan, dtype=complex)
+        if self.n == 0:
+            return np.zeros(s.size, dtype=complex)
+        if self.kind == "dense":
+            for part in self.chunks(s.size, 16 * self.n * self.n):
+                sign, logabs = np.linalg.slogdet(self._dense_stack(s[part]))
+                ok = sign != 0
+                chunk = np.full(sign.shape, np.nan, dtype=complex)
+                chunk[ok] = logabs[ok] + 1j * np.angle(sign[ok])
+                out[part] = chunk
+            return out
+        for i in range(s.size):
+            out[i] = self.logdet_of(self.factor(s[i]))
+        return out
+
+
+class ReturnDifferenceEvaluator:
+    """Evaluates ``R(s) = I + Eᵀ M0(s)⁻¹ U diag(w(s))`` for arrays of ``s`` (rad/s, complex), and the total
+    ``log NDF(s) = log det M(s) − log det M0(s)`` from two factorizations (:meth:`log_ndf`).
+
+    ``M0`` (and ``M``) are factored by :class:`PatternSolver` (batched dense for small systems, banded LU after
+    a reverse Cuthill–McKee ordering, or SuperLU with a column ordering reused across frequencies). ``Eᵀ·X`` is
+    a sparse selection. Points where ``M0`` is exactly singular come back as ``nan``.
+
+    ``per_source``: the contour follows the ``r`` return differences (``r`` solves and an ``r × r``
+    factorization per frequency); without it only the total ``log NDF`` (one determinant ratio, cost
+    independent of ``r``). ``columns`` is the number of logarithms the contour tracks (``r`` or 1).
+    """
+
+    def __init__(self, system: MNASystem, *, per_source: bool = True):
         self.system = system
         n, r = system.n, system.r
         self.n, self.r = n, r
+        self.per_source = bool(per_source)
+        self.columns = r if self.per_source else min(r, 1)
         self.U = system.U.toarray().astype(complex)
-        self.Et = system.E.toarray().T.astype(complex)
+        self.Et = sp.csr_matrix(system.E.T, dtype=complex)
         G0 = sp.coo_matrix(system.G0)
         C0 = sp.coo_matrix(system.C0)
         dist = system.distributed
         rows = np.concatenate([G0.row, C0.row, np.array([d.row for d in dist], dtype=int)])
         cols = np.concatenate([G0.col, C0.col, np.array([d.col for d in dist], dtype=int)])
-        keys = rows.astype(np.int64) * max(n, 1) + cols
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        m = uniq.size
-        self.pattern_rows = (uniq // max(n, 1)).astype(int)
-        self.pattern_cols = (uniq % max(n, 1)).astype(int)
-        self.g = np.zeros(m)
-        self.c = np.zeros(m)
-        ng, nc = G0.nnz, C0.nnz
-        np.add.at(self.g, inverse[:ng], G0.data)
-        np.add.at(self.c, inverse[ng:ng + nc], C0.data)
-        self.dist_pos = inverse[ng + nc:]
-        self.dense = n <= _d("dense_max_n")
-        self.banded = False
-        if not self.dense and m:
-            # a reverse Cuthill–McKee ordering usually leaves circuit matrices with a narrow band: then a
-            # banded LU per frequency (LAPACK gbsv) is several times cheaper than a general sparse LU
-            from scipy.sparse.csgraph import reverse_cuthill_mckee
+        self.g, self.c, self.dist_pos, pr, pc = _merge_pattern(n, rows, cols, G0.data, C0.data, len(dist))
+        self.pattern_rows, self.pattern_cols = pr, pc
+        self.passive = PatternSolver(n, pr, pc, self.entries)
+        self._full = None
 
-            pattern = sp.csr_matrix((np.ones(m), (self.pattern_rows, self.pattern_cols)), shape=(n, n))
-            perm = np.asarray(reverse_cuthill_mckee((pattern + pattern.T).tocsr(), symmetric_mode=True))
-            where = np.empty(n, dtype=int)
-            where[perm] = np.arange(n)
-            pr, pc = where[self.pattern_rows], where[self.pattern_cols]
-            lower, upper = int(max(0, np.max(pr - pc))), int(max(0, np.max(pc - pr)))
-            if max(lower, upper) <= _d("max_band"):
-                self.banded = True
-                self.band = (lower, upper)
-                self.band_rows = upper + pr - pc
-                self.band_cols = pc
-                self.perm = perm
-                self.where = where
-        if not self.dense:
-            base = sp.csc_matrix((np.arange(1, m + 1, dtype=float), (self.pattern_rows, self.pattern_cols)), shape=(n, n))
-            self.csc_order = base.data.astype(int) - 1
-            self.csc_indices = base.indices
-            self.csc_indptr = base.indptr
+    @property
+    def dense(self) -> bool:
+        return self.passive.kind == "dense"
+
+    @property
+    def banded(self) -> bool:
+        return self.passive.kind == "banded"
+
+    @property
+    def solver(self) -> str:
+        """The linear-algebra path: ``"dense"``, ``"banded"`` or ``"sparse"`` (of ``M0``)."""
+        return self.passive.kind
 
     def entries(self, s: np.ndarray) -> np.ndarray:
         """Non-zero entries of ``M0(s)`` on the common pattern, shape ``(len(s), m)``."""
@@ -206,94 +386,102 @@ class ReturnDifferenceEvaluator:
         nf, r = s.size, self.r
         if r == 0:
             return np.zeros((nf, 0, 0), dtype=complex)
-        vals = self.entries(s) if self.dense else None
         w = self.system.weights(s).reshape(nf, r)
-        X = np.full((nf, self.n, r), np.nan, dtype=complex)
-        if self.dense:
-            M = np.zeros((nf, self.n, self.n), dtype=complex)
-            M[:, self.pattern_rows, self.pattern_cols] = vals
-            try:
-                X = np.linalg.solve(M, np.broadcast_to(self.U, (nf, self.n, r)))
-            except np.linalg.LinAlgError:
-                for i in range(nf):
-                    try:
-                        X[i] = np.linalg.solve(M[i], self.U)
-                    except np.linalg.LinAlgError:
-                        pass
-        elif self.banded:
-            from scipy.linalg.lapack import zgbsv
-
-            lower, upper = self.band
-            Up = self.U[self.perm]
-            rows = self.band_rows + lower  # gbsv wants `lower` extra rows on top for the pivoting fill-in
-            for i in range(nf):
-                ab = np.zeros((2 * lower + upper + 1, self.n), dtype=complex, order="F")
-                ab[rows, self.band_cols] = self.entries(s[i:i + 1])[0]
-                _, _, x, info = zgbsv(lower, upper, ab, Up)
-                if info == 0:
-                    X[i] = x[self.where]
-        else:
-            for i in range(nf):
-                vi = self.entries(s[i:i + 1])[0]
-                M = sp.csc_matrix((vi[self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
-                        X[i] = spla.splu(M).solve(self.U)
-                except RuntimeError:  # exactly singular
-                    pass
-        T = self.Et[None, :, :] @ X  # (nf, r, r): Eᵀ M0⁻¹ U
+        T = self.passive.selected_solves(s, self.U, self.Et)  # (nf, r, r): Eᵀ M0⁻¹ U
         return np.eye(r)[None, :, :] + T * w[:, None, :]
-
 
     def logdet(self, s: np.ndarray) -> np.ndarray:
         """``log det M0(s)`` (``log|det| + j·arg det``) for an array of ``s``; ``nan`` where ``M0`` is singular."""
+        return self.passive.logdet(np.atleast_1d(np.asarray(s, dtype=complex)))
+
+    # ---- the full matrix M = M0 + U diag(w) Eᵀ (total count from one determinant ratio)
+    def _full_solver(self) -> PatternSolver:
+        if self._full is None:
+            sysm = self.system
+            UE = sp.coo_matrix(abs(sysm.U) @ abs(sysm.E).T)
+            rows = np.concatenate([self.pattern_rows, UE.row])
+            cols = np.concatenate([self.pattern_cols, UE.col])
+            keys = np.unique(rows.astype(np.int64) * max(self.n, 1) + cols)
+            pr, pc = (keys // max(self.n, 1)).astype(int), (keys % max(self.n, 1)).astype(int)
+            passive_pos = np.searchsorted(keys, self.pattern_rows.astype(np.int64) * max(self.n, 1) + self.pattern_cols)
+            U, E = sp.csc_matrix(sysm.U), sp.csc_matrix(sysm.E)
+            # every product term u_ik · e_jk of column k lands on one pattern entry
+            terms_pos, terms_k, terms_v = [], [], []
+            for k in range(self.r):
+                ui = U.indices[U.indptr[k]:U.indptr[k + 1]]
+                uv = U.data[U.indptr[k]:U.indptr[k + 1]]
+                ej = E.indices[E.indptr[k]:E.indptr[k + 1]]
+                ev = E.data[E.indptr[k]:E.indptr[k + 1]]
+                for i, a in zip(ui, uv):
+                    for j, b in zip(ej, ev):
+                        terms_pos.append(np.searchsorted(keys, i * max(self.n, 1) + j))
+                        terms_k.append(k)
+                        terms_v.append(a * b)
+            terms_pos, terms_k, terms_v = np.array(terms_pos, int), np.array(terms_k, int), np.array(terms_v, float)
+            size = pr.size
+
+            def values(s, passive_pos=passive_pos, size=size):
+                out = np.zeros((s.size, size), dtype=complex)
+                out[:, passive_pos] = self.entries(s)
+                if terms_pos.size:
+                    w = self.system.weights(s).reshape(s.size, self.r)
+                    np.add.at(out, (slice(None), terms_pos), w[:, terms_k] * terms_v)
+                return out
+
+            self._full = PatternSolver(self.n, pr, pc, values)
+        return self._full
+
+    def log_ndf(self, s: np.ndarray) -> np.ndarray:
+        """``log NDF(s) = log det M(s) − log det M0(s)`` (phase wrapped to (−π, π]) for an array of ``s``;
+        ``nan`` where either is singular. Per-source mode: ``log det R`` from LAPACK's LU of ``R``."""
         s = np.atleast_1d(np.asarray(s, dtype=complex))
-        out = np.full(s.size, np.nan, dtype=complex)
-        if self.n == 0:
+        if self.r == 0:
             return np.zeros(s.size, dtype=complex)
-        vals = self.entries(s)
-        if self.n <= _d("dense_max_n"):
-            M = np.zeros((s.size, self.n, self.n), dtype=complex)
-            M[:, self.pattern_rows, self.pattern_cols] = vals
-            sign, logabs = np.linalg.slogdet(M)
-            ok = sign != 0
-            out[ok] = logabs[ok] + 1j * np.angle(sign[ok])
+        if self.per_source:
+            R = self(s)
+            out = np.full(s.size, np.nan, dtype=complex)
+            ok = np.all(np.isfinite(R), axis=(1, 2))
+            if ok.any():
+                sign, logabs = np.linalg.slogdet(R[ok])
+                good = sign != 0
+                vals = np.full(sign.shape, np.nan, dtype=complex)
+                vals[good] = logabs[good] + 1j * np.angle(sign[good])
+                out[ok] = vals
             return out
-        order = getattr(self, "csc_order", None)
-        if order is None:
-            base = sp.csc_matrix((np.arange(1, vals.shape[1] + 1, dtype=float), (self.pattern_rows, self.pattern_cols)),
-                                 shape=(self.n, self.n))
-            self.csc_order, self.csc_indices, self.csc_indptr = base.data.astype(int) - 1, base.indices, base.indptr
-        for i in range(s.size):
-            M = sp.csc_matrix((vals[i][self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
-                    lu = spla.splu(M)
-            except RuntimeError:
-                continue
-            d = lu.U.diagonal()
-            parity = _parity(lu.perm_r) + _parity(lu.perm_c)
-            out[i] = np.sum(np.log(np.abs(d))) + 1j * (np.sum(np.angle(d)) + np.pi * parity)
-        return out
+        full = self._full_solver()
+        d = full.logdet(s) - self.passive.logdet(s)
+        return d.real + 1j * wrap_phase(d.imag)
+
+
+def _merge_pattern(n, rows, cols, g_data, c_data, n_dist):
+    """Union pattern of G0, C0 and the distributed entries (``rows``/``cols`` in that order): summed ``g``,
+    ``c`` per pattern entry, the pattern position of each distributed entry, and the pattern itself (sorted
+    row-major)."""
+    keys = np.asarray(rows, dtype=np.int64) * max(n, 1) + np.asarray(cols, dtype=np.int64)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    m = uniq.size
+    g, c = np.zeros(m), np.zeros(m)
+    ng, nc = len(g_data), len(c_data)
+    np.add.at(g, inverse[:ng], g_data)
+    np.add.at(c, inverse[ng:ng + nc], c_data)
+    dist_pos = inverse[ng + nc:ng + nc + n_dist]
+    return g, c, dist_pos, (uniq // max(n, 1)).astype(int), (uniq % max(n, 1)).astype(int)
 
 
 def _parity(perm: np.ndarray) -> int:
-    """Parity (0 or 1) of a permutation given as an index array."""
+    """Parity (0 or 1) of a permutation given as an index array (cycle decomposition, vectorised per step)."""
     perm = np.asarray(perm)
-    seen = np.zeros(perm.size, bool)
-    odd = 0
-    for i in range(perm.size):
-        if seen[i]:
-            continue
-        j, length = i, 0
-        while not seen[j]:
-            seen[j] = True
-            j = perm[j]
-            length += 1
-        odd ^= (length - 1) & 1
-    return odd
+    n = perm.size
+    if n == 0:
+        return 0
+    # follow all cycles at once: label every element with the smallest index on its cycle
+    label = np.arange(n)
+    cur = perm.copy()
+    for _ in range(int(np.ceil(np.log2(n))) + 1):
+        label = np.minimum(label, label[cur])
+        cur = cur[cur]
+    cycles = np.unique(label).size
+    return int((n - cycles) & 1)
 
 
 def return_difference_matrix(system: MNASystem, s) -> np.ndarray:
@@ -356,7 +544,7 @@ def _passive_system(system: MNASystem) -> MNASystem:
 
 
 def _passive_pole_result(system: MNASystem):
-    if not system.is_lumped or system.n == 0 or system.n > 1500:
+    if not system.is_lumped or system.n == 0 or system.n > _d("exact_poles_max_n"):
         return None
     return _pole_result(_passive_system(system))
 
@@ -435,7 +623,7 @@ class _Contour:
         self.eps = eps
         self.t = np.zeros(0)
         self.s = np.zeros(0, dtype=complex)
-        self.L = np.zeros((0, evaluator.r), dtype=complex)
+        self.L = np.zeros((0, evaluator.columns), dtype=complex)
         #: track ``log det M0`` too (distributed circuits: its jumps reveal passive natural frequencies on
         #: the jω axis, which the NDF itself does not show when the active elements leave them in place)
         self.track_det = track_det
@@ -456,8 +644,11 @@ class _Contour:
         return 1.0 + np.log10(np.asarray(omega, dtype=float) / self.eps)
 
     def evaluate(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Log return differences at ``s``; points where ``M0`` is singular are nudged to the right."""
+        """Log return differences (or the total log NDF) at ``s``; points where ``M0`` is singular are nudged
+        to the right."""
         s = np.array(s, dtype=complex)
+        if not self.ev.per_source:
+            return self._evaluate_total(s)
         R = self.ev(s)
         piv = unpivoted_lu_pivots(R)
         bad = ~np.all(np.isfinite(piv), axis=1) | (np.abs(piv) == 0).any(axis=1) if self.ev.r else np.zeros(s.size, bool)
@@ -481,6 +672,21 @@ class _Contour:
             mismatch = np.abs(logprod - logdet) + phase_err
             self.det_check.append(float(np.max(mismatch)) if mismatch.size else 0.0)
         return s, log_pivots(piv)
+
+    def _evaluate_total(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.ev.r == 0:
+            return s, np.zeros((s.size, 0), dtype=complex)
+        L = self.ev.log_ndf(s)
+        bad = ~np.isfinite(L)
+        for _ in range(3):
+            if not bad.any():
+                break
+            s[bad] = s[bad] + 1e-9 * np.maximum(np.abs(s[bad]), self.eps)
+            L[bad] = self.ev.log_ndf(s[bad])
+            bad = ~np.isfinite(L)
+        if bad.any():
+            raise CircuitError(f"the circuit matrix is singular on the contour near s = {s[bad][0]:.6g} rad/s")
+        return s, L[:, None]
 
     def insert(self, t: np.ndarray, detour: np.ndarray | None = None, s: np.ndarray | None = None) -> None:
         t = np.asarray(t, dtype=float)
@@ -722,14 +928,20 @@ class NDFResult:
                                        [f"{src.name} ({src.encirclements})" for src in self.sources], ax=ax)
 
 
-def ndf_on_axis(circuit_or_system: Circuit | MNASystem, freqs_hz, params: Mapping[str, float] | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def ndf_on_axis(circuit_or_system: Circuit | MNASystem, freqs_hz, params: Mapping[str, float] | None = None, *,
+                per_source: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """NDF and return differences at fixed frequencies on the jω axis (no counting, no refinement).
 
     Returns ``(ndf, factors)`` with shapes ``(len(freqs),)`` and ``(len(freqs), r)``; a frequency where
-    ``M0`` is exactly singular gives ``nan``."""
+    ``M0`` is exactly singular gives ``nan``. With ``per_source=False`` only the NDF, as ``det M / det M0``
+    from two sparse factorizations per frequency (cost independent of the number of active elements), and
+    ``factors`` of shape ``(len(freqs), 0)``."""
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
     s = 1j * TWO_PI * np.atleast_1d(np.asarray(freqs_hz, dtype=float))
+    if not per_source:
+        log_ndf = ReturnDifferenceEvaluator(system, per_source=False).log_ndf(s)
+        with np.errstate(over="ignore", under="ignore"):
+            return np.exp(log_ndf), np.ones((s.size, 0))
     factors = unpivoted_lu_pivots(ReturnDifferenceEvaluator(system)(s)) if system.r else np.ones((s.size, 0))
     return np.prod(factors, axis=1), factors
 
@@ -784,13 +996,10 @@ def _hidden_axis_zeros(evaluator: "ReturnDifferenceEvaluator", omega: float, rad
         s = 1j * omega + radius * np.exp(1j * theta)
         phases = []
         if evaluator.r:
-            R = evaluator(s)
-            if not np.all(np.isfinite(R)):
+            log_ndf = evaluator.log_ndf(s)
+            if not np.all(np.isfinite(log_ndf)):
                 return None
-            sign, _ = np.linalg.slogdet(R)
-            if np.any(sign == 0):
-                return None
-            phases.append(np.angle(sign))
+            phases.append(log_ndf.imag)
         if k0 is None:
             ld = evaluator.logdet(s)
             if not np.all(np.isfinite(ld)):
@@ -814,17 +1023,26 @@ def _hidden_axis_zeros(evaluator: "ReturnDifferenceEvaluator", omega: float, rad
 
 # ---------------------------------------------------------------------------------------------- driver
 def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | None = None, *,
-        fmin: float | None = None, fmax: float | None = None) -> NDFResult:
+        fmin: float | None = None, fmax: float | None = None, per_source: bool | None = None) -> NDFResult:
     """NDF of a circuit, its encirclement count and the per-source return differences.
 
     ``fmin``/``fmax`` (Hz) bound the dense sweep: the contour starts at ``s = 2π·fmin`` on the real axis
     (natural frequencies with ``|s| < 2π·fmin`` are not counted) and the tail beyond ``fmax`` is extended
     decade by decade until every ``F_k`` has settled onto its asymptote (at most ``10⁶·fmax``). Defaults
     come from the circuit (:func:`default_band`).
+
+    ``per_source``: follow the ``r`` return differences ``F_k`` (per-source counts in ``sources``; ``r``
+    solves and an ``r × r`` factorization per frequency) or only the total ``NDF = det M / det M0`` (two
+    sparse factorizations per frequency, whatever ``r``; ``sources`` is then empty). Default: per source up
+    to ``defaults["ndf.per_source_max"]`` active elements. Where an exact pole solution is too large
+    (``n > defaults["ndf.exact_poles_max_n"]``) the band's low end also comes from the slowest natural
+    frequencies found by shift-invert Arnoldi (:func:`stabkit.analysis.rightmost.slowest_modes`).
     """
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
+    if per_source is None:
+        per_source = system.r <= _d("per_source_max")
     passive_res = _passive_pole_result(system)
-    full_res = _pole_result(system) if system.is_lumped and system.n <= 1500 else None
+    full_res = _pole_result(system) if system.is_lumped and system.n <= _d("exact_poles_max_n") else None
     passive, passive_err = ((passive_res.poles, passive_res.errors) if passive_res is not None
                             else (np.zeros(0, complex), np.zeros(0)))
     full, full_err = (full_res.poles, full_res.errors) if full_res is not None else (np.zeros(0, complex), np.zeros(0))
@@ -845,7 +1063,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
         raise CircuitError(f"NDF band: need 0 < fmin < fmax, got fmin={f_lo:g} Hz, fmax={f_hi:g} Hz")
     eps = TWO_PI * f_lo
     w_top = TWO_PI * f_hi
-    evaluator = ReturnDifferenceEvaluator(system)
+    evaluator = ReturnDifferenceEvaluator(system, per_source=per_source)
     contour = _Contour(evaluator, eps, track_det=not system.is_lumped and not blocks)
     warn: list[str] = []
     doubts: list[str] = []
@@ -899,7 +1117,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     contour.refine()
 
     # extend the tail until every factor has settled on c·(jω)^m
-    r = system.r
+    r = evaluator.columns
     settled = r == 0
     while not settled:
         top = contour.t[-1]
@@ -937,7 +1155,8 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
                 doubts.append(f"at {f_lo:.4g} Hz the NDF is still {np.max(np.abs(start)):.3g} rad off the real axis: "
                             "the low-frequency part of the count is uncertain")
         if not settled:
-            names = [a.name for a, ok in zip(system.active, np.abs(resid) < _d("tail_phase_tol")) if not ok]
+            names = ([a.name for a, ok in zip(system.active, np.abs(resid) < _d("tail_phase_tol")) if not ok]
+                     if per_source else [])
             doubts.append(f"the NDF has not settled at {contour.s[-1].imag / TWO_PI:.4g} Hz (log-log slope "
                         f"{', '.join(f'{x:.3g}' for x in slope)}; phase still to turn "
                         f"{np.max(np.abs(resid)):.3g} rad{'; sources ' + ', '.join(names) if names else ''}): "
@@ -973,7 +1192,10 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
                            "Hz: a natural frequency on (or extremely close to) the jω axis; the circuit is at best "
                            "marginally stable")
     sources = []
-    for k, a in enumerate(system.active):
+    if not per_source and system.r:
+        warn.append(f"{system.r} active elements: the total count from det M / det M0 (no per-source return "
+                    "differences; ask for them with per_source=True)")
+    for k, a in enumerate(system.active if per_source else []):
         Lk = contour.L[:, k]
         phase = np.concatenate([[0.0], np.cumsum(wrap_phase(np.diff(Lk.imag)))]) + Lk[0].imag
         with np.errstate(over="ignore", under="ignore"):
