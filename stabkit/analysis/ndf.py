@@ -54,7 +54,7 @@ TWO_PI = 2.0 * np.pi
 
 __all__ = ["NDFResult", "SourceResult", "ndf", "ndf_on_axis", "default_band", "element_frequency_band",
            "passive_natural_frequencies", "numerical_limit", "return_difference_matrix", "unpivoted_lu_pivots",
-           "python_control_count", "defaults"]
+           "python_control_count", "defaults", "PatternSolver", "per_source_fits"]
 
 #: tunables, python-control style (``stabkit.analysis.ndf.defaults["ndf.points_per_decade"] = 40``)
 defaults: dict[str, float] = {
@@ -176,6 +176,12 @@ def log_pivots(pivots: np.ndarray) -> np.ndarray:
 CHUNK_BYTES = 64 * 2 ** 20
 
 
+def _chunks(nf: int, per_point: int) -> list[slice]:
+    """Index slices over ``nf`` frequencies of at most :data:`CHUNK_BYTES` for ``per_point`` bytes each."""
+    size = max(1, int(CHUNK_BYTES // max(per_point, 1)))
+    return [slice(i, min(i + size, nf)) for i in range(0, nf, size)]
+
+
 class PatternSolver:
     """Factorizations of ``A(s) = Σ entries`` on a fixed sparsity pattern, one frequency at a time.
 
@@ -276,10 +282,10 @@ class PatternSolver:
             return complex(np.sum(np.log(np.abs(d))), np.sum(np.angle(d)) + np.pi * (parity % 2))
 
     # ---- arrays of frequencies
-    def chunks(self, nf: int, per_point: int):
+    @staticmethod
+    def chunks(nf: int, per_point: int):
         """Index slices of at most :data:`CHUNK_BYTES` for ``per_point`` bytes a frequency."""
-        size = max(1, int(CHUNK_BYTES // max(per_point, 1)))
-        return [slice(i, min(i + size, nf)) for i in range(0, nf, size)]
+        return _chunks(nf, per_point)
 
     def _dense_stack(self, s: np.ndarray) -> np.ndarray:
         M = np.zeros((s.size, self.n, self.n), dtype=complex)
@@ -349,7 +355,11 @@ class ReturnDifferenceEvaluator:
         self.n, self.r = n, r
         self.per_source = bool(per_source)
         self.columns = r if self.per_source else min(r, 1)
-        self.U = system.U.toarray().astype(complex)
+        if self.per_source and r:
+            fits, why = per_source_fits(n, r)
+            if not fits:
+                raise CircuitError(why)
+        self.U = system.U.toarray().astype(complex) if self.per_source else None
         self.Et = sp.csr_matrix(system.E.T, dtype=complex)
         G0 = sp.coo_matrix(system.G0)
         C0 = sp.coo_matrix(system.C0)
@@ -451,6 +461,21 @@ class ReturnDifferenceEvaluator:
         full = self._full_solver()
         d = full.logdet(s) - self.passive.logdet(s)
         return d.real + 1j * wrap_phase(d.imag)
+
+
+def per_source_fits(n: int, r: int) -> tuple[bool, str]:
+    """Can the per-source return differences of ``r`` active elements over ``n`` unknowns be evaluated here?
+    ``(fits, why not)``: the ``n × r`` block ``M0⁻¹U`` of one frequency (and its copies, 48·n·r bytes) must
+    take at most half the available memory."""
+    from stabkit.analysis.verdict import _available_memory
+
+    need = 48.0 * n * r
+    avail = _available_memory()
+    if avail is not None and need > 0.5 * avail:
+        return False, (f"per-source return differences of {r} active elements over {n} unknowns need about "
+                       f"{need / 1e9:.1g} GB per frequency, {avail / 1e9:.1f} GB are available: use the total count "
+                       "(per_source=False, det M / det M0)")
+    return True, ""
 
 
 def _merge_pattern(n, rows, cols, g_data, c_data, n_dist):
@@ -562,6 +587,23 @@ def _pole_result(system: MNASystem):
         return None
 
 
+def _slowest_band_floor(system: MNASystem, f_lo: float) -> float:
+    """Low end of the default band (Hz) of a lumped circuit too large for the exact poles: ``f_lo`` (from the
+    element values), lowered to ``defaults["ndf.pole_margin"]`` below the slowest natural frequency of the
+    circuit and of its passive reference found by shift-invert Arnoldi near ``s = 0`` (structural zero modes,
+    ``|s|`` at the rounding level, left aside)."""
+    from stabkit.analysis.rightmost import slowest_modes
+
+    floor = TWO_PI * f_lo
+    slow = []
+    for G, C in ((system.G, system.C), (system.G0, system.C0)):
+        vals = slowest_modes(G, C, 1e-3 * floor)
+        slow.extend(np.abs(vals[np.abs(vals) > 1e-6 * floor]))
+    if slow:
+        return min(f_lo, float(min(slow)) / TWO_PI / _d("pole_margin"))
+    return f_lo
+
+
 def _lumped_poles(system: MNASystem) -> np.ndarray:
     """Natural frequencies (rad/s, structural zero modes excluded) of a lumped system, or empty."""
     res = _pole_result(system)
@@ -649,6 +691,14 @@ class _Contour:
         s = np.array(s, dtype=complex)
         if not self.ev.per_source:
             return self._evaluate_total(s)
+        r = self.ev.r
+        # frequencies in chunks: at most CHUNK_BYTES of r × r matrices (and their pivots) at a time
+        L = np.zeros((s.size, r), dtype=complex)
+        for part in _chunks(s.size, 64 * max(r, 1) ** 2):
+            s[part], L[part] = self._evaluate_sources(s[part])
+        return s, L
+
+    def _evaluate_sources(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         R = self.ev(s)
         piv = unpivoted_lu_pivots(R)
         bad = ~np.all(np.isfinite(piv), axis=1) | (np.abs(piv) == 0).any(axis=1) if self.ev.r else np.zeros(s.size, bool)
@@ -863,6 +913,9 @@ class NDFResult:
     title: str = ""
     doubts: list[str] = field(default_factory=list)
     axis_doubts: list[str] = field(default_factory=list)
+    #: how it was evaluated: the factorization of ``M0`` (``dense`` batched for small systems, ``banded``,
+    #: ``sparse``) and whether per-source return differences or the total ``det M / det M0`` were followed
+    solver: str = ""
 
     @property
     def verdict(self) -> str:
@@ -910,6 +963,7 @@ class NDFResult:
             "fmin_hz": float(self.fmin),
             "fmax_hz": float(self.fmax),
             "points": int(self.s.size),
+            "solver": self.solver,
         }
 
     def plot(self, ax=None):
@@ -1040,7 +1094,7 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     """
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
     if per_source is None:
-        per_source = system.r <= _d("per_source_max")
+        per_source = system.r <= _d("per_source_max") and per_source_fits(system.n, system.r)[0]
     passive_res = _passive_pole_result(system)
     full_res = _pole_result(system) if system.is_lumped and system.n <= _d("exact_poles_max_n") else None
     passive, passive_err = ((passive_res.poles, passive_res.errors) if passive_res is not None
@@ -1052,6 +1106,8 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     resolved_passive = passive_err < pole_defaults["poles.infinite_rtol"] * np.abs(passive)
     dflt_lo, dflt_hi = default_band(system, passive[resolved_passive], full[resolved_full],
                                     passive_errors=passive_err[resolved_passive], errors=full_err[resolved_full])
+    if system.is_lumped and system.n > _d("exact_poles_max_n") and fmin is None and system.n:
+        dflt_lo = _slowest_band_floor(system, dflt_lo)
     blocks = [e.name for e in system.circuit if e.kind == "N"]
     networks = list(getattr(system.circuit, "networks", {}).values()) if blocks else []
     if networks:  # S-parameter data exist on the jω axis, inside their measured band only
@@ -1207,4 +1263,6 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     return NDFResult(s=contour.s, log_values=log_ndf, factors=factors,
                      sources=sources, encirclements=total, raw_count=total_raw, marginal=marginal, warnings=warn,
                      doubts=list(dict.fromkeys(doubts + axis_doubts)), axis_doubts=list(dict.fromkeys(axis_doubts)),
-                     fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title)
+                     fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title,
+                     solver=f"{evaluator.solver} LU, " + ("per-source return differences" if per_source else
+                                                          "total det M / det M0"))
