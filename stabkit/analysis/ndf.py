@@ -193,10 +193,13 @@ class PatternSolver:
     is pre-permuted and SuperLU told ``NATURAL``). ``kind`` says which path runs.
     """
 
-    def __init__(self, n: int, rows: np.ndarray, cols: np.ndarray, values):
+    def __init__(self, n: int, rows: np.ndarray, cols: np.ndarray, values, g: np.ndarray | None = None,
+                 c: np.ndarray | None = None):
         self.n = n
         self.rows, self.cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
         self.values = values  # callable: s (nf,) -> entries (nf, m)
+        # lumped matrices: entries g + s·c (made row by row where that saves memory); None: use `values`
+        self.g, self.c = g, c
         m = self.rows.size
         self.kind = "dense" if n <= _d("dense_max_n") else "sparse"
         if self.kind == "sparse" and m:
@@ -331,9 +334,82 @@ class PatternSolver:
                 chunk[ok] = logabs[ok] + 1j * np.angle(sign[ok])
                 out[part] = chunk
             return out
-        for i in range(s.size):
+        todo = np.arange(s.size)
+        if self.kind == "banded":
+            for part in self.chunks(s.size, 16 * 4 * (sum(self.band) + 1) ** 2 + 16 * self.rows.size // max(self.n, 1)):
+                vals, ok = self._banded_logdet_unpivoted(s[part])
+                out[part] = vals
+                todo = todo[~np.isin(todo, np.arange(s.size)[part][ok])]
+        for i in todo:  # general sparse LU, or frequencies whose pivot-free elimination was not safe
             out[i] = self.logdet_of(self.factor(s[i]))
         return out
+
+    def _banded_logdet_unpivoted(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``log det`` of the banded matrix at every ``s`` at once: Gaussian elimination *without* pivoting,
+        vectorised over the frequencies, row by row through a window of ``kl + 1`` rows (entries are made as
+        rows enter, so memory is ``O(len(s)·band²)``). A frequency is accepted (``ok``) only when no pivot is
+        below ``1e-8`` of its row's original size and no entry grew beyond ``1e8`` times the largest original
+        entry (the elimination is then backward stable to about ``1e8·ε``); the others go to LAPACK's pivoted
+        banded LU."""
+        lower, upper = self.band
+        width = lower + upper + 1
+        nf, n = s.size, self.n
+        if not hasattr(self, "_row_index"):
+            # per permuted row: its pattern entries, their position in the row's band window, g and c
+            prow = self.where[self.rows]
+            pcol = self.where[self.cols]
+            order = np.argsort(prow, kind="stable")
+            self._row_ptr = np.searchsorted(prow[order], np.arange(n + 1))
+            self._row_index = order
+            self._row_pos = (pcol - prow + lower)[order]
+        ptr, index, pos = self._row_ptr, self._row_index, self._row_pos
+        lumped = self.g is not None
+        entries = None if lumped else self.values(s).T  # (m, nf)
+
+        # frequencies run along the last (contiguous) axis: every step is a few vector operations
+        def row_values(i):
+            idx = index[ptr[i]:ptr[i + 1]]
+            if lumped:
+                return self.g[idx][:, None] + self.c[idx][:, None] * s[None, :]
+            return entries[idx]
+
+        window = np.zeros((lower + 1, width, nf), dtype=complex)
+        scale = np.zeros((lower + 1, nf))
+        for i in range(min(lower + 1, n)):
+            row = row_values(i)
+            window[i, pos[ptr[i]:ptr[i + 1]]] = row
+            scale[i] = np.max(np.abs(row), axis=0, initial=0.0)
+        biggest = np.max(scale, axis=0)
+        logabs = np.zeros(nf)
+        unit = np.ones(nf, dtype=complex)  # product of the pivots' phases
+        ok = np.ones(nf, dtype=bool)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for k in range(n):
+                pivot = window[0, lower]
+                absp = np.abs(pivot)
+                ok &= absp > 1e-8 * scale[0]
+                logabs += np.log(absp)
+                unit *= pivot / absp
+                top = window[0, lower + 1:]
+                for di in range(1, min(lower, n - 1 - k) + 1):
+                    factor = window[di, lower - di] / pivot
+                    window[di, lower - di + 1:lower - di + 1 + upper] -= factor[None, :] * top
+                # shift the window one row down and bring in row k + lower + 1
+                window[:-1] = window[1:]
+                scale[:-1] = scale[1:]
+                window[-1] = 0.0
+                scale[-1] = 0.0
+                nxt = k + lower + 1
+                if nxt < n:
+                    row = row_values(nxt)
+                    window[-1, pos[ptr[nxt]:ptr[nxt + 1]]] = row
+                    scale[-1] = np.max(np.abs(row), axis=0, initial=0.0)
+                    np.maximum(biggest, scale[-1], out=biggest)
+                if lower and k % 64 == 63:  # growth check, now and then (cheap)
+                    ok &= np.max(np.abs(window), axis=(0, 1)) <= 1e8 * biggest
+        ok &= np.max(np.abs(window), axis=(0, 1)) <= 1e8 * biggest
+        ok &= np.isfinite(logabs) & np.isfinite(unit)
+        return logabs + 1j * np.angle(unit), ok
 
 
 class ReturnDifferenceEvaluator:
@@ -368,7 +444,8 @@ class ReturnDifferenceEvaluator:
         cols = np.concatenate([G0.col, C0.col, np.array([d.col for d in dist], dtype=int)])
         self.g, self.c, self.dist_pos, pr, pc = _merge_pattern(n, rows, cols, G0.data, C0.data, len(dist))
         self.pattern_rows, self.pattern_cols = pr, pc
-        self.passive = PatternSolver(n, pr, pc, self.entries)
+        lumped = not dist
+        self.passive = PatternSolver(n, pr, pc, self.entries, *((self.g, self.c) if lumped else (None, None)))
         self._full = None
 
     @property
@@ -429,6 +506,13 @@ class ReturnDifferenceEvaluator:
                         terms_v.append(a * b)
             terms_pos, terms_k, terms_v = np.array(terms_pos, int), np.array(terms_k, int), np.array(terms_v, float)
             size = pr.size
+            g_full, c_full = np.zeros(size), np.zeros(size)
+            g_full[passive_pos] = self.g
+            c_full[passive_pos] = self.c
+            a0, a1 = sysm.a0, sysm.a1
+            if terms_pos.size:
+                np.add.at(g_full, terms_pos, a0[terms_k] * terms_v)
+                np.add.at(c_full, terms_pos, a1[terms_k] * terms_v)
 
             def values(s, passive_pos=passive_pos, size=size):
                 out = np.zeros((s.size, size), dtype=complex)
@@ -438,7 +522,8 @@ class ReturnDifferenceEvaluator:
                     np.add.at(out, (slice(None), terms_pos), w[:, terms_k] * terms_v)
                 return out
 
-            self._full = PatternSolver(self.n, pr, pc, values)
+            lumped = not sysm.distributed
+            self._full = PatternSolver(self.n, pr, pc, values, *((g_full, c_full) if lumped else (None, None)))
         return self._full
 
     def log_ndf(self, s: np.ndarray) -> np.ndarray:
