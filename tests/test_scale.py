@@ -159,3 +159,40 @@ def test_per_source_refused_up_front_when_memory_is_short(monkeypatch):
     assert "\n" not in str(info.value) and "per_source=False" in str(info.value)
     res = ndf(system)
     assert res.sources == [] and res.encirclements == 1
+
+
+@pytest.mark.parametrize("circuit", [examples.stype_series_l(50.0, 1e-9, 100.0, 1e-12),
+                                     examples.ideal_nic(10e-9, 12e-9),
+                                     examples.two_transistor_amplifier(8, feedback=200.0)],
+                         ids=["stype", "nic", "amplifier"])
+def test_vectorised_banded_determinants_fall_back_where_pivoting_is_needed(monkeypatch, circuit):
+    """MNA rows of voltage sources and inductors have a zero diagonal: the pivot-free elimination across
+    frequencies must hand those frequencies to LAPACK's pivoted banded LU. Forced onto the banded path, the
+    total log NDF equals log det R from the dense per-source evaluator (1e-8 absolute in log)."""
+    system = assemble(circuit)
+    s = 1j * TWO_PI * np.geomspace(1e6, 1e10, 17)
+    sign, logabs = np.linalg.slogdet(ReturnDifferenceEvaluator(system)(s))
+    monkeypatch.setitem(ndf_module.defaults, "ndf.dense_max_n", 0)
+    total = ReturnDifferenceEvaluator(system, per_source=False)
+    assert total.solver == "banded"
+    got = total.log_ndf(s)
+    np.testing.assert_allclose(got.real, logabs, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(np.exp(1j * got.imag), sign, rtol=0, atol=1e-8)
+
+
+def test_a_zero_pivot_goes_to_the_pivoted_lu(monkeypatch):
+    """A permutation-like band matrix (zero diagonal, det = −1 at every s): the pivot-free elimination
+    refuses every frequency and LAPACK's pivoted LU gives log det = jπ exactly."""
+    from stabkit.analysis.ndf import PatternSolver
+
+    monkeypatch.setitem(ndf_module.defaults, "ndf.dense_max_n", 0)
+    n = 90
+    rows = np.concatenate([np.arange(0, n, 2), np.arange(1, n, 2)])
+    cols = np.concatenate([np.arange(1, n, 2), np.arange(0, n, 2)])
+    g = np.ones(n)
+    solver = PatternSolver(n, rows, cols, lambda s: np.ones((s.size, n)) + 0j, g, np.zeros(n))
+    assert solver.kind == "banded"
+    s = 1j * np.geomspace(1.0, 1e6, 5)
+    _, ok = solver._banded_logdet_unpivoted(s)
+    assert not ok.any()
+    np.testing.assert_allclose(solver.logdet(s), np.full(5, 1j * np.pi), atol=1e-12)
