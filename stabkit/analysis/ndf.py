@@ -172,6 +172,9 @@ def log_pivots(pivots: np.ndarray) -> np.ndarray:
         return np.log(np.abs(pivots)) + 1j * np.angle(pivots)
 
 
+#: pattern analyses (orderings, band layout, column ordering) by sparsity pattern, shared across solvers
+_PLANS: dict = {}
+
 #: bytes one frequency chunk of the dense batched path may use (M and its solve)
 CHUNK_BYTES = 64 * 2 ** 20
 
@@ -201,8 +204,25 @@ class PatternSolver:
         # lumped matrices: entries g + s·c (made row by row where that saves memory); None: use `values`
         self.g, self.c = g, c
         m = self.rows.size
-        self.kind = "dense" if n <= _d("dense_max_n") else "sparse"
-        if self.kind == "sparse" and m:
+        key = (n, m, _d("dense_max_n"), _d("max_band"), hash(self.rows.tobytes()), hash(self.cols.tobytes()))
+        plan = _PLANS.get(key)
+        if plan is None or not (np.array_equal(plan["rows"], self.rows) and np.array_equal(plan["cols"], self.cols)):
+            plan = self._analyse(n, m)
+            if len(_PLANS) >= 16:
+                _PLANS.pop(next(iter(_PLANS)))
+            _PLANS[key] = plan
+        #: the pattern analysis (orderings) is shared by every solver on the same pattern: a sweep over
+        #: element values (loads, yield) orders once
+        self.plan = plan
+        self.__dict__.update({k: v for k, v in plan.items() if k not in ("rows", "cols", "column_order")})
+
+    @property
+    def column_order(self):
+        return self.plan.get("column_order")
+
+    def _analyse(self, n: int, m: int) -> dict:
+        plan = {"rows": self.rows, "cols": self.cols, "kind": "dense" if n <= _d("dense_max_n") else "sparse"}
+        if plan["kind"] == "sparse" and m:
             from scipy.sparse.csgraph import reverse_cuthill_mckee
 
             pattern = sp.csr_matrix((np.ones(m), (self.rows, self.cols)), shape=(n, n))
@@ -212,17 +232,13 @@ class PatternSolver:
             pr, pc = where[self.rows], where[self.cols]
             lower, upper = int(max(0, np.max(pr - pc))), int(max(0, np.max(pc - pr)))
             if max(lower, upper) <= _d("max_band"):
-                self.kind = "banded"
-                self.band = (lower, upper)
-                self.band_rows = lower + upper + pr - pc  # row in gbtrf storage (kl extra rows on top)
-                self.band_cols = pc
-                self.perm, self.where = perm, where
-        if self.kind == "sparse":
+                plan.update(kind="banded", band=(lower, upper), band_rows=lower + upper + pr - pc, band_cols=pc,
+                            perm=perm, where=where)  # band_rows: row in gbtrf storage (kl extra rows on top)
+        if plan["kind"] == "sparse":
             base = sp.csc_matrix((np.arange(1, m + 1, dtype=float), (self.rows, self.cols)), shape=(n, n))
-            self.csc_order = base.data.astype(int) - 1
-            self.csc_indices = base.indices
-            self.csc_indptr = base.indptr
-            self.column_order = None  # fixed after the first factorization
+            plan.update(csc_order=base.data.astype(int) - 1, csc_indices=base.indices, csc_indptr=base.indptr,
+                        column_order=None)  # the column ordering is fixed by the first factorization
+        return plan
 
     # ---- one frequency
     def _banded(self, vals: np.ndarray):
@@ -242,8 +258,8 @@ class PatternSolver:
                 if self.column_order is None:
                     lu = spla.splu(A, permc_spec="COLAMD")
                     # SuperLU factors Pr·A·Pc: column i of A goes to position perm_c[i]
-                    self.column_order = np.argsort(lu.perm_c)
-                    self.column_parity = _parity(self.column_order)
+                    self.plan["column_order"] = np.argsort(lu.perm_c)
+                    self.plan["column_parity"] = _parity(self.plan["column_order"])
                 lu = spla.splu(A[:, self.column_order], permc_spec="NATURAL")
         except RuntimeError:  # exactly singular
             return None
@@ -280,7 +296,7 @@ class PatternSolver:
             parity = swaps & 1
         else:
             d = fac.U.diagonal()
-            parity = _parity(fac.perm_r) + _parity(fac.perm_c) + self.column_parity
+            parity = _parity(fac.perm_r) + _parity(fac.perm_c) + self.plan["column_parity"]
         with np.errstate(divide="ignore"):
             return complex(np.sum(np.log(np.abs(d))), np.sum(np.angle(d)) + np.pi * (parity % 2))
 
@@ -354,15 +370,14 @@ class PatternSolver:
         lower, upper = self.band
         width = lower + upper + 1
         nf, n = s.size, self.n
-        if not hasattr(self, "_row_index"):
-            # per permuted row: its pattern entries, their position in the row's band window, g and c
+        if "row_index" not in self.plan:
+            # per permuted row: its pattern entries and their position in the row's band window
             prow = self.where[self.rows]
             pcol = self.where[self.cols]
             order = np.argsort(prow, kind="stable")
-            self._row_ptr = np.searchsorted(prow[order], np.arange(n + 1))
-            self._row_index = order
-            self._row_pos = (pcol - prow + lower)[order]
-        ptr, index, pos = self._row_ptr, self._row_index, self._row_pos
+            self.plan.update(row_ptr=np.searchsorted(prow[order], np.arange(n + 1)), row_index=order,
+                             row_pos=(pcol - prow + lower)[order])
+        ptr, index, pos = self.plan["row_ptr"], self.plan["row_index"], self.plan["row_pos"]
         lumped = self.g is not None
         entries = None if lumped else self.values(s).T  # (m, nf)
 
