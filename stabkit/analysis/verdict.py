@@ -431,8 +431,10 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
     if use_poles and rightmost:
         from stabkit.analysis.rightmost import rightmost_poles
 
-        band = {} if ndf_result is None or (fmin is None and fmax is None) else {"fmin": ndf_result.fmin,
-                                                                               "fmax": ndf_result.fmax}
+        # the shifts start where the NDF's contour starts (below the slowest natural frequencies it found)
+        band = {} if ndf_result is None else {"fmin": ndf_result.fmin}
+        if ndf_result is not None and fmax is not None:
+            band["fmax"] = ndf_result.fmax
         pole_result = rightmost_poles(system, expected_rhp=None if ndf_result is None else ndf_result.encirclements,
                                       **band)
     else:
