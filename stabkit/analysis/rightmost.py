@@ -10,21 +10,25 @@ becomes the standard problem::
 whose largest ``|μ|`` are the natural frequencies nearest ``σ``; a Krylov subspace of the operator finds
 them: one sparse LU of ``G + σC`` and an Arnoldi factorization of a few dozen solves (no implicit restarts:
 see :func:`shift_invert_modes`). Infinite eigenvalues of the pencil (algebraic unknowns) map to ``μ = 0`` and
-never come out. The shifts run along and just right of the jω axis over the
-band (one real shift at the band's low end, then ``ω·(offset + j)`` for ``ω`` spaced logarithmically), so
-every natural frequency inside the union of the discs ``|s − σ| < ρ`` (``ρ``: distance to the farthest of
-the ``k`` found at that shift) is found.
+never come out. The shifts: one real shift at the band's low end (the slowest modes, either side of the
+axis), then a walk up the ray ``ω·(offset + j)`` just right of the jω axis, each next shift past the
+candidates the previous one found and at least ``10^(1/shifts_per_decade)`` higher, up to the band's top;
+when the NDF counts more right-half-plane modes than were found, the same walk along the positive real axis
+and the diagonal ``ω(1 + j)``.
 
-Completeness is *not* claimed from the discs: outside them a mode may hide (far right of the axis, or
-between two discs). The result says so (``complete=False``) and :func:`stabkit.analysis.verdict.judge`
-cross-checks it with the NDF count: the number of right-half-plane modes found must equal the number of
-encirclements, else the verdict is ``uncertain``.
+Each candidate is checked *a posteriori* against the circuit's own pencil: a few Rayleigh-quotient steps
+(a fresh sparse LU of ``G + sC`` at the current value, one inverse-iteration step for the right and the
+left vector, a Newton correction) and the componentwise first-order error bound of
+:mod:`stabkit.analysis.poles` (condition number ``|y|ᵀ(|G| + |s||C|)|x| / |yᴴCx|`` times the rounding level,
+plus the residual term and a tenth of the last step, times the safety factor). A candidate whose bound stays
+above ``defaults["rightmost.verified_rtol"]`` of its size (a mode the Krylov space could not separate from a
+dense cluster) is left out, and the result says how many were.
 
-Each mode found is checked *a posteriori* against the circuit's own pencil: one step of inverse iteration
-for its right and left vectors at the mode itself (a fresh sparse LU of ``G + sC``), a Newton correction,
-and the componentwise first-order error bound of :mod:`stabkit.analysis.poles` (condition number
-``|y|ᵀ(|G| + |s||C|)|x| / |yᴴCx|`` times the rounding level, plus the residual term, times the safety
-factor).
+Completeness is *not* claimed: a mode may hide between or beyond the shifts. The result says so
+(``complete=False``) and :func:`stabkit.analysis.verdict.judge` cross-checks it with the NDF count: when the
+NDF counts unstable modes and none was found, or when the NDF is sure of stability and a verified mode is in
+the right half-plane, the verdict is ``uncertain``; a verified unstable mode with a larger NDF count is
+``unstable`` (the count is the NDF's, with a warning).
 """
 
 from __future__ import annotations
@@ -171,13 +175,6 @@ def _refine(G: sp.csc_matrix, C: sp.csc_matrix, s: complex, x: np.ndarray, Ga, C
         if not np.isfinite(err) or abs(step) <= 1e-3 * err:
             break
     return s, float(err) if np.isfinite(err) else np.inf
-
-
-def _axis_shifts(w_lo: float, w_hi: float) -> np.ndarray:
-    decades = max(np.log10(w_hi / w_lo), 0.0)
-    count = int(min(_d("max_shifts"), max(2, np.ceil(decades * _d("shifts_per_decade")) + 1)))
-    w = np.geomspace(w_lo, w_hi, count)
-    return w * (_d("offset") + 1j)
 
 
 def _merge(values: np.ndarray, errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
