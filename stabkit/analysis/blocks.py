@@ -366,6 +366,10 @@ class BlockEvaluator:
         self.inner = ReturnDifferenceEvaluator(augmented)
         self.r_embed, self.K = r, K
         self.r = r + K
+        # the NDF's contour asks any evaluator for these: every controller column is followed (per source)
+        self.per_source = True
+        self.columns = self.r
+        self.solver = self.inner.solver
         self.n = n
         self.g = np.concatenate([1.0 / np.sqrt(b.z0) for b in blocks]) if blocks else np.zeros(0)
         # controllers in netlist order: active elements of the embedding, then blocks, sorted by position
