@@ -69,16 +69,30 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``stabkit`` parser. With ``argv`` naming a command, only that command's module is imported (the
+    others get a bare sub-parser): a command does not pay for importing every other one. Without it (or for
+    the top-level ``--help``) every command registers fully."""
     parser = _Parser(prog="stabkit", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     from stabkit import __version__
 
     parser.add_argument("--version", action="version", version=f"stabkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    chosen = _chosen_command(argv)
     for name in COMMANDS:
-        importlib.import_module(f"stabkit.commands.{MODULES.get(name, name)}").register(sub)
+        if chosen is None or name == chosen:
+            importlib.import_module(f"stabkit.commands.{MODULES.get(name, name)}").register(sub)
+        else:
+            sub.add_parser(name)
     return parser
+
+
+def _chosen_command(argv: list[str] | None) -> str | None:
+    """The command ``argv`` runs (its first word, when it is one), else ``None``."""
+    if not argv or argv[0] not in COMMANDS:
+        return None
+    return argv[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         if getattr(args, "json", False):  # JSON output: no progress bars on stderr either
             from stabkit.report.progress import set_quiet

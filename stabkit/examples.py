@@ -10,6 +10,9 @@ import warnings
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import StabkitWarning
 
+__all__ = ["ntype_series_rl", "stype_series_l", "ideal_nic", "hybrid_pi", "two_transistor_amplifier",
+           "active_rc_ladder"]
+
 
 def _negative_resistor(c: Circuit, name: str, a, b, value: float) -> None:
     with warnings.catch_warnings():  # negative on purpose: the device's NDR
@@ -101,3 +104,26 @@ def two_transistor_amplifier(sections: int = 8, *, gm: float = 0.08, feedback: f
     if feedback is not None:
         c.add_resistor("Rfb", "out", "src", feedback)
     return c
+
+
+def active_rc_ladder(nodes: int, *, r: float = 100.0, c: float = 1e-12, gm: float = 2e-3, every: int = 10,
+                     r_neg: float = -120.0, r_source: float = 50.0, r_load: float = 1e3) -> Circuit:
+    """The scale benchmark's active RC ladder (issue #14): ``nodes`` nodes ``n1..nN`` joined by series ``r``,
+    each shunted by ``c`` to ground, a VCCS ``gm·v(n_{k−1})`` out of every ``every``-th node ``n_k``, ``r_source``
+    at ``n1``, ``r_load`` at the far end and one negative resistor ``r_neg`` from ``n2`` to ground.
+
+    With the defaults ``r_neg`` outweighs the ``r_source + r`` path to ground at ``n2``: one real unstable
+    natural frequency (about +30 MHz); ``r_neg=-500`` leaves the ladder stable (rightmost modes near
+    −30 MHz, set by the VCCS's ``gm/every`` of shunt loss per node over ``c``).
+    """
+    lad = Circuit(f"active RC ladder, {nodes} nodes")
+    lad.add_resistor("Rs", "n1", 0, r_source)
+    for k in range(1, nodes):
+        lad.add_resistor(f"R{k}", f"n{k}", f"n{k + 1}", r)
+    for k in range(1, nodes + 1):
+        lad.add_capacitor(f"C{k}", f"n{k}", 0, c)
+    for k in range(every, nodes + 1, every):
+        lad.add_vccs(f"G{k}", f"n{k}", 0, f"n{k - 1}", 0, gm)
+    lad.add_resistor("RL", f"n{nodes}", 0, r_load)
+    _negative_resistor(lad, "Rneg", "n2", 0, r_neg)
+    return lad

@@ -468,8 +468,9 @@ def test_ctrl_c_with_workers_exits_130_at_once(delay):
 
 
 def test_twenty_thousand_nodes_work_or_say_one_line(tmp_path):
-    """A 20 000-section RC ladder: the exact poles would need ~40 GB, so the NDF (sparse) decides alone and says
-    so in one warning; the verdict is the passive ladder's (stable), no traceback, memory bounded (6 GB)."""
+    """A 20 000-section RC ladder: the exact poles would need ~40 GB, so the rightmost natural frequencies come
+    from shift-invert Arnoldi (sparse), cross-checked with the NDF, and the result says so; the verdict is the
+    passive ladder's (stable, every mode found in the left half-plane), no traceback, memory bounded (6 GB)."""
     lines = ["RC ladder, 20000 sections", "R0 in 0 50"]
     for k in range(20000):
         lines += [f"R{k + 1} {'in' if k == 0 else f'n{k - 1}'} n{k} 1", f"C{k + 1} n{k} 0 1p"]
@@ -481,10 +482,10 @@ def test_twenty_thousand_nodes_work_or_say_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["verdict"] == "stable" and data["poles"] == []
+    assert data["verdict"] == "stable" and len(data["poles"]) >= 1
+    assert all(re < 0 for re, _ in data["poles"])
     assert proc.stderr == ""  # under --json the warnings are in the document
-    (warning,) = data["warnings"]
-    assert "20001 unknowns" in warning and "NDF's alone" in warning
+    assert any("20001 unknowns" in w and "shift-invert Arnoldi" in w for w in data["warnings"])
 
 
 def test_dense_pole_limit():
@@ -495,11 +496,11 @@ def test_dense_pole_limit():
     assert not fits and f"{POLES_MAX_UNKNOWNS + 1} unknowns" in why
 
 
-def test_method_poles_refuses_a_circuit_too_large_for_it():
-    """`method="poles"` on more unknowns than the dense solution allows: one CircuitError, before any work."""
+def test_method_poles_on_a_circuit_too_large_for_the_exact_spectrum():
+    """`method="poles"` on more unknowns than the dense solution allows: the rightmost modes by shift-invert
+    Arnoldi, which alone (no NDF count to prove them complete) never make a circuit stable."""
     from stabkit.analysis.verdict import POLES_MAX_UNKNOWNS, decide_linear
     from stabkit.circuit.graph import Circuit
-    from stabkit.errors import CircuitError
 
     c = Circuit("long ladder")
     c.add_resistor("R0", "n0", 0, 50.0)
@@ -507,11 +508,13 @@ def test_method_poles_refuses_a_circuit_too_large_for_it():
         c.add_resistor(f"R{k + 1}", f"n{k}", f"n{k + 1}", 1.0)
         c.add_capacitor(f"C{k + 1}", f"n{k + 1}", 0, 1e-12)
     t0 = time.perf_counter()
-    with pytest.raises(CircuitError, match=r"unknowns: the exact poles .* use the NDF"):
-        decide_linear(c, method="poles")
+    pv = decide_linear(c, method="poles")
+    assert pv.poles.method == "shift-invert Arnoldi" and pv.poles.rhp_count == 0 and pv.poles.poles.size >= 1
+    assert pv.verdict == "uncertain" and "without the NDF count" in pv.reasons[0]
     assert time.perf_counter() - t0 < 30.0
 
 
+<<<<<<< HEAD
 def test_an_ndf_that_cannot_count_makes_the_verdict_uncertain_not_bad_input(monkeypatch):
     """A degenerate contour (a leading minor of the return-difference matrix vanishing identically) on a valid
     circuit is numerical doubt: exit 3 with the reason, never exit 2 'bad input'; a sure instability of the
@@ -531,3 +534,5 @@ def test_an_ndf_that_cannot_count_makes_the_verdict_uncertain_not_bad_input(monk
     assert code == 3 and "NDF: no count" in err, (code, err)
     code, out, err = run(["poles", NTYPE, "--set", "lser=60n"])  # two RHP poles, sure: unstable stands
     assert code == 1, (code, err)
+=======
+>>>>>>> integ

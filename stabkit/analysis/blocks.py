@@ -83,6 +83,10 @@ EDGE_LOOP_GAIN = 0.5
 EDGE_FALL = 0.8
 EDGE_SPAN = 1.5
 EDGE_TURN = np.pi / 8
+#: ... or, for data spanning less than NARROW_SPAN (f_N/f_1), when that loop gain is EDGE_NEAR_UNITY or more at the
+#: end however little it turns there (too little data to tell a loop about to close from one that stays open)
+NARROW_SPAN = 10.0
+EDGE_NEAR_UNITY = 0.9
 
 
 class TouchstoneError(NetlistError):
@@ -366,6 +370,10 @@ class BlockEvaluator:
         self.inner = ReturnDifferenceEvaluator(augmented)
         self.r_embed, self.K = r, K
         self.r = r + K
+        # the NDF's contour asks any evaluator for these: every controller column is followed (per source)
+        self.per_source = True
+        self.columns = self.r
+        self.solver = self.inner.solver
         self.n = n
         self.g = np.concatenate([1.0 / np.sqrt(b.z0) for b in blocks]) if blocks else np.zeros(0)
         # controllers in netlist order: active elements of the embedding, then blocks, sorted by position
@@ -544,7 +552,8 @@ def extrapolation_doubts(evaluator: BlockEvaluator, s: np.ndarray, log_factors: 
                 last = 1j * TWO_PI * np.geomspace(f_ref, float(b.f[-1]), 64)
                 steps = np.diff(np.unwrap(_group_phase(evaluator, last, cols, evaluator.block_s(last))))
                 turning = float(abs(np.sum(steps)))
-                if turning > EDGE_TURN:
+                narrow = float(b.f[-1]) < NARROW_SPAN * float(b.f[0])
+                if turning > EDGE_TURN or (narrow and not edge < EDGE_NEAR_UNITY):
                     out.append(f"block {name}: its data end at {b.f[-1]:.4g} Hz while the loop through it is "
                                f"still strong (|S·Γ| = {edge:.3g}, {before:.3g} at {f_ref:.4g} Hz; its return "
                                f"difference turns {turning:.2f} rad there): the circuit may oscillate above the measured "

@@ -55,7 +55,7 @@ TWO_PI = 2.0 * np.pi
 
 __all__ = ["NDFResult", "SourceResult", "ndf", "ndf_on_axis", "default_band", "element_frequency_band",
            "passive_natural_frequencies", "numerical_limit", "return_difference_matrix", "unpivoted_lu_pivots",
-           "python_control_count", "defaults"]
+           "python_control_count", "defaults", "PatternSolver", "per_source_fits"]
 
 #: tunables, python-control style (``stabkit.analysis.ndf.defaults["ndf.points_per_decade"] = 40``)
 defaults: dict[str, float] = {
@@ -93,6 +93,10 @@ defaults: dict[str, float] = {
     "ndf.max_tail_extension": 1e6,
     # a count further than this from an integer is a doubt
     "ndf.integer_tol": 0.1,
+    # per-source return differences by default up to this many active elements; beyond, the total count only
+    "ndf.per_source_max": 64,
+    # exact (dense) poles of the circuit and its passive reference for the default band up to this many unknowns
+    "ndf.exact_poles_max_n": 1500,
     # dense batched solves are used up to this many unknowns; banded or sparse LU above
     "ndf.dense_max_n": 80,
     # banded LU (after reverse Cuthill–McKee) when the half-bandwidth is at most this; general sparse LU beyond
@@ -122,19 +126,49 @@ def unpivoted_lu_pivots(R: np.ndarray) -> np.ndarray:
 
     ``R`` has shape ``(..., r, r)``; returns ``(..., r)`` with ``pivots[..., k] = det R[:k+1,:k+1] /
     det R[:k,:k]``. A zero pivot (a leading minor that vanishes at that point) gives ``nan`` from there on.
+
+    Computed by recursive halving: the pivots of ``[[A, B], [C, D]]`` are those of ``A`` followed by those of
+    the Schur complement ``D − C·A⁻¹·B`` (leading minors of the complement are ratios of leading minors of the
+    whole). ``A⁻¹·B`` is a LAPACK solve (with partial pivoting inside ``A``) and the update a batched matrix
+    product, so the work is ``O(r³)`` per matrix in BLAS/LAPACK, not ``r`` Python-level sweeps.
     """
-    A = np.array(R, dtype=complex, copy=True)
-    r = A.shape[-1]
-    piv = np.empty(A.shape[:-1], dtype=complex)
+    A = np.asarray(R, dtype=complex)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for k in range(r):
-            p = A[..., k, k].copy()
-            piv[..., k] = p
-            if k + 1 < r:
-                col = A[..., k + 1:, k] / p[..., None]
-                A[..., k + 1:, k + 1:] -= col[..., :, None] * A[..., k, None, k + 1:]
+        piv = _pivots_recursive(A)
+    piv = np.array(piv, dtype=complex, copy=True)
     piv[~np.isfinite(piv)] = np.nan
     return piv
+
+
+def _pivots_small(A: np.ndarray) -> np.ndarray:
+    A = np.array(A, dtype=complex, copy=True)
+    r = A.shape[-1]
+    piv = np.empty(A.shape[:-1], dtype=complex)
+    for k in range(r):
+        p = A[..., k, k].copy()
+        piv[..., k] = p
+        if k + 1 < r:
+            col = A[..., k + 1:, k] / p[..., None]
+            A[..., k + 1:, k + 1:] -= col[..., :, None] * A[..., k, None, k + 1:]
+    return piv
+
+
+def _pivots_recursive(A: np.ndarray) -> np.ndarray:
+    r = A.shape[-1]
+    if r <= 16:
+        return _pivots_small(A)
+    h = r // 2
+    top = _pivots_recursive(A[..., :h, :h])
+    lead, upper, lower, rest = A[..., :h, :h], A[..., :h, h:], A[..., h:, :h], A[..., h:, h:]
+    batch = lead.shape[:-2]
+    flat_lead = lead.reshape((-1, h, h))
+    flat_upper = upper.reshape((-1, h, r - h))
+    ok = np.all(np.isfinite(top.reshape((-1, h))), axis=1) & np.all(top.reshape((-1, h)) != 0, axis=1)
+    X = np.full(flat_upper.shape, np.nan, dtype=complex)
+    if ok.any():
+        X[ok] = np.linalg.solve(flat_lead[ok], flat_upper[ok])
+    schur = rest - lower @ X.reshape(batch + (h, r - h))
+    return np.concatenate([top, _pivots_recursive(schur)], axis=-1)
 
 
 def log_pivots(pivots: np.ndarray) -> np.ndarray:
@@ -143,61 +177,309 @@ def log_pivots(pivots: np.ndarray) -> np.ndarray:
         return np.log(np.abs(pivots)) + 1j * np.angle(pivots)
 
 
-class ReturnDifferenceEvaluator:
-    """Evaluates ``R(s) = I + Eᵀ M0(s)⁻¹ U diag(w(s))`` for arrays of ``s`` (rad/s, complex).
+#: pattern analyses (orderings, band layout, column ordering) by sparsity pattern, shared across solvers
+_PLANS: dict = {}
 
-    Small systems (``n ≤ defaults["ndf.dense_max_n"]``) are solved as one batched dense solve over all frequencies;
-    larger ones with one sparse LU of ``M0(s)`` per frequency on a pre-computed common sparsity pattern.
-    Points where ``M0`` is exactly singular come back as ``nan``.
+#: bytes one frequency chunk of the dense batched path may use (M and its solve)
+CHUNK_BYTES = 64 * 2 ** 20
+
+
+def _chunks(nf: int, per_point: int) -> list[slice]:
+    """Index slices over ``nf`` frequencies of at most :data:`CHUNK_BYTES` for ``per_point`` bytes each."""
+    size = max(1, int(CHUNK_BYTES // max(per_point, 1)))
+    return [slice(i, min(i + size, nf)) for i in range(0, nf, size)]
+
+
+class PatternSolver:
+    """Factorizations of ``A(s) = Σ entries`` on a fixed sparsity pattern, one frequency at a time.
+
+    The pattern (``rows``, ``cols``, ``n × n``) is analysed once: systems of up to ``defaults["ndf.dense_max_n"]``
+    unknowns are solved as batched dense problems (frequencies in chunks of :data:`CHUNK_BYTES`); larger ones
+    are reordered once by reverse Cuthill–McKee and, when the half-bandwidth is at most
+    ``defaults["ndf.max_band"]``, factored by LAPACK's banded LU (``zgbtrf``); otherwise by SuperLU with a
+    column ordering computed once (COLAMD on the first frequency) and reused for every later one (the matrix
+    is pre-permuted and SuperLU told ``NATURAL``). ``kind`` says which path runs.
     """
 
-    def __init__(self, system: MNASystem):
+    def __init__(self, n: int, rows: np.ndarray, cols: np.ndarray, values, g: np.ndarray | None = None,
+                 c: np.ndarray | None = None):
+        self.n = n
+        self.rows, self.cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
+        self.values = values  # callable: s (nf,) -> entries (nf, m)
+        # lumped matrices: entries g + s·c (made row by row where that saves memory); None: use `values`
+        self.g, self.c = g, c
+        m = self.rows.size
+        key = (n, m, _d("dense_max_n"), _d("max_band"), hash(self.rows.tobytes()), hash(self.cols.tobytes()))
+        plan = _PLANS.get(key)
+        if plan is None or not (np.array_equal(plan["rows"], self.rows) and np.array_equal(plan["cols"], self.cols)):
+            plan = self._analyse(n, m)
+            if len(_PLANS) >= 16:
+                _PLANS.pop(next(iter(_PLANS)))
+            _PLANS[key] = plan
+        #: the pattern analysis (orderings) is shared by every solver on the same pattern: a sweep over
+        #: element values (loads, yield) orders once
+        self.plan = plan
+        self.__dict__.update({k: v for k, v in plan.items() if k not in ("rows", "cols", "column_order")})
+
+    @property
+    def column_order(self):
+        return self.plan.get("column_order")
+
+    def _analyse(self, n: int, m: int) -> dict:
+        plan = {"rows": self.rows, "cols": self.cols, "kind": "dense" if n <= _d("dense_max_n") else "sparse"}
+        if plan["kind"] == "sparse" and m:
+            from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+            pattern = sp.csr_matrix((np.ones(m), (self.rows, self.cols)), shape=(n, n))
+            perm = np.asarray(reverse_cuthill_mckee((pattern + pattern.T).tocsr(), symmetric_mode=True))
+            where = np.empty(n, dtype=int)
+            where[perm] = np.arange(n)
+            pr, pc = where[self.rows], where[self.cols]
+            lower, upper = int(max(0, np.max(pr - pc))), int(max(0, np.max(pc - pr)))
+            if max(lower, upper) <= _d("max_band"):
+                plan.update(kind="banded", band=(lower, upper), band_rows=lower + upper + pr - pc, band_cols=pc,
+                            perm=perm, where=where)  # band_rows: row in gbtrf storage (kl extra rows on top)
+        if plan["kind"] == "sparse":
+            base = sp.csc_matrix((np.arange(1, m + 1, dtype=float), (self.rows, self.cols)), shape=(n, n))
+            plan.update(csc_order=base.data.astype(int) - 1, csc_indices=base.indices, csc_indptr=base.indptr,
+                        column_order=None)  # the column ordering is fixed by the first factorization
+        return plan
+
+    # ---- one frequency
+    def _banded(self, vals: np.ndarray):
+        from scipy.linalg.lapack import zgbtrf
+
+        lower, upper = self.band
+        ab = np.zeros((2 * lower + upper + 1, self.n), dtype=complex, order="F")
+        ab[self.band_rows, self.band_cols] = vals
+        lu, ipiv, info = zgbtrf(ab, lower, upper)
+        return None if info != 0 else (lu, ipiv)
+
+    def _sparse(self, vals: np.ndarray):
+        A = sp.csc_matrix((vals[self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+                if self.column_order is None:
+                    lu = spla.splu(A, permc_spec="COLAMD")
+                    # SuperLU factors Pr·A·Pc: column i of A goes to position perm_c[i]
+                    self.plan["column_order"] = np.argsort(lu.perm_c)
+                    self.plan["column_parity"] = _parity(self.plan["column_order"])
+                lu = spla.splu(A[:, self.column_order], permc_spec="NATURAL")
+        except RuntimeError:  # exactly singular
+            return None
+        return lu
+
+    def factor(self, s: complex):
+        """Factorization at one ``s`` (``None`` where ``A(s)`` is exactly singular); use with
+        :meth:`solve_with` and :meth:`logdet_of`."""
+        vals = self.values(np.array([s], dtype=complex))[0]
+        return self._banded(vals) if self.kind == "banded" else self._sparse(vals)
+
+    def solve_with(self, fac, B: np.ndarray) -> np.ndarray:
+        """``A⁻¹·B`` from a factorization of :meth:`factor` (``B``: ``(n, k)``)."""
+        if self.kind == "banded":
+            from scipy.linalg.lapack import zgbtrs
+
+            lower, upper = self.band
+            x, _ = zgbtrs(fac[0], lower, upper, np.asarray(B, dtype=complex)[self.perm], fac[1])
+            return x[self.where]
+        y = fac.solve(np.asarray(B, dtype=complex))
+        x = np.empty_like(y)
+        x[self.column_order] = y
+        return x
+
+    def logdet_of(self, fac) -> complex:
+        """``log|det A| + j·arg det A`` from a factorization (``nan`` for ``None``)."""
+        if fac is None:
+            return complex(np.nan, np.nan)
+        if self.kind == "banded":
+            lu, ipiv = fac
+            lower, upper = self.band
+            d = lu[lower + upper]
+            swaps = int(np.count_nonzero(ipiv != np.arange(ipiv.size)))
+            parity = swaps & 1
+        else:
+            d = fac.U.diagonal()
+            parity = _parity(fac.perm_r) + _parity(fac.perm_c) + self.plan["column_parity"]
+        with np.errstate(divide="ignore"):
+            return complex(np.sum(np.log(np.abs(d))), np.sum(np.angle(d)) + np.pi * (parity % 2))
+
+    # ---- arrays of frequencies
+    @staticmethod
+    def chunks(nf: int, per_point: int):
+        """Index slices of at most :data:`CHUNK_BYTES` for ``per_point`` bytes a frequency."""
+        return _chunks(nf, per_point)
+
+    def _dense_stack(self, s: np.ndarray) -> np.ndarray:
+        M = np.zeros((s.size, self.n, self.n), dtype=complex)
+        M[:, self.rows, self.cols] = self.values(s)
+        return M
+
+    def selected_solves(self, s: np.ndarray, U: np.ndarray, Et: sp.csr_matrix) -> np.ndarray:
+        """``Eᵀ·A(s)⁻¹·U`` for each ``s``: shape ``(len(s), r, r)``, ``nan`` where ``A`` is singular. ``Eᵀ``
+        (sparse, ``r × n``) only selects and combines a few entries of each solution column; no
+        ``(len(s), n, r)`` array is ever held."""
+        nf, r = s.size, U.shape[1]
+        out = np.full((nf, Et.shape[0], r), np.nan, dtype=complex)
+        if self.kind == "dense":
+            for part in self.chunks(nf, 16 * self.n * (self.n + 2 * r)):
+                M = self._dense_stack(s[part])
+                X = np.full((M.shape[0], self.n, r), np.nan, dtype=complex)
+                try:
+                    X = np.linalg.solve(M, np.broadcast_to(U, (M.shape[0], self.n, r)))
+                except np.linalg.LinAlgError:
+                    for i in range(M.shape[0]):
+                        try:
+                            X[i] = np.linalg.solve(M[i], U)
+                        except np.linalg.LinAlgError:
+                            pass
+                out[part] = np.einsum("ij,fjk->fik", Et.toarray(), X) if r else out[part]
+            return out
+        for i in range(nf):
+            fac = self.factor(s[i])
+            if fac is not None:
+                out[i] = Et @ self.solve_with(fac, U)
+        return out
+
+    def logdet(self, s: np.ndarray) -> np.ndarray:
+        """``log det A(s)`` (``log|det| + j·arg det``) for each ``s``; ``nan`` where ``A`` is singular."""
+        out = np.full(s.size, np.nan, dtype=complex)
+        if self.n == 0:
+            return np.zeros(s.size, dtype=complex)
+        if self.kind == "dense":
+            for part in self.chunks(s.size, 16 * self.n * self.n):
+                sign, logabs = np.linalg.slogdet(self._dense_stack(s[part]))
+                ok = sign != 0
+                chunk = np.full(sign.shape, np.nan, dtype=complex)
+                chunk[ok] = logabs[ok] + 1j * np.angle(sign[ok])
+                out[part] = chunk
+            return out
+        todo = np.arange(s.size)
+        if self.kind == "banded":
+            for part in self.chunks(s.size, 16 * 4 * (sum(self.band) + 1) ** 2 + 16 * self.rows.size // max(self.n, 1)):
+                vals, ok = self._banded_logdet_unpivoted(s[part])
+                out[part] = vals
+                todo = todo[~np.isin(todo, np.arange(s.size)[part][ok])]
+        for i in todo:  # general sparse LU, or frequencies whose pivot-free elimination was not safe
+            out[i] = self.logdet_of(self.factor(s[i]))
+        return out
+
+    def _banded_logdet_unpivoted(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``log det`` of the banded matrix at every ``s`` at once: Gaussian elimination *without* pivoting,
+        vectorised over the frequencies, row by row through a window of ``kl + 1`` rows (entries are made as
+        rows enter, so memory is ``O(len(s)·band²)``). A frequency is accepted (``ok``) only when no pivot is
+        below ``1e-8`` of its row's original size and no entry grew beyond ``1e8`` times the largest original
+        entry (the elimination is then backward stable to about ``1e8·ε``); the others go to LAPACK's pivoted
+        banded LU."""
+        lower, upper = self.band
+        width = lower + upper + 1
+        nf, n = s.size, self.n
+        if "row_index" not in self.plan:
+            # per permuted row: its pattern entries and their position in the row's band window
+            prow = self.where[self.rows]
+            pcol = self.where[self.cols]
+            order = np.argsort(prow, kind="stable")
+            self.plan.update(row_ptr=np.searchsorted(prow[order], np.arange(n + 1)), row_index=order,
+                             row_pos=(pcol - prow + lower)[order])
+        ptr, index, pos = self.plan["row_ptr"], self.plan["row_index"], self.plan["row_pos"]
+        lumped = self.g is not None
+        entries = None if lumped else self.values(s).T  # (m, nf)
+
+        # frequencies run along the last (contiguous) axis: every step is a few vector operations
+        def row_values(i):
+            idx = index[ptr[i]:ptr[i + 1]]
+            if lumped:
+                return self.g[idx][:, None] + self.c[idx][:, None] * s[None, :]
+            return entries[idx]
+
+        window = np.zeros((lower + 1, width, nf), dtype=complex)
+        scale = np.zeros((lower + 1, nf))
+        for i in range(min(lower + 1, n)):
+            row = row_values(i)
+            window[i, pos[ptr[i]:ptr[i + 1]]] = row
+            scale[i] = np.max(np.abs(row), axis=0, initial=0.0)
+        biggest = np.max(scale, axis=0)
+        logabs = np.zeros(nf)
+        unit = np.ones(nf, dtype=complex)  # product of the pivots' phases
+        ok = np.ones(nf, dtype=bool)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for k in range(n):
+                pivot = window[0, lower]
+                absp = np.abs(pivot)
+                ok &= absp > 1e-8 * scale[0]
+                logabs += np.log(absp)
+                unit *= pivot / absp
+                top = window[0, lower + 1:]
+                for di in range(1, min(lower, n - 1 - k) + 1):
+                    factor = window[di, lower - di] / pivot
+                    window[di, lower - di + 1:lower - di + 1 + upper] -= factor[None, :] * top
+                # shift the window one row down and bring in row k + lower + 1
+                window[:-1] = window[1:]
+                scale[:-1] = scale[1:]
+                window[-1] = 0.0
+                scale[-1] = 0.0
+                nxt = k + lower + 1
+                if nxt < n:
+                    row = row_values(nxt)
+                    window[-1, pos[ptr[nxt]:ptr[nxt + 1]]] = row
+                    scale[-1] = np.max(np.abs(row), axis=0, initial=0.0)
+                    np.maximum(biggest, scale[-1], out=biggest)
+                if lower and k % 64 == 63:  # growth check, now and then (cheap)
+                    ok &= np.max(np.abs(window), axis=(0, 1)) <= 1e8 * biggest
+        ok &= np.max(np.abs(window), axis=(0, 1)) <= 1e8 * biggest
+        ok &= np.isfinite(logabs) & np.isfinite(unit)
+        return logabs + 1j * np.angle(unit), ok
+
+
+class ReturnDifferenceEvaluator:
+    """Evaluates ``R(s) = I + Eᵀ M0(s)⁻¹ U diag(w(s))`` for arrays of ``s`` (rad/s, complex), and the total
+    ``log NDF(s) = log det M(s) − log det M0(s)`` from two factorizations (:meth:`log_ndf`).
+
+    ``M0`` (and ``M``) are factored by :class:`PatternSolver` (batched dense for small systems, banded LU after
+    a reverse Cuthill–McKee ordering, or SuperLU with a column ordering reused across frequencies). ``Eᵀ·X`` is
+    a sparse selection. Points where ``M0`` is exactly singular come back as ``nan``.
+
+    ``per_source``: the contour follows the ``r`` return differences (``r`` solves and an ``r × r``
+    factorization per frequency); without it only the total ``log NDF`` (one determinant ratio, cost
+    independent of ``r``). ``columns`` is the number of logarithms the contour tracks (``r`` or 1).
+    """
+
+    def __init__(self, system: MNASystem, *, per_source: bool = True):
         self.system = system
         n, r = system.n, system.r
         self.n, self.r = n, r
-        self.U = system.U.toarray().astype(complex)
-        self.Et = system.E.toarray().T.astype(complex)
+        self.per_source = bool(per_source)
+        self.columns = r if self.per_source else min(r, 1)
+        if self.per_source and r:
+            fits, why = per_source_fits(n, r)
+            if not fits:
+                raise CircuitError(why)
+        self.U = system.U.toarray().astype(complex) if self.per_source else None
+        self.Et = sp.csr_matrix(system.E.T, dtype=complex)
         G0 = sp.coo_matrix(system.G0)
         C0 = sp.coo_matrix(system.C0)
         dist = system.distributed
         rows = np.concatenate([G0.row, C0.row, np.array([d.row for d in dist], dtype=int)])
         cols = np.concatenate([G0.col, C0.col, np.array([d.col for d in dist], dtype=int)])
-        keys = rows.astype(np.int64) * max(n, 1) + cols
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        m = uniq.size
-        self.pattern_rows = (uniq // max(n, 1)).astype(int)
-        self.pattern_cols = (uniq % max(n, 1)).astype(int)
-        self.g = np.zeros(m)
-        self.c = np.zeros(m)
-        ng, nc = G0.nnz, C0.nnz
-        np.add.at(self.g, inverse[:ng], G0.data)
-        np.add.at(self.c, inverse[ng:ng + nc], C0.data)
-        self.dist_pos = inverse[ng + nc:]
-        self.dense = n <= _d("dense_max_n")
-        self.banded = False
-        if not self.dense and m:
-            # a reverse Cuthill–McKee ordering usually leaves circuit matrices with a narrow band: then a
-            # banded LU per frequency (LAPACK gbsv) is several times cheaper than a general sparse LU
-            from scipy.sparse.csgraph import reverse_cuthill_mckee
+        self.g, self.c, self.dist_pos, pr, pc = _merge_pattern(n, rows, cols, G0.data, C0.data, len(dist))
+        self.pattern_rows, self.pattern_cols = pr, pc
+        lumped = not dist
+        self.passive = PatternSolver(n, pr, pc, self.entries, *((self.g, self.c) if lumped else (None, None)))
+        self._full = None
 
-            pattern = sp.csr_matrix((np.ones(m), (self.pattern_rows, self.pattern_cols)), shape=(n, n))
-            perm = np.asarray(reverse_cuthill_mckee((pattern + pattern.T).tocsr(), symmetric_mode=True))
-            where = np.empty(n, dtype=int)
-            where[perm] = np.arange(n)
-            pr, pc = where[self.pattern_rows], where[self.pattern_cols]
-            lower, upper = int(max(0, np.max(pr - pc))), int(max(0, np.max(pc - pr)))
-            if max(lower, upper) <= _d("max_band"):
-                self.banded = True
-                self.band = (lower, upper)
-                self.band_rows = upper + pr - pc
-                self.band_cols = pc
-                self.perm = perm
-                self.where = where
-        if not self.dense:
-            base = sp.csc_matrix((np.arange(1, m + 1, dtype=float), (self.pattern_rows, self.pattern_cols)), shape=(n, n))
-            self.csc_order = base.data.astype(int) - 1
-            self.csc_indices = base.indices
-            self.csc_indptr = base.indptr
+    @property
+    def dense(self) -> bool:
+        return self.passive.kind == "dense"
+
+    @property
+    def banded(self) -> bool:
+        return self.passive.kind == "banded"
+
+    @property
+    def solver(self) -> str:
+        """The linear-algebra path: ``"dense"``, ``"banded"`` or ``"sparse"`` (of ``M0``)."""
+        return self.passive.kind
 
     def entries(self, s: np.ndarray) -> np.ndarray:
         """Non-zero entries of ``M0(s)`` on the common pattern, shape ``(len(s), m)``."""
@@ -211,45 +493,9 @@ class ReturnDifferenceEvaluator:
         nf, r = s.size, self.r
         if r == 0:
             return np.zeros((nf, 0, 0), dtype=complex)
-        vals = self.entries(s) if self.dense else None
         w = self.system.weights(s).reshape(nf, r)
-        X = np.full((nf, self.n, r), np.nan, dtype=complex)
-        if self.dense:
-            M = np.zeros((nf, self.n, self.n), dtype=complex)
-            M[:, self.pattern_rows, self.pattern_cols] = vals
-            try:
-                X = np.linalg.solve(M, np.broadcast_to(self.U, (nf, self.n, r)))
-            except np.linalg.LinAlgError:
-                for i in range(nf):
-                    try:
-                        X[i] = np.linalg.solve(M[i], self.U)
-                    except np.linalg.LinAlgError:
-                        pass
-        elif self.banded:
-            from scipy.linalg.lapack import zgbsv
-
-            lower, upper = self.band
-            Up = self.U[self.perm]
-            rows = self.band_rows + lower  # gbsv wants `lower` extra rows on top for the pivoting fill-in
-            for i in range(nf):
-                ab = np.zeros((2 * lower + upper + 1, self.n), dtype=complex, order="F")
-                ab[rows, self.band_cols] = self.entries(s[i:i + 1])[0]
-                _, _, x, info = zgbsv(lower, upper, ab, Up)
-                if info == 0:
-                    X[i] = x[self.where]
-        else:
-            for i in range(nf):
-                vi = self.entries(s[i:i + 1])[0]
-                M = sp.csc_matrix((vi[self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
-                        X[i] = spla.splu(M).solve(self.U)
-                except RuntimeError:  # exactly singular
-                    pass
-        T = self.Et[None, :, :] @ X  # (nf, r, r): Eᵀ M0⁻¹ U
+        T = self.passive.selected_solves(s, self.U, self.Et)  # (nf, r, r): Eᵀ M0⁻¹ U
         return np.eye(r)[None, :, :] + T * w[:, None, :]
-
 
     def logdet(self, s: np.ndarray) -> np.ndarray:
         """``log det M0(s)`` (``log|det| + j·arg det``) for an array of ``s``; ``nan`` where ``M0`` is singular.
@@ -259,7 +505,7 @@ class ReturnDifferenceEvaluator:
         ``s = −r/l``, ``−g/c``, or ``0`` where θ is continuous), so every winding number is unchanged, while the
         phase no longer turns once per ``1/τ`` of the line up to the top of a wide band."""
         s = np.atleast_1d(np.asarray(s, dtype=complex))
-        out = self._logdet_m0(s)
+        out = self.passive.logdet(s)
         for theta in self._line_thetas:
             out = out - theta(s)
         return out
@@ -271,52 +517,117 @@ class ReturnDifferenceEvaluator:
         circuit, params = self.system.circuit, self.system.params
         return [line_theta(e, circuit.values(e, params)) for e in circuit if e.kind == "O"]
 
-    def _logdet_m0(self, s: np.ndarray) -> np.ndarray:
-        out = np.full(s.size, np.nan, dtype=complex)
-        if self.n == 0:
+    # ---- the full matrix M = M0 + U diag(w) Eᵀ (total count from one determinant ratio)
+    def _full_solver(self) -> PatternSolver:
+        if self._full is None:
+            sysm = self.system
+            UE = sp.coo_matrix(abs(sysm.U) @ abs(sysm.E).T)
+            rows = np.concatenate([self.pattern_rows, UE.row])
+            cols = np.concatenate([self.pattern_cols, UE.col])
+            keys = np.unique(rows.astype(np.int64) * max(self.n, 1) + cols)
+            pr, pc = (keys // max(self.n, 1)).astype(int), (keys % max(self.n, 1)).astype(int)
+            passive_pos = np.searchsorted(keys, self.pattern_rows.astype(np.int64) * max(self.n, 1) + self.pattern_cols)
+            U, E = sp.csc_matrix(sysm.U), sp.csc_matrix(sysm.E)
+            # every product term u_ik · e_jk of column k lands on one pattern entry
+            terms_pos, terms_k, terms_v = [], [], []
+            for k in range(self.r):
+                ui = U.indices[U.indptr[k]:U.indptr[k + 1]]
+                uv = U.data[U.indptr[k]:U.indptr[k + 1]]
+                ej = E.indices[E.indptr[k]:E.indptr[k + 1]]
+                ev = E.data[E.indptr[k]:E.indptr[k + 1]]
+                for i, a in zip(ui, uv):
+                    for j, b in zip(ej, ev):
+                        terms_pos.append(np.searchsorted(keys, i * max(self.n, 1) + j))
+                        terms_k.append(k)
+                        terms_v.append(a * b)
+            terms_pos, terms_k, terms_v = np.array(terms_pos, int), np.array(terms_k, int), np.array(terms_v, float)
+            size = pr.size
+            g_full, c_full = np.zeros(size), np.zeros(size)
+            g_full[passive_pos] = self.g
+            c_full[passive_pos] = self.c
+            a0, a1 = sysm.a0, sysm.a1
+            if terms_pos.size:
+                np.add.at(g_full, terms_pos, a0[terms_k] * terms_v)
+                np.add.at(c_full, terms_pos, a1[terms_k] * terms_v)
+
+            def values(s, passive_pos=passive_pos, size=size):
+                out = np.zeros((s.size, size), dtype=complex)
+                out[:, passive_pos] = self.entries(s)
+                if terms_pos.size:
+                    w = self.system.weights(s).reshape(s.size, self.r)
+                    np.add.at(out, (slice(None), terms_pos), w[:, terms_k] * terms_v)
+                return out
+
+            lumped = not sysm.distributed
+            self._full = PatternSolver(self.n, pr, pc, values, *((g_full, c_full) if lumped else (None, None)))
+        return self._full
+
+    def log_ndf(self, s: np.ndarray) -> np.ndarray:
+        """``log NDF(s) = log det M(s) − log det M0(s)`` (phase wrapped to (−π, π]) for an array of ``s``;
+        ``nan`` where either is singular. Per-source mode: ``log det R`` from LAPACK's LU of ``R``."""
+        s = np.atleast_1d(np.asarray(s, dtype=complex))
+        if self.r == 0:
             return np.zeros(s.size, dtype=complex)
-        vals = self.entries(s)
-        if self.n <= _d("dense_max_n"):
-            M = np.zeros((s.size, self.n, self.n), dtype=complex)
-            M[:, self.pattern_rows, self.pattern_cols] = vals
-            sign, logabs = np.linalg.slogdet(M)
-            ok = sign != 0
-            out[ok] = logabs[ok] + 1j * np.angle(sign[ok])
+        if self.per_source:
+            R = self(s)
+            out = np.full(s.size, np.nan, dtype=complex)
+            ok = np.all(np.isfinite(R), axis=(1, 2))
+            if ok.any():
+                sign, logabs = np.linalg.slogdet(R[ok])
+                good = sign != 0
+                vals = np.full(sign.shape, np.nan, dtype=complex)
+                vals[good] = logabs[good] + 1j * np.angle(sign[good])
+                out[ok] = vals
             return out
-        order = getattr(self, "csc_order", None)
-        if order is None:
-            base = sp.csc_matrix((np.arange(1, vals.shape[1] + 1, dtype=float), (self.pattern_rows, self.pattern_cols)),
-                                 shape=(self.n, self.n))
-            self.csc_order, self.csc_indices, self.csc_indptr = base.data.astype(int) - 1, base.indices, base.indptr
-        for i in range(s.size):
-            M = sp.csc_matrix((vals[i][self.csc_order], self.csc_indices, self.csc_indptr), shape=(self.n, self.n))
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
-                    lu = spla.splu(M)
-            except RuntimeError:
-                continue
-            d = lu.U.diagonal()
-            parity = _parity(lu.perm_r) + _parity(lu.perm_c)
-            out[i] = np.sum(np.log(np.abs(d))) + 1j * (np.sum(np.angle(d)) + np.pi * parity)
-        return out
+        full = self._full_solver()
+        d = full.logdet(s) - self.passive.logdet(s)
+        return d.real + 1j * wrap_phase(d.imag)
+
+
+def per_source_fits(n: int, r: int) -> tuple[bool, str]:
+    """Can the per-source return differences of ``r`` active elements over ``n`` unknowns be evaluated here?
+    ``(fits, why not)``: the ``n × r`` block ``M0⁻¹U`` of one frequency (and its copies, 48·n·r bytes) must
+    take at most half the available memory."""
+    from stabkit.analysis.verdict import _available_memory
+
+    need = 48.0 * n * r
+    avail = _available_memory()
+    if avail is not None and need > 0.5 * avail:
+        return False, (f"per-source return differences of {r} active elements over {n} unknowns need about "
+                       f"{need / 1e9:.1g} GB per frequency, {avail / 1e9:.1f} GB are available: use the total count "
+                       "(per_source=False, det M / det M0)")
+    return True, ""
+
+
+def _merge_pattern(n, rows, cols, g_data, c_data, n_dist):
+    """Union pattern of G0, C0 and the distributed entries (``rows``/``cols`` in that order): summed ``g``,
+    ``c`` per pattern entry, the pattern position of each distributed entry, and the pattern itself (sorted
+    row-major)."""
+    keys = np.asarray(rows, dtype=np.int64) * max(n, 1) + np.asarray(cols, dtype=np.int64)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    m = uniq.size
+    g, c = np.zeros(m), np.zeros(m)
+    ng, nc = len(g_data), len(c_data)
+    np.add.at(g, inverse[:ng], g_data)
+    np.add.at(c, inverse[ng:ng + nc], c_data)
+    dist_pos = inverse[ng + nc:ng + nc + n_dist]
+    return g, c, dist_pos, (uniq // max(n, 1)).astype(int), (uniq % max(n, 1)).astype(int)
 
 
 def _parity(perm: np.ndarray) -> int:
-    """Parity (0 or 1) of a permutation given as an index array."""
+    """Parity (0 or 1) of a permutation given as an index array (cycle decomposition, vectorised per step)."""
     perm = np.asarray(perm)
-    seen = np.zeros(perm.size, bool)
-    odd = 0
-    for i in range(perm.size):
-        if seen[i]:
-            continue
-        j, length = i, 0
-        while not seen[j]:
-            seen[j] = True
-            j = perm[j]
-            length += 1
-        odd ^= (length - 1) & 1
-    return odd
+    n = perm.size
+    if n == 0:
+        return 0
+    # follow all cycles at once: label every element with the smallest index on its cycle
+    label = np.arange(n)
+    cur = perm.copy()
+    for _ in range(int(np.ceil(np.log2(n))) + 1):
+        label = np.minimum(label, label[cur])
+        cur = cur[cur]
+    cycles = np.unique(label).size
+    return int((n - cycles) & 1)
 
 
 def return_difference_matrix(system: MNASystem, s) -> np.ndarray:
@@ -380,7 +691,7 @@ def _passive_system(system: MNASystem) -> MNASystem:
 
 
 def _passive_pole_result(system: MNASystem):
-    if not system.is_lumped or system.n == 0 or system.n > 1500:
+    if not system.is_lumped or system.n == 0 or system.n > _d("exact_poles_max_n"):
         return None
     return _pole_result(_passive_system(system))
 
@@ -396,6 +707,23 @@ def _pole_result(system: MNASystem):
             return poles(system)
     except (CircuitError, np.linalg.LinAlgError, ValueError):
         return None
+
+
+def _slowest_band_floor(system: MNASystem, f_lo: float) -> float:
+    """Low end of the default band (Hz) of a lumped circuit too large for the exact poles: ``f_lo`` (from the
+    element values), lowered to ``defaults["ndf.pole_margin"]`` below the slowest natural frequency of the
+    circuit and of its passive reference found by shift-invert Arnoldi near ``s = 0`` (structural zero modes,
+    ``|s|`` at the rounding level, left aside)."""
+    from stabkit.analysis.rightmost import slowest_modes
+
+    floor = TWO_PI * f_lo
+    slow = []
+    for G, C in ((system.G, system.C), (system.G0, system.C0)):
+        vals = slowest_modes(G, C, 1e-3 * floor)
+        slow.extend(np.abs(vals[np.abs(vals) > 1e-6 * floor]))
+    if slow:
+        return min(f_lo, float(min(slow)) / TWO_PI / _d("pole_margin"))
+    return f_lo
 
 
 def _lumped_poles(system: MNASystem) -> np.ndarray:
@@ -459,7 +787,7 @@ class _Contour:
         self.eps = eps
         self.t = np.zeros(0)
         self.s = np.zeros(0, dtype=complex)
-        self.L = np.zeros((0, evaluator.r), dtype=complex)
+        self.L = np.zeros((0, evaluator.columns), dtype=complex)
         #: track ``log det M0`` too (distributed circuits: its jumps reveal passive natural frequencies on
         #: the jω axis, which the NDF itself does not show when the active elements leave them in place)
         self.track_det = track_det
@@ -480,8 +808,19 @@ class _Contour:
         return 1.0 + np.log10(np.asarray(omega, dtype=float) / self.eps)
 
     def evaluate(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Log return differences at ``s``; points where ``M0`` is singular are nudged to the right."""
+        """Log return differences (or the total log NDF) at ``s``; points where ``M0`` is singular are nudged
+        to the right."""
         s = np.array(s, dtype=complex)
+        if not self.ev.per_source:
+            return self._evaluate_total(s)
+        r = self.ev.r
+        # frequencies in chunks: at most CHUNK_BYTES of r × r matrices (and their pivots) at a time
+        L = np.zeros((s.size, r), dtype=complex)
+        for part in _chunks(s.size, 64 * max(r, 1) ** 2):
+            s[part], L[part] = self._evaluate_sources(s[part])
+        return s, L
+
+    def _evaluate_sources(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         R = self.ev(s)
         piv = unpivoted_lu_pivots(R)
         bad = ~np.all(np.isfinite(piv), axis=1) | (np.abs(piv) == 0).any(axis=1) if self.ev.r else np.zeros(s.size, bool)
@@ -505,6 +844,21 @@ class _Contour:
             mismatch = np.abs(logprod - logdet) + phase_err
             self.det_check.append(float(np.max(mismatch)) if mismatch.size else 0.0)
         return s, log_pivots(piv)
+
+    def _evaluate_total(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.ev.r == 0:
+            return s, np.zeros((s.size, 0), dtype=complex)
+        L = self.ev.log_ndf(s)
+        bad = ~np.isfinite(L)
+        for _ in range(3):
+            if not bad.any():
+                break
+            s[bad] = s[bad] + 1e-9 * np.maximum(np.abs(s[bad]), self.eps)
+            L[bad] = self.ev.log_ndf(s[bad])
+            bad = ~np.isfinite(L)
+        if bad.any():
+            raise CircuitError(f"the circuit matrix is singular on the contour near s = {s[bad][0]:.6g} rad/s")
+        return s, L[:, None]
 
     def insert(self, t: np.ndarray, detour: np.ndarray | None = None, s: np.ndarray | None = None) -> None:
         t = np.asarray(t, dtype=float)
@@ -553,7 +907,7 @@ class _Contour:
         if self.track_det:
             dp = np.abs(wrap_phase(np.diff(self.P.imag)))
             phase_bad |= ~np.isfinite(dp) | (dp > _d("max_phase_step"))
-        thetas = self.ev._line_thetas if self.track_det else []
+        thetas = getattr(self.ev, "_line_thetas", []) if self.track_det else []
         if thetas:  # lossy lines: their rotation is out of P (logdet), so follow their phase where it can matter
             dth = np.max([np.abs(np.diff(theta(self.s).imag)) for theta in thetas], axis=0)
             strength = np.abs(self.L).sum(axis=1)
@@ -688,6 +1042,9 @@ class NDFResult:
     title: str = ""
     doubts: list[str] = field(default_factory=list)
     axis_doubts: list[str] = field(default_factory=list)
+    #: how it was evaluated: the factorization of ``M0`` (``dense`` batched for small systems, ``banded``,
+    #: ``sparse``) and whether per-source return differences or the total ``det M / det M0`` were followed
+    solver: str = ""
 
     @property
     def verdict(self) -> str:
@@ -735,6 +1092,7 @@ class NDFResult:
             "fmin_hz": float(self.fmin),
             "fmax_hz": float(self.fmax),
             "points": int(self.s.size),
+            "solver": self.solver,
         }
 
     def plot(self, ax=None):
@@ -753,12 +1111,14 @@ class NDFResult:
                                        [f"{src.name} ({src.encirclements})" for src in self.sources], ax=ax)
 
 
-def ndf_on_axis(circuit_or_system: Circuit | MNASystem, freqs_hz, params: Mapping[str, float] | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def ndf_on_axis(circuit_or_system: Circuit | MNASystem, freqs_hz, params: Mapping[str, float] | None = None, *,
+                per_source: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """NDF and return differences at fixed frequencies on the jω axis (no counting, no refinement).
 
     Returns ``(ndf, factors)`` with shapes ``(len(freqs),)`` and ``(len(freqs), r)``; a frequency where
-    ``M0`` is exactly singular gives ``nan``."""
+    ``M0`` is exactly singular gives ``nan``. With ``per_source=False`` only the NDF, as ``det M / det M0``
+    from two sparse factorizations per frequency (cost independent of the number of active elements), and
+    ``factors`` of shape ``(len(freqs), 0)``."""
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
     s = 1j * TWO_PI * np.atleast_1d(np.asarray(freqs_hz, dtype=float))
     from stabkit.analysis.blocks import split_blocks  # hook: S-parameter blocks as return differences
@@ -768,6 +1128,10 @@ def ndf_on_axis(circuit_or_system: Circuit | MNASystem, freqs_hz, params: Mappin
         piv = unpivoted_lu_pivots(block_ev(s))
         factors = np.stack([np.prod(piv[:, cols], axis=1) for _, _, cols in block_ev.groups], axis=1)
         return np.prod(factors, axis=1), factors
+    if not per_source:
+        log_ndf = ReturnDifferenceEvaluator(system, per_source=False).log_ndf(s)
+        with np.errstate(over="ignore", under="ignore"):
+            return np.exp(log_ndf), np.ones((s.size, 0))
     factors = unpivoted_lu_pivots(ReturnDifferenceEvaluator(system)(s)) if system.r else np.ones((s.size, 0))
     return np.prod(factors, axis=1), factors
 
@@ -822,13 +1186,10 @@ def _hidden_axis_zeros(evaluator: "ReturnDifferenceEvaluator", omega: float, rad
         s = 1j * omega + radius * np.exp(1j * theta)
         phases = []
         if evaluator.r:
-            R = evaluator(s)
-            if not np.all(np.isfinite(R)):
+            log_ndf = evaluator.log_ndf(s)
+            if not np.all(np.isfinite(log_ndf)):
                 return None
-            sign, _ = np.linalg.slogdet(R)
-            if np.any(sign == 0):
-                return None
-            phases.append(np.angle(sign))
+            phases.append(log_ndf.imag)
         if k0 is None:
             ld = evaluator.logdet(s)
             if not np.all(np.isfinite(ld)):
@@ -852,13 +1213,20 @@ def _hidden_axis_zeros(evaluator: "ReturnDifferenceEvaluator", omega: float, rad
 
 # ---------------------------------------------------------------------------------------------- driver
 def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | None = None, *,
-        fmin: float | None = None, fmax: float | None = None) -> NDFResult:
+        fmin: float | None = None, fmax: float | None = None, per_source: bool | None = None) -> NDFResult:
     """NDF of a circuit, its encirclement count and the per-source return differences.
 
     ``fmin``/``fmax`` (Hz) bound the dense sweep: the contour starts at ``s = 2π·fmin`` on the real axis
     (natural frequencies with ``|s| < 2π·fmin`` are not counted) and the tail beyond ``fmax`` is extended
     decade by decade until every ``F_k`` has settled onto its asymptote (at most ``10⁶·fmax``). Defaults
     come from the circuit (:func:`default_band`).
+
+    ``per_source``: follow the ``r`` return differences ``F_k`` (per-source counts in ``sources``; ``r``
+    solves and an ``r × r`` factorization per frequency) or only the total ``NDF = det M / det M0`` (two
+    sparse factorizations per frequency, whatever ``r``; ``sources`` is then empty). Default: per source up
+    to ``defaults["ndf.per_source_max"]`` active elements. Where an exact pole solution is too large
+    (``n > defaults["ndf.exact_poles_max_n"]``) the band's low end also comes from the slowest natural
+    frequencies found by shift-invert Arnoldi (:func:`stabkit.analysis.rightmost.slowest_modes`).
     """
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
     # --- hook (stabkit.analysis.blocks): S-parameter blocks are replaced by their reference terminations in
@@ -867,8 +1235,12 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
 
     system, block_ev = split_blocks(system)
     # --- end hook
+    if per_source is None:
+        per_source = system.r <= _d("per_source_max") and per_source_fits(system.n, system.r)[0]
+    if block_ev is not None:  # a block's ports are columns of its own: counted per controller
+        per_source = True
     passive_res = _passive_pole_result(system)
-    full_res = _pole_result(system) if system.is_lumped and system.n <= 1500 else None
+    full_res = _pole_result(system) if system.is_lumped and system.n <= _d("exact_poles_max_n") else None
     passive, passive_err = ((passive_res.poles, passive_res.errors) if passive_res is not None
                             else (np.zeros(0, complex), np.zeros(0)))
     full, full_err = (full_res.poles, full_res.errors) if full_res is not None else (np.zeros(0, complex), np.zeros(0))
@@ -881,13 +1253,15 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     if block_ev is not None:  # hook: the contour covers the blocks' data, a decade beyond on either side
         data_lo, data_hi = band_of(block_ev)
         dflt_lo, dflt_hi = min(dflt_lo, data_lo / 10.0), max(dflt_hi, 10.0 * data_hi)
+    if system.is_lumped and system.n > _d("exact_poles_max_n") and fmin is None and system.n:
+        dflt_lo = _slowest_band_floor(system, dflt_lo)
     f_lo = float(fmin) if fmin is not None else dflt_lo
     f_hi = float(fmax) if fmax is not None else dflt_hi
     if not (f_lo > 0 and f_hi > f_lo and np.isfinite(f_hi)):
         raise CircuitError(f"NDF band: need 0 < fmin < fmax, got fmin={f_lo:g} Hz, fmax={f_hi:g} Hz")
     eps = TWO_PI * f_lo
     w_top = TWO_PI * f_hi
-    evaluator = ReturnDifferenceEvaluator(system) if block_ev is None else block_ev
+    evaluator = ReturnDifferenceEvaluator(system, per_source=per_source) if block_ev is None else block_ev
     contour = _Contour(evaluator, eps, track_det=not system.is_lumped)
     warn: list[str] = []
     doubts: list[str] = []
@@ -940,11 +1314,16 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     contour.refine()
 
     # extend the tail until every factor has settled on c·(jω)^m
-    # (hook) controllers and their columns: one per active element, or a block's ports (blocks.BlockEvaluator)
-    groups = (block_ev.groups if block_ev is not None
-              else [(a.name, a.kind, [k]) for k, a in enumerate(system.active)])
+    # (hook) controllers and their columns: one per active element, or a block's ports (blocks.BlockEvaluator);
+    # none when only the total det M / det M0 is followed
+    if block_ev is not None:
+        groups = block_ev.groups
+    elif per_source:
+        groups = [(a.name, a.kind, [k]) for k, a in enumerate(system.active)]
+    else:
+        groups = []
     column_names = [name for name, _, cols in groups for _ in cols]
-    r = evaluator.r
+    r = evaluator.r if block_ev is not None else evaluator.columns
     settled = r == 0
     while not settled:
         top = contour.t[-1]
@@ -1016,6 +1395,9 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
                            "Hz: a natural frequency on (or extremely close to) the jω axis; the circuit is at best "
                            "marginally stable")
     sources = []
+    if block_ev is None and not per_source and system.r:
+        warn.append(f"{system.r} active elements: the total count from det M / det M0 (no per-source return "
+                    "differences; ask for them with per_source=True)")
     group_logs = np.stack([contour.L[:, cols].sum(axis=1) for _, _, cols in groups], axis=1) if groups else \
         np.zeros((contour.s.size, 0), dtype=complex)
     for k, (name, kind, _) in enumerate(groups):
@@ -1030,4 +1412,6 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     return NDFResult(s=contour.s, log_values=log_ndf, factors=factors,
                      sources=sources, encirclements=total, raw_count=total_raw, marginal=marginal, warnings=warn,
                      doubts=list(dict.fromkeys(doubts + axis_doubts)), axis_doubts=list(dict.fromkeys(axis_doubts)),
-                     fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title)
+                     fmin=f_lo, fmax=f_hi, params=dict(system.params), title=system.circuit.title,
+                     solver=f"{evaluator.solver} LU, " + ("per-source return differences" if per_source else
+                                                          "total det M / det M0"))

@@ -823,6 +823,12 @@ class PoleResult:
     zero_mode_notes: list[str] = field(default_factory=list)
     doubts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: how the poles were computed: ``"exact"`` (the full spectrum, dense) or ``"shift-invert Arnoldi"``
+    #: (:mod:`stabkit.analysis.rightmost`: the modes nearest shifts along the jω axis, large circuits)
+    method: str = "exact"
+    #: ``False`` when ``poles`` is a part of the spectrum (Arnoldi): a mode may be missing, so "no pole in the
+    #: right half-plane" is only a verdict once the NDF count agrees (:func:`stabkit.analysis.verdict.judge`)
+    complete: bool = True
 
     def __post_init__(self):
         self.poles = np.asarray(self.poles, dtype=complex)
@@ -888,6 +894,8 @@ class PoleResult:
             "rhp_count": self.rhp_count,
             "marginal_count": int(np.sum(self.marginal_mask)),
             "zero_modes": int(self.zero_modes),
+            "method": self.method,
+            "complete": bool(self.complete),
             "poles": [[float(p.real), float(p.imag)] for p in self.poles_hz],
             "warnings": list(self.doubts) + list(self.warnings),
         }

@@ -37,8 +37,8 @@ from stabkit.errors import CircuitError
 from stabkit.units import format_eng
 
 __all__ = ["STABLE", "UNSTABLE", "UNCERTAIN", "EXIT_CODES", "METHODS", "POLES_MAX_UNKNOWNS", "Verdict",
-           "PointVerdict", "VALUE_LIMIT", "decide", "decide_linear", "judge", "format_pole", "worst", "dense_poles_fit",
-           "check_value_range", "check_band", "BAND_LIMITS"]
+           "PointVerdict", "VALUE_LIMIT", "EXACT_POLES_MAX_UNKNOWNS", "decide", "decide_linear", "judge", "format_pole",
+           "worst", "dense_poles_fit", "check_value_range", "check_band", "BAND_LIMITS"]
 
 STABLE, UNSTABLE, UNCERTAIN = "stable", "unstable", "uncertain"
 #: process exit code of each verdict (bad input is 2)
@@ -50,6 +50,9 @@ TWO_PI = 2.0 * np.pi
 #: ``DENSE_BYTES_PER_ENTRY·n²`` bytes; minutes at 5000) are left out of ``method="auto"`` and the NDF (sparse,
 #: one factorization per frequency) decides alone; ``method="poles"`` refuses such a circuit
 POLES_MAX_UNKNOWNS = 5000
+#: above this many MNA unknowns the exact full spectrum gives way to the rightmost natural frequencies by
+#: shift-invert Arnoldi (:mod:`stabkit.analysis.rightmost`), cross-checked with the NDF count
+EXACT_POLES_MAX_UNKNOWNS = 1500
 #: peak memory of the dense pole solution per matrix entry (bytes; measured: ~90 at n = 2000)
 DENSE_BYTES_PER_ENTRY = 100
 #: largest magnitude (SI) of a matrix entry (1/R, C, L, a gain) the analyses take: far beyond any circuit
@@ -80,7 +83,10 @@ def judge(pole_result=None, ndf_result=None) -> tuple[str, list[str], list[str]]
     """Cross-check the exact poles and the NDF: ``(verdict, reasons, warnings)``.
 
     Both ran: ``stable`` needs both sure of it; two sure answers that differ are ``uncertain``; ``unstable``
-    when one is sure of it and the other is not sure of the opposite. One ran: its own verdict. ``reasons``
+    when one is sure of it and the other is not sure of the opposite. One ran: its own verdict. Poles that
+    are a part of the spectrum (``complete == False``: shift-invert Arnoldi on large circuits) are complete
+    only when the NDF count agrees: an NDF count of unstable modes they did not find is ``uncertain`` (not
+    ``unstable`` on the NDF's word alone), and alone they are never ``stable``. ``reasons``
     say why the verdict is ``uncertain`` (empty otherwise); ``warnings`` carry the doubts of a method that was
     overruled and count mismatches."""
     opinions = []
@@ -92,17 +98,31 @@ def judge(pole_result=None, ndf_result=None) -> tuple[str, list[str], list[str]]
         raise ValueError("judge: give the exact poles, the NDF or both")
     verdicts = [v for _, v, _ in opinions]
     doubts = [f"{name}: {d}" for name, v, ds in opinions if v == UNCERTAIN for d in ds]
+    partial = pole_result is not None and not getattr(pole_result, "complete", True)
     if len(opinions) == 1:
         verdict = verdicts[0]
+        if partial and verdict == STABLE:
+            return UNCERTAIN, [f"only the rightmost natural frequencies were computed ({pole_result.method}) and none "
+                               "is in the right half-plane; without the NDF count a mode further right may be "
+                               "missing"], []
         return verdict, (doubts if verdict == UNCERTAIN else []), []
     if verdicts == [STABLE, STABLE]:
         return STABLE, [], []
+    if partial and verdicts[1] == UNSTABLE and verdicts[0] != UNSTABLE:
+        # the NDF counts unstable modes the shift-invert search did not find: its completeness fails
+        return UNCERTAIN, [f"the NDF counts {ndf_result.encirclements} right-half-plane natural frequenc"
+                           f"{'y' if ndf_result.encirclements == 1 else 'ies'} but {pole_result.method} found "
+                           f"{pole_result.rhp_count}: a mode was missed (or the count is wrong), so neither is "
+                           "confirmed", *doubts], []
     if STABLE in verdicts and UNSTABLE in verdicts:
         return UNCERTAIN, [
             f"the exact poles and the NDF disagree: {_pole_words(pole_result)}, but {_ndf_words(ndf_result)}"], []
     if verdicts == [UNSTABLE, UNSTABLE]:
         warn = []
-        if pole_result.rhp_count != ndf_result.encirclements:
+        if partial and pole_result.rhp_count != ndf_result.encirclements:
+            warn.append(f"{pole_result.method} found {pole_result.rhp_count} of the {ndf_result.encirclements} "
+                        "right-half-plane natural frequencies the NDF counts (the count is the NDF's)")
+        elif pole_result.rhp_count != ndf_result.encirclements:
             warn.append(f"the counts differ: {pole_result.rhp_count} right-half-plane pole(s) but "
                         f"{ndf_result.encirclements} NDF encirclement(s)")
         return UNSTABLE, [], warn
@@ -158,8 +178,8 @@ class PointVerdict:
 
     @property
     def rhp_count(self) -> int | None:
-        """Unstable natural frequencies: the exact count where the poles are known, else the NDF's."""
-        if self.poles is not None:
+        """Unstable natural frequencies: the exact count where all poles are known, else the NDF's."""
+        if self.poles is not None and (self.poles.complete or self.ndf is None):
             return int(self.poles.rhp_count)
         return None if self.ndf is None else int(self.ndf.encirclements)
 
@@ -185,6 +205,9 @@ class PointVerdict:
             elif p.marginal.size:
                 lines.append(f"{p.marginal.size} pole(s) on the jω axis: "
                              + "; ".join(format_pole(z) for z in p.marginal / TWO_PI if z.imag >= 0))
+            elif not p.complete:
+                lines.append(f"the {p.poles.size} rightmost natural frequencies found ({p.method}) are in the left "
+                             "half-plane")
             else:
                 lines.append(f"all {p.poles.size} natural frequencies in the left half-plane")
             if p.zero_modes:
@@ -409,15 +432,17 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
                                           "do not apply; use the NDF (method 'ndf' or 'auto')")
         use_poles = False
     size_note = []
+    rightmost = False
     if use_poles:
         fits, why = dense_poles_fit(system.n)
+        if system.n > EXACT_POLES_MAX_UNKNOWNS and fits:
+            fits, why = False, (f"{system.n} unknowns: the exact poles (a dense eigen-solution, O(n³)) are computed up "
+                                f"to {EXACT_POLES_MAX_UNKNOWNS} unknowns")
         if not fits:
-            if method == "poles":
-                raise CircuitError(f"{why}; use the NDF (method 'ndf' or 'auto'), which factorizes the sparse "
-                                   "matrices one frequency at a time")
-            use_poles = False
-            size_note = [f"{why}: the verdict is the NDF's alone (no cross-check with the exact poles)"]
-    pole_result = poles(system) if use_poles else None
+            rightmost = True
+            size_note = [f"{why}: the rightmost natural frequencies by shift-invert Arnoldi instead (sparse), "
+                         + ("complete only where they match the NDF count" if method == "auto" else
+                            "a part of the spectrum")]
     ndf_result, ndf_refusal = None, None
     if method in ("auto", "ndf"):
         try:
@@ -426,11 +451,22 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
             if not str(exc).startswith("the return-difference matrix is singular on the contour"):
                 raise
             ndf_refusal = f"NDF: no count: {exc}"
+    if use_poles and rightmost:
+        from stabkit.analysis.rightmost import rightmost_poles
+
+        # the shifts start where the NDF's contour starts (below the slowest natural frequencies it found)
+        band = {} if ndf_result is None else {"fmin": ndf_result.fmin}
+        if ndf_result is not None and fmax is not None:
+            band["fmax"] = ndf_result.fmax
+        pole_result = rightmost_poles(system, expected_rhp=None if ndf_result is None else ndf_result.encirclements,
+                                      **band)
+    else:
+        pole_result = poles(system) if use_poles else None
     if ndf_refusal is not None and pole_result is None:
         verdict, reasons, warn = UNCERTAIN, [ndf_refusal], []
     else:
         verdict, reasons, warn = judge(pole_result, ndf_result)
-        if ndf_refusal is not None and verdict != UNSTABLE:  # a sure instability of the exact poles stands
+        if ndf_refusal is not None and verdict != UNSTABLE:  # a sure instability of the poles stands
             verdict, reasons = UNCERTAIN, [*reasons, ndf_refusal]
     if point.tangent and verdict != UNSTABLE:
         verdict = UNCERTAIN

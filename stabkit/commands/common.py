@@ -8,11 +8,15 @@ import os
 import re
 import sys
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from stabkit.circuit.graph import Circuit
 from stabkit.errors import NetlistError, StabkitError
 from stabkit.units import format_eng, parse_value
+
+if TYPE_CHECKING:  # numpy, scipy and networkx are imported when a command runs, not for --help
+    import numpy as np
+
+    from stabkit.circuit.graph import Circuit
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -36,6 +40,8 @@ def parse_sets(items: list[str]) -> dict[str, float]:
 
 def load_circuit(path: str, sets: list[str] | None = None) -> Circuit:
     """Read a netlist file and apply ``--set`` overrides (returns a new circuit)."""
+    from stabkit.circuit.graph import Circuit
+
     if not os.path.exists(path):
         raise NetlistError(f"no such file: {path}")
     circuit = Circuit.from_netlist(path)
@@ -53,6 +59,8 @@ MAX_FREQS = 100_000
 def parse_freqs(spec: str) -> np.ndarray:
     """``START:STOP:N`` (log-spaced, N points, at most :data:`MAX_FREQS`) or a comma list ``1g,2g,3g`` (Hz,
     suffixes allowed)."""
+    import numpy as np
+
     try:
         if ":" in spec:
             parts = spec.split(":")
@@ -135,6 +143,8 @@ def emit_json(data: dict) -> None:
 
 def _finite(x):
     """JSON has no NaN or infinity: such floats become ``null``; numpy scalars become Python numbers."""
+    import numpy as np
+
     if isinstance(x, dict):
         return {str(k): _finite(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
