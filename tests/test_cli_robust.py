@@ -514,7 +514,6 @@ def test_method_poles_on_a_circuit_too_large_for_the_exact_spectrum():
     assert time.perf_counter() - t0 < 30.0
 
 
-<<<<<<< HEAD
 def test_an_ndf_that_cannot_count_makes_the_verdict_uncertain_not_bad_input(monkeypatch):
     """A degenerate contour (a leading minor of the return-difference matrix vanishing identically) on a valid
     circuit is numerical doubt: exit 3 with the reason, never exit 2 'bad input'; a sure instability of the
@@ -534,5 +533,3 @@ def test_an_ndf_that_cannot_count_makes_the_verdict_uncertain_not_bad_input(monk
     assert code == 3 and "NDF: no count" in err, (code, err)
     code, out, err = run(["poles", NTYPE, "--set", "lser=60n"])  # two RHP poles, sure: unstable stands
     assert code == 1, (code, err)
-=======
->>>>>>> integ
