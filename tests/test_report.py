@@ -511,7 +511,8 @@ def test_cli_shows_progress_on_a_terminal_only(argv, label, tmp_path):
 
     def stderr_on_tty(extra_env: dict, extra_args: list) -> str:
         master, slave = pty.openpty()
-        env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", **extra_env}
+        # draw from the first step (a quick sweep would otherwise finish inside the bar's 0.5 s delay)
+        env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", "STABKIT_PROGRESS_DELAY": "0", **extra_env}
         env.pop("STABKIT_NO_PROGRESS", None) if "STABKIT_NO_PROGRESS" not in extra_env else None
         proc = subprocess.Popen([sys.executable, "-m", "stabkit", *argv, *extra_args], cwd=REPO, env=env,
                                 stdout=subprocess.DEVNULL, stderr=slave)

@@ -791,11 +791,11 @@ def _run_local(job: _Job, values: np.ndarray, workers: int, outcomes: SampleOutc
                 outcomes.place(a, f.result())
                 bar.update(b - a)
     except BaseException:  # Ctrl-C or a failing chunk: stop at once, abandon running chunks
-        for f in futures:
-            f.cancel()
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        from stabkit.analysis.loads import _terminate
+
+        # no per-future cancel: the broken pool fails its futures itself (cancelling them first races with its
+        # manager thread, which then prints an InvalidStateError traceback after "stabkit: interrupted")
+        _terminate(pool)
         raise
     pool.shutdown()
     return "processes"

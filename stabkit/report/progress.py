@@ -38,7 +38,7 @@ T = TypeVar("T")
 _QUIET = False
 #: the bar is redrawn at most this often (seconds)
 MIN_INTERVAL = 0.1
-#: nothing is drawn before the work has run this long (seconds)
+#: nothing is drawn before the work has run this long (seconds; STABKIT_PROGRESS_DELAY overrides it)
 DELAY = 0.5
 BAR_WIDTH = 24
 #: a bar nested in another is this wide
@@ -95,7 +95,7 @@ class Progress:
         self.status = ""
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = (_is_tty(self.stream) and not is_quiet()) if enabled is None else bool(enabled)
-        self.delay = float(delay)
+        self.delay = float(os.environ.get("STABKIT_PROGRESS_DELAY", delay))
         self.done = 0
         self._start = time.monotonic()
         self._last_draw = -1.0
