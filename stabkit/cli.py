@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
 import warnings
@@ -130,6 +131,10 @@ def _main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("stabkit: interrupted", file=sys.stderr)
+        if argv is None:  # the stabkit process itself: leave now, without joining worker pools' threads at exit
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
     except ArithmeticError as exc:  # OverflowError, ZeroDivisionError, FloatingPointError from extreme values
         print(f"stabkit: error: numerical overflow ({type(exc).__name__}: {exc}): a value or frequency band beyond "

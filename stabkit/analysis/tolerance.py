@@ -782,7 +782,10 @@ def _run_local(job: _Job, values: np.ndarray, workers: int, outcomes: SampleOutc
     pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), initializer=_local_init, initargs=(job,))
     futures = {}
     try:
-        futures = {pool.submit(_local_chunk, values[a:b]): (a, b) for a, b in chunks}
+        from stabkit.analysis.loads import _sigint_held
+
+        with _sigint_held():  # the first submit forks the workers (a SIGINT inside fork can hang the next one)
+            futures = {pool.submit(_local_chunk, values[a:b]): (a, b) for a, b in chunks}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

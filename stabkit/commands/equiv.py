@@ -151,7 +151,11 @@ def run(args) -> int:
     if band[0] <= 0:
         raise NetlistError(f"--band {args.band!r}: frequencies must be positive")
     targets = [_number(t, "--target") for t in args.target.split(",") if t.strip()]
+    if not targets:
+        raise NetlistError(f"--target {args.target!r}: expected a value such as -5n (H) or -2p (F), or a list")
     tols = [_tol(t) for t in args.tol.split(",") if t.strip()]
+    if not tols:
+        raise NetlistError(f"--tol {args.tol!r}: expected a tolerance such as 2% or a list 1%,2%,5%")
     if any(t == 0 for t in targets):
         raise NetlistError("--target must be nonzero")
     external = [e.strip() for e in args.external.split(",") if e.strip()]
