@@ -418,3 +418,32 @@ def test_data_that_stop_below_the_oscillation_make_the_count_uncertain(models_di
 def _unit(lines) -> float:
     opt = next(ln for ln in lines if ln.lstrip().startswith("#")).lower().split()
     return {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}[next(t for t in opt if t.endswith("hz"))]
+
+
+def test_touchstone_files_are_read_as_text_only(tmp_path, monkeypatch):
+    """A Touchstone file is data: stabkit's own text reader parses it, scikit-rf's file loaders (which also
+    unpickle .ntwk files) are never called; pickled bytes under an .s2p name are a one-line error."""
+    import pickle
+
+    import skrf
+
+    from stabkit.analysis.blocks import TouchstoneError
+    from stabkit.errors import CircuitError
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("scikit-rf must not read block files")
+
+    monkeypatch.setattr(skrf, "Network", forbidden)
+    f = np.array([1e8, 1e9])
+    s = np.zeros((2, 2, 2), complex)
+    s[:, 1, 0] = 2.0
+    good = write_touchstone(tmp_path / "amp.s2p", f, s)
+    c = Circuit.from_netlist(f"amp\nN1 a b file='{good}'\nR1 a 0 50\nR2 b 0 50\n.end\n")
+    net = c.networks["n1"]
+    np.testing.assert_allclose(net.f, f)
+    np.testing.assert_allclose(net.s, s)
+    bad = tmp_path / "evil.s2p"
+    bad.write_bytes(pickle.dumps({"not": "data"}))
+    with pytest.raises((TouchstoneError, CircuitError)) as err:
+        Circuit.from_netlist(f"evil\nN1 a b file='{bad}'\nR1 a 0 50\nR2 b 0 50\n.end\n")
+    assert "evil.s2p" in str(err.value) and "\n" not in str(err.value)

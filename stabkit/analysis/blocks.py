@@ -66,8 +66,8 @@ from stabkit.errors import CircuitError, NetlistError
 
 TWO_PI = 2.0 * np.pi
 
-__all__ = ["TouchstoneError", "TouchstoneData", "read_touchstone", "to_network", "block_s", "port_nodes",
-           "Block", "blocks_of", "embedding_circuit", "BlockEvaluator", "split_blocks", "extrapolation_doubts",
+__all__ = ["TouchstoneError", "TouchstoneData", "read_touchstone", "block_s", "port_nodes",
+           "Block", "blocks_of", "network_z0", "embedding_circuit", "BlockEvaluator", "split_blocks", "extrapolation_doubts",
            "low_alternative", "band_of", "rational_fit", "unstable_in_reference", "check_reference_stability",
            "ROLL_OFF_SIGMA", "EXTRAPOLATION_TURN"]
 
@@ -107,6 +107,10 @@ class TouchstoneData:
     @property
     def nports(self) -> int:
         return int(self.s.shape[-1])
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
 
 
 _UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9, "thz": 1e12}
@@ -234,14 +238,6 @@ def read_touchstone(path: str | Path) -> TouchstoneData:
     return TouchstoneData(path=str(path), f=f, s=s, z0=np.full(k, z0))
 
 
-def to_network(data: TouchstoneData):
-    """A scikit-rf ``Network`` with the same data (for the two-port factors and plots)."""
-    import skrf
-
-    freq = skrf.Frequency.from_f(data.f, unit="hz")
-    return skrf.Network(frequency=freq, s=data.s, z0=data.z0, name=Path(data.path).name)
-
-
 # ---------------------------------------------------------------------------------------------- S(jω)
 def block_s(f_data: np.ndarray, s_data: np.ndarray, freqs_hz) -> np.ndarray:
     """The block's S at ``freqs_hz`` (any sign: ``S(−f) = S(f)*``), shape ``(len(freqs), k, k)``.
@@ -306,7 +302,7 @@ class Block:
         return block_s(self.f, self.s, np.asarray(omega, dtype=float) / TWO_PI)
 
 
-def _network_z0(network) -> np.ndarray:
+def network_z0(network) -> np.ndarray:
     z0 = np.asarray(network.z0, dtype=complex)
     z0 = z0[0] if z0.ndim == 2 else z0
     if np.any(np.abs(z0.imag) > 1e-9 * np.abs(z0.real)) or np.any(z0.real <= 0):
@@ -323,7 +319,7 @@ def blocks_of(circuit: Circuit) -> list[Block]:
         net = circuit.networks[e.model if e.model in circuit.networks else e.key]
         f = np.asarray(net.f, dtype=float)
         out.append(Block(name=e.name, position=pos, ports=port_nodes(e, net.nports), f=f,
-                         s=np.asarray(net.s, dtype=complex), z0=_network_z0(net),
+                         s=np.asarray(net.s, dtype=complex), z0=network_z0(net),
                          source=str(getattr(net, "name", "") or ""), network=net))
     return out
 

@@ -444,32 +444,26 @@ def _stamp_line(e, vals, idx, branch_index, b: _Builder, distributed: list) -> N
 
 
 def nport_admittance(network, freqs_hz: np.ndarray, name: str = "N-port") -> np.ndarray:
-    """Y-parameters ``(len(f), k, k)`` of a scikit-rf Network at ``freqs_hz``, interpolating S linearly
-    (real and imaginary parts) inside the measured range. At exactly 0 Hz (the DC operating point) the real
-    ``S(f1)`` of the lowest sample, as the NDF extrapolates (stabkit.analysis.blocks). Elsewhere outside the
-    data: :class:`CircuitError`."""
-    f = np.asarray(freqs_hz, dtype=float)
-    lo, hi = float(network.f[0]), float(network.f[-1])
-    if f.size and np.all(f == 0.0):  # the DC operating point: S(0) = Re S(f1), the NDF's own extrapolation
-        from stabkit.analysis.blocks import block_s
+    """Y-parameters ``(len(f), k, k)`` of an N-port (``f``, ``s``, ``z0``, ``nports``: parsed Touchstone data or
+    a scikit-rf Network) at ``freqs_hz``, interpolating S linearly (real and imaginary parts) inside the measured
+    range. At exactly 0 Hz (the DC operating point) the real ``S(f1)`` of the lowest sample, as the NDF
+    extrapolates (stabkit.analysis.blocks). Elsewhere outside the data: :class:`CircuitError`."""
+    from stabkit.analysis.blocks import block_s, network_z0
 
-        s_dc = block_s(np.asarray(network.f, dtype=float), np.asarray(network.s, dtype=complex), f).real
-        z0 = np.asarray(network.z0[0]).real
-        sqrt_y0 = np.diag(1 / np.sqrt(z0))
-        eye = np.eye(network.nports)
-        return np.array([sqrt_y0 @ (eye - sm) @ np.linalg.inv(eye + sm) @ sqrt_y0 for sm in s_dc])
-    if np.any(f < lo * (1 - 1e-9)) or np.any(f > hi * (1 + 1e-9)):
+    f = np.asarray(freqs_hz, dtype=float)
+    f_data, s_data = np.asarray(network.f, dtype=float), np.asarray(network.s, dtype=complex)
+    lo, hi, k = float(f_data[0]), float(f_data[-1]), network.nports
+    if f.size and np.all(f == 0.0):  # the DC operating point: S(0) = Re S(f1), the NDF's own extrapolation
+        s_mat = block_s(f_data, s_data, f).real
+    elif np.any(f < lo * (1 - 1e-9)) or np.any(f > hi * (1 + 1e-9)):
         raise CircuitError(f"{name}: S-parameters are known from {lo:.4g} Hz to {hi:.4g} Hz only; asked for "
                            f"{f.min():.4g}..{f.max():.4g} Hz (set fmin/fmax inside the data)")
-    s_re = np.stack([np.interp(f, network.f, network.s[:, i, j].real) for i in range(network.nports)
-                     for j in range(network.nports)], axis=-1)
-    s_im = np.stack([np.interp(f, network.f, network.s[:, i, j].imag) for i in range(network.nports)
-                     for j in range(network.nports)], axis=-1)
-    k = network.nports
-    s_mat = (s_re + 1j * s_im).reshape(f.size, k, k)
-    z0 = np.asarray(network.z0[0]).real
+    else:
+        flat = s_data.reshape(f_data.size, k * k)
+        s_mat = np.stack([np.interp(f, f_data, flat[:, j].real) + 1j * np.interp(f, f_data, flat[:, j].imag)
+                          for j in range(k * k)], axis=-1).reshape(f.size, k, k)
+    sqrt_y0 = np.diag(1 / np.sqrt(network_z0(network)))
     eye = np.eye(k)
-    sqrt_y0 = np.diag(1 / np.sqrt(z0))
     # Y = sqrt(y0) (I − S)(I + S)⁻¹ sqrt(y0) for real reference impedances
     return np.array([sqrt_y0 @ (eye - sm) @ np.linalg.inv(eye + sm) @ sqrt_y0 for sm in s_mat])
 

@@ -241,7 +241,8 @@ class Circuit:
         return self._new("D", name, (anode, cathode), model=model, area=area)
 
     def add_nport(self, name: str, nodes: Iterable, network) -> Element:
-        """A measured/simulated N-port (``skrf.Network`` or a Touchstone path) between ``nodes`` and ground.
+        """A measured/simulated N-port (an object with ``f``, ``s``, ``z0``, ``nports`` such as a ``skrf.Network``
+        built in the caller's code, or a Touchstone path) between ``nodes`` and ground.
 
         Port ``k`` is node ``k`` against ground; one node more than the block has ports makes the last node
         the block's common reference terminal (e.g. the emitter of a common-emitter ``.s2p``), so the block can
@@ -252,9 +253,9 @@ class Circuit:
         outside for the NDF."""
         nodes = tuple(nodes)
         if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
-            from stabkit.analysis.blocks import read_touchstone, to_network
+            from stabkit.analysis.blocks import read_touchstone
 
-            network = to_network(read_touchstone(network))
+            network = read_touchstone(network)  # parsed as text: f, s, z0 arrays (no file format is unpickled)
         if len(nodes) not in (network.nports, network.nports + 1):
             raise CircuitError(f"{name}: the S-parameter block has {network.nports} ports but {len(nodes)} nodes were "
                                f"given ({network.nports}, or {network.nports + 1} with a common reference node last)")

@@ -18,6 +18,7 @@ import sys
 
 from stabkit.analysis.equiv import design, design_columns, design_rows
 from stabkit.commands.common import add_common, add_point, emit_json, load_circuit, parse_sets, print_warnings
+from stabkit.commands.loads import _points  # one --points type for loads and equiv
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
@@ -73,15 +74,6 @@ def register(sub) -> None:
     p._negative_number_matcher = re.compile(rf"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(meg|mil|[fpnumkgt])?(,{number})*$", re.I)
     p.set_defaults(func=run)
 
-
-def _points(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer from 2 to 10000, got {text!r}") from None
-    if not 2 <= value <= 10000:
-        raise argparse.ArgumentTypeError(f"expected an integer from 2 to 10000, got {text!r}")
-    return value
 
 
 def _rtol(text: str) -> float:
