@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    own_process = argv is None  # the stabkit process itself (console script, python -m stabkit)
     argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser(argv)
@@ -131,7 +132,7 @@ def _main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("stabkit: interrupted", file=sys.stderr)
-        if argv is None:  # the stabkit process itself: leave now, without joining worker pools' threads at exit
+        if own_process:  # the stabkit process itself: leave now, without joining worker pools' threads at exit
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(130)

@@ -196,3 +196,36 @@ def test_a_zero_pivot_goes_to_the_pivoted_lu(monkeypatch):
     _, ok = solver._banded_logdet_unpivoted(s)
     assert not ok.any()
     np.testing.assert_allclose(solver.logdet(s), np.full(5, 1j * np.pi), atol=1e-12)
+
+
+def _weak_loop_cells(cells: int, unstable: int):
+    """``cells`` decoupled nodes, each ``C_k ∥ 1 MΩ`` with a VCCS ``gm·v(n_k)`` (a loop of its own); the first
+    ``unstable`` cells have ``gm = −3 mS`` (a real natural frequency ``−(1/R + gm)/C_k > 0``), the others
+    ``gm = +1 mS``. Far above the cells' corners each loop adds a small phase ``−gm/(ωC)`` and hardly any
+    magnitude: hundreds of them turn the total NDF by more than a whole turn per initial grid step while
+    ``|NDF|`` stays flat (the long ladders of the scale benchmark do the same in their line regime)."""
+    from stabkit.circuit.graph import Circuit
+
+    c = Circuit(f"{cells} weak-loop cells")
+    for k in range(1, cells + 1):
+        c.add_resistor(f"R{k}", f"n{k}", 0, 1e6)
+        c.add_capacitor(f"C{k}", f"n{k}", 0, 1e-12 * (1.0 + 0.5 * k / cells))
+        c.add_vccs(f"G{k}", f"n{k}", 0, f"n{k}", 0, -3e-3 if k <= unstable else 1e-3)
+    return c
+
+
+@pytest.mark.parametrize("unstable", [1, 2])
+def test_a_phase_that_turns_a_whole_turn_between_samples_is_caught(monkeypatch, unstable):
+    """Closed form: each cell is first order, ``s_k = −(1/R + gm_k)/C_k``, so exactly ``unstable`` natural
+    frequencies lie in the right half-plane. The NDF's phase turns up to ~8 rad per initial step (1/20 decade)
+    where ``|NDF|`` hardly moves: the wrapped steps look small. The slope check (``d log F/d ln ω`` at every
+    sample) sees the missing turns and refines; without it the count comes out wrong, with no doubt raised
+    (the second half of the test shows the check is what makes the difference)."""
+    circuit = _weak_loop_cells(600, unstable)
+    res = ndf(circuit)
+    assert res.encirclements == unstable
+    assert abs(res.raw_count - unstable) < 0.1
+    assert not res.doubts
+    monkeypatch.setitem(ndf_module.defaults, "ndf.alias_tol", np.inf)  # the check off: aliased steps stay
+    blind = ndf(circuit)
+    assert blind.encirclements != unstable

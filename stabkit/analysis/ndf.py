@@ -89,6 +89,13 @@ defaults: dict[str, float] = {
     "ndf.bottom_factor": 1e4,
     # refinement stops (with a doubt) beyond this many samples
     "ndf.max_points": 20000,
+    # each sample on the jω axis also gets the slope d log F / d ln ω (a second evaluation at ω·(1 + h)): a step
+    # whose wrapped phase change differs from the slopes' prediction by more than alias_tol (rad) turned by a
+    # whole turn more than it shows (many far zeros and poles, as in long ladders, turn the phase fast without a
+    # feature in |F|) and is refined, down to a relative width of alias_min_rel
+    "ndf.slope_step": 1e-7,
+    "ndf.alias_tol": np.pi / 2,
+    "ndf.alias_min_rel": 1e-5,
     # the tail is extended by at most this factor beyond f_max (then: a doubt, not a silent cut)
     "ndf.max_tail_extension": 1e6,
     # a count further than this from an integer is a doubt
@@ -792,6 +799,8 @@ class _Contour:
         #: the jω axis, which the NDF itself does not show when the active elements leave them in place)
         self.track_det = track_det
         self.P = np.zeros(0, dtype=complex)
+        #: d log F / d ln ω at samples on the jω axis (nan elsewhere): the alias check of the phase steps
+        self.D = np.zeros((0, evaluator.columns), dtype=complex)
         self.indentations: list[tuple[float, float]] = []
         self.detour = np.zeros(0, dtype=bool)
         self.det_check: list[float] = []
@@ -868,14 +877,35 @@ class _Contour:
         s_used, L = self.evaluate(s)
         P = self.ev.logdet(s_used) if self.track_det else np.zeros(s_used.size, dtype=complex)
         detour = np.zeros(t.size, bool) if detour is None else np.asarray(detour, bool)
+        D = self._slopes(t, s_used, L, detour)
         self.t = np.concatenate([self.t, t])
         self.s = np.concatenate([self.s, s_used])
         self.L = np.concatenate([self.L, L])
         self.P = np.concatenate([self.P, P])
+        self.D = np.concatenate([self.D, D])
         self.detour = np.concatenate([self.detour, detour])
         order = np.argsort(self.t, kind="stable")
-        self.t, self.s, self.L, self.P, self.detour = (self.t[order], self.s[order], self.L[order], self.P[order],
-                                                       self.detour[order])
+        self.t, self.s, self.L, self.P, self.D, self.detour = (self.t[order], self.s[order], self.L[order],
+                                                               self.P[order], self.D[order], self.detour[order])
+
+    def _slopes(self, t: np.ndarray, s: np.ndarray, L: np.ndarray, detour: np.ndarray) -> np.ndarray:
+        """``d log F / d ln ω`` of every column at the samples on the jω axis (a forward difference over a
+        relative step ``defaults["ndf.slope_step"]``); ``nan`` elsewhere and where the second point fails."""
+        D = np.full(L.shape, np.nan, dtype=complex)
+        on_axis = (t >= 1.0) & ~detour & (s.real == 0.0)
+        if not on_axis.any() or L.shape[1] == 0:
+            return D
+        h = _d("slope_step")
+        try:
+            s_h, L_h = self.evaluate(s[on_axis] * (1.0 + h))
+        except CircuitError:
+            return D
+        moved = np.abs(s_h - s[on_axis] * (1.0 + h)) > 1e-3 * h * np.abs(s[on_axis])  # nudged off a singular point
+        dL = L_h - L[on_axis]
+        slope = (dL.real + 1j * wrap_phase(dL.imag)) / np.log1p(h)
+        slope[moved] = np.nan
+        D[on_axis] = slope
+        return D
 
     def add_detour(self, omega_center: float, radius: float, record: bool = True) -> None:
         """Indent the axis around ``j·omega_center`` with a semicircle of ``radius`` to the right."""
@@ -888,8 +918,8 @@ class _Contour:
         t_arc = t1 + (t2 - t1) * (np.arange(1, _d("detour_points") + 1) / (_d("detour_points") + 1))
         # drop regular samples that fall inside the indentation
         keep = ~((self.t > t1) & (self.t < t2))
-        self.t, self.s, self.L, self.P, self.detour = (self.t[keep], self.s[keep], self.L[keep], self.P[keep],
-                                                       self.detour[keep])
+        self.t, self.s, self.L, self.P, self.D, self.detour = (self.t[keep], self.s[keep], self.L[keep],
+                                                               self.P[keep], self.D[keep], self.detour[keep])
         if record:  # indentations the refinement makes are checked for what hides inside them
             self.indentations.append((omega_center, radius))
         self.insert(np.array([t1, t2]))
@@ -904,6 +934,7 @@ class _Contour:
         dphi = np.abs(wrap_phase(np.diff(ph, axis=0)))
         dtot = np.abs(wrap_phase(np.diff(ph.sum(axis=1))))
         phase_bad = (dphi.max(axis=1, initial=0.0) > _d("max_phase_step")) | (dtot > _d("max_phase_step"))
+        phase_bad |= self._aliased()
         if self.track_det:
             dp = np.abs(wrap_phase(np.diff(self.P.imag)))
             phase_bad |= ~np.isfinite(dp) | (dp > _d("max_phase_step"))
@@ -925,6 +956,25 @@ class _Contour:
             mag_bad[idx] = True
             mag_bad[idx + 1] = True
         return phase_bad, mag_bad
+
+    def _aliased(self) -> np.ndarray:
+        """Per segment on the jω axis: does its wrapped phase change (any column, or the total) disagree with
+        the change its end slopes predict (trapezoid in ``ln ω``) by more than ``defaults["ndf.alias_tol"]``?
+        Then it turned a whole turn more than it shows."""
+        w = np.abs(self.s.imag)
+        seg = ((self.t[:-1] >= 1.0) & ~self.detour[:-1] & ~self.detour[1:] & (w[:-1] > 0)
+               & np.all(np.isfinite(self.D[:-1]), axis=1) & np.all(np.isfinite(self.D[1:]), axis=1))
+        if not seg.any():
+            return np.zeros(self.t.size - 1, dtype=bool)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lnr = np.log(w[1:] / w[:-1])
+            seg &= np.isfinite(lnr) & (lnr > _d("alias_min_rel"))
+            pred = 0.5 * (self.D[:-1].imag + self.D[1:].imag) * lnr[:, None]
+        obs = wrap_phase(np.diff(self.L.imag, axis=0))
+        off = np.abs(pred - obs)
+        off_tot = np.abs(pred.sum(axis=1) - wrap_phase(np.diff(self.L.imag.sum(axis=1))))
+        bad = (np.max(off, axis=1, initial=0.0) > _d("alias_tol")) | (off_tot > _d("alias_tol"))
+        return seg & np.nan_to_num(bad, nan=False).astype(bool)
 
     def refine(self, max_levels: int = 90) -> None:
         for _ in range(max_levels):
