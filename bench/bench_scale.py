@@ -93,9 +93,32 @@ def child(netlist: str) -> None:
     out["ndf_count"] = time.perf_counter() - t
     out["encirclements"], out["points"] = int(res.encirclements), int(res.s.size)
     out["pole_rhp"] = int(poles.rhp_count)
+    out["inertia_rhp"] = ladder_rhp_by_inertia(system)
     out["verdict"] = judge(poles, res)[0]
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
+
+
+def ladder_rhp_by_inertia(system) -> int:
+    """Independent count for the ladder: its G is tridiagonal with positive off-diagonal products (a VCCS only
+    weakens one direction of a series conductance) and C is ``c·I``, so the pencil is similar to a symmetric
+    one, every natural frequency ``−λ(G)/c`` is real, and the right-half-plane ones are the negative eigenvalues
+    of G: by Sylvester's law of inertia, the negative pivots of G's elimination (the three-term recurrence,
+    which only sees the products). ``-1`` when the matrices do not have that form."""
+    import numpy as np
+
+    G, C = system.G.tocsr(), system.C.tocsr()
+    coo = G.tocoo()
+    d, u, l = G.diagonal(), G.diagonal(1), G.diagonal(-1)
+    c = C.diagonal()
+    if (np.max(np.abs(coo.row - coo.col), initial=0) > 1 or abs(C - C.T).sum() or (C != 0).sum() != c.size
+            or np.ptp(c) > 1e-12 * c.max() or np.any(u * l <= 0)):
+        return -1
+    negative, p = int(d[0] < 0), d[0]
+    for k in range(1, d.size):
+        p = d[k] - u[k - 1] * l[k - 1] / p
+        negative += int(p < 0)
+    return negative
 
 
 def timed(cmd: list[str], timeout: float = 3600.0) -> tuple[float, float, str]:
@@ -163,6 +186,7 @@ def main() -> int:
                   f"NDF({r['freqs']} f) {r['ndf_grid']:.2f} rightmost {r['rightmost']:.2f} ({r['modes']} modes, "
                   f"RSS {r['rss_before_rightmost_mb']:.0f}->{r['rss_after_rightmost_mb']:.0f} MB) ndf() "
                   f"{r['ndf_count']:.2f} s ({r['points']} pts, {r['encirclements']} enc, {r['pole_rhp']} RHP found, "
+                  f"{r['inertia_rhp']} by inertia, "
                   f"{r['verdict']})" + (f" | ngspice .ac {r['spice_wall']:.2f} s {r['spice_rss']:.0f} MB "
                                         f"(op only {r['spice_op']:.2f} s)" if spice else " | ngspice absent"),
                   flush=True)

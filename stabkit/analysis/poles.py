@@ -983,8 +983,6 @@ def poles(circuit: Circuit | MNASystem, params: Mapping[str, float] | None = Non
         zero_notes = [z.describe() for z in modes]
         nzero = len(modes)
         generic = eig.generic
-        if st.contracted:
-            notes.append(f"zeroed source(s) {', '.join(st.contracted)} contracted (shorts for stability)")
     else:
         eig = pencil_eigenvalues(system.G.toarray(), system.C.toarray())
         zero_notes, nzero = [], 0
