@@ -18,7 +18,8 @@ import sys
 
 from stabkit.analysis.equiv import design, design_columns, design_rows
 from stabkit.commands.common import add_common, add_point, emit_json, load_circuit, parse_sets, print_warnings
-from stabkit.commands.loads import _points  # one --points type for loads and equiv
+from stabkit.commands.loads import _points, _workers  # one --points/--workers type for loads and equiv
+from stabkit.commands.ndf import _frequency  # one --fmin/--fmax type for ndf and equiv
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
@@ -67,6 +68,12 @@ def register(sub) -> None:
                    help="coarse-scan points of the --loads sweep, 2..10000 (default 31)")
     p.add_argument("--rtol", type=_rtol, default=1e-3,
                    help="relative tolerance of the admissible edges, 0 < RTOL < 0.5 (default 1e-3)")
+    p.add_argument("--fmin", metavar="F", help="NDF band of the --loads verdicts: lowest frequency (Hz, suffixes "
+                                               "allowed); default from the circuit")
+    p.add_argument("--fmax", metavar="F", help="NDF band of the --loads verdicts: top of the dense sweep (Hz); the "
+                                               "tail is extended until the NDF settles; default from the circuit")
+    p.add_argument("--workers", type=_workers, default=None,
+                   help="processes for the designs of a --target/--tol list (default: all cores)")
     add_point(p)
     add_common(p)
     # negative values with engineering suffixes (--target -5n) are values, not options
@@ -163,9 +170,12 @@ def run(args) -> int:
     if line is not None and (line[0] not in circuit or circuit.element(line[0]).kind != "L"):
         raise NetlistError(f"--line {args.line}: {line[0]} is not an inductor of {args.netlist}")
     search = _range(args.search, "--search") if args.search else None
+    fmin, fmax = _frequency(args.fmin, "--fmin"), _frequency(args.fmax, "--fmax")
+    if fmin is not None and fmax is not None and not fmin < fmax:
+        raise NetlistError(f"--fmin {args.fmin} must be below --fmax {args.fmax}")
     kwargs = dict(kind=args.kind, tune=args.tune, mode=args.mode, compensate=args.compensate, params=fixed,
                   external=external, loads=loads, search=search, point=args.point, rtol=args.rtol,
-                  load_points=args.points)
+                  load_points=args.points, fmin=fmin, fmax=fmax)
     many = len(targets) > 1 or len(tols) > 1
     if args.by and many:
         raise NetlistError("--by with several --target/--tol values: give one or the other")
@@ -177,7 +187,9 @@ def run(args) -> int:
         payload = {"by": by, "columns": [d.to_dict() for d in designs]}
     elif many:
         above = _number(args.line_above, "--line-above") if args.line_above else None
-        designs = design_rows(circuit, args.port, band, targets, tols, line=line, line_above=above, **kwargs)
+        # progress is drawn only on a terminal and without --json or STABKIT_NO_PROGRESS (report.progress)
+        designs = design_rows(circuit, args.port, band, targets, tols, line=line, line_above=above,
+                              workers=args.workers, progress=not args.json, **kwargs)
         payload = {"rows": [d.to_dict() for d in designs]}
     else:
         designs = [design(circuit, args.port, band, targets[0], tol=tols[0], line=line, **kwargs)]
