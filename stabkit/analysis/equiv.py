@@ -189,18 +189,17 @@ class _QZPort:
         return out
 
     def _batch(self, freqs: np.ndarray) -> np.ndarray:
-        """Back substitution on ``S + jωT`` (upper triangular) for all frequencies at once, column by column."""
+        """Back substitution on ``S + jωT`` (upper triangular) for all frequencies at once, row by row."""
         s = 1j * TWO_PI * np.asarray(freqs, dtype=float).ravel()
-        diag = np.diag(self.S)[None, :] + s[:, None] * np.diag(self.T)[None, :]
+        S, T, qb = self.S, self.T, self.qb
+        diag = np.diag(S)[:, None] + np.diag(T)[:, None] * s[None, :]
         d = np.abs(diag)
-        singular = d.min(axis=1) <= 1e-14 * np.maximum(d.max(axis=1), 1e-300)
-        diag[singular] = 1.0
-        x = np.broadcast_to(self.qb, (s.size, self.qb.size)).astype(complex)
-        for j in range(self.qb.size - 1, -1, -1):
-            x[:, j] /= diag[:, j]
-            if j:
-                x[:, :j] -= x[:, j:j + 1] * (self.S[None, :j, j] + s[:, None] * self.T[None, :j, j])
-        out = x @ self.bz
+        singular = d.min(axis=0) <= 1e-14 * np.maximum(d.max(axis=0), 1e-300)
+        diag[:, singular] = 1.0
+        x = np.empty((qb.size, s.size), dtype=complex)  # unknown × frequency
+        for i in range(qb.size - 1, -1, -1):
+            x[i] = (qb[i] - S[i, i + 1:] @ x[i + 1:] - s * (T[i, i + 1:] @ x[i + 1:])) / diag[i]
+        out = self.bz @ x
         out[singular] = np.inf
         return out.reshape(np.shape(freqs))
 
@@ -219,6 +218,7 @@ class _DensePort:
         self.system = system
         self.G = system.G.toarray().astype(complex)
         self.C = system.C.toarray()
+        self.rows, self.cols = np.nonzero((self.G != 0) | (self.C != 0))
 
     def __call__(self, freqs: np.ndarray) -> np.ndarray:
         f = np.asarray(freqs, dtype=float).ravel()
@@ -231,7 +231,8 @@ class _DensePort:
 
     def _solve(self, f: np.ndarray) -> np.ndarray:
         s = 1j * TWO_PI * f
-        m = self.G[None, :, :] + s[:, None, None] * self.C[None, :, :]
+        m = np.zeros((f.size,) + self.G.shape, dtype=complex)  # G + sC, written where either is non-zero
+        m[:, self.rows, self.cols] = self.G[self.rows, self.cols][None, :] + s[:, None] * self.C[self.rows, self.cols][None, :]
         for entry in self.system.distributed:
             m[:, entry.row, entry.col] += np.asarray(entry.fn(s), dtype=complex)
         b = self.inc.astype(complex)
@@ -452,8 +453,13 @@ def tune_widest(model: PortModel, name: str, band: tuple[float, float], target: 
     v_c = tune_center(model, name, band, target, kind=kind, fixed=fixed)
     grid_f = np.geomspace(*(search or (band[0] / 10, band[1] * 10)), DEFAULT_SEARCH_POINTS)
 
+    seen: dict[float, float] = {}  # a zoom's ends are the previous round's values
+
     def score(v):
-        return _log_width(model, name, v, fixed, band, target, tol, kind, grid_f, True)[0]
+        v = float(v)
+        if v not in seen:
+            seen[v] = _log_width(model, name, v, fixed, band, target, tol, kind, grid_f, True)[0]
+        return seen[v]
 
     centre = v_c
     for _ in range(8):  # while the best value lies at an end of the scan, move the scan along
@@ -817,7 +823,6 @@ def design_rows(circuit: Circuit, port, band, targets: Sequence[float], tols: Se
     Other keyword arguments are :func:`design`'s (``kind``, ``tune``, ``mode``, ``compensate``, ``loads``,
     ``search``, ``band_points``, ``rtol``, ``load_points``, ``fmin``, ``fmax``)."""
     from stabkit.analysis.loads import _run_jobs
-    from stabkit.report.progress import Progress
 
     if tol is not None:
         raise TypeError("design_rows takes a list of tolerances, tols=, not tol=")
@@ -826,10 +831,21 @@ def design_rows(circuit: Circuit, port, band, targets: Sequence[float], tols: Se
     for t in tols:
         _check_design_args(steps.mode, t)
     fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
+    jobs = _row_jobs(steps, circuit, port, targets, tols, fixed, external, point, line, line_above, progress)
+    return _run_jobs(_call, jobs, executor, workers, progress, "designs", total=len(targets) * len(tols))
+
+
+def _row_jobs(steps: _Steps, circuit: Circuit, port, targets: list[float], tols: list[float], fixed: dict,
+              external, point, line, line_above, progress: bool):
+    """The rows of :func:`design_rows` as :class:`_RowJob`, made target by target (each centring done here, the
+    jobs given out as soon as they are known, except each target's last, which the next target may need)."""
+    from stabkit.report.progress import Progress
+
+    band = steps.band
     tune = steps.tune.lower() if steps.tune else None
     models: dict[tuple | None, PortModel] = {}
-    jobs: list[_RowJob] = []
     previous: tuple[float, dict] | None = None  # (target, centred values) of the previous target
+    held: _RowJob | None = None  # the previous target's last row
     with Progress(len(targets), "centring", enabled=None if progress else False) as bar:
         for target in targets:
             use_line = line if (line is not None and (line_above is None or abs(target) >= line_above)) else None
@@ -847,15 +863,22 @@ def design_rows(circuit: Circuit, port, band, targets: Sequence[float], tols: Se
                 return model, row_steps.centre(model, target, tol_)
 
             model, centred = centre(previous, tols[0])
-            if tune and centred.tune is None and jobs:  # the start is kept: make it the previous row's, as design
-                last = jobs[-1]
-                model, centred = centre((last.target, last.final()), tols[0])
+            if tune and centred.tune is None and held is not None:
+                # the start is kept: make it the previous row's final value, as design() one row after another
+                model, centred = centre((held.target, held.final()), tols[0])
+            if held is not None:
+                yield held
             for k, t in enumerate(tols):
                 own = row_steps.centre(model, target, t) if k and centred.uses_tol else centred
-                jobs.append(_RowJob(row_steps, model, target, t, own))
+                job = _RowJob(row_steps, model, target, t, own)
+                if k < len(tols) - 1:
+                    yield job
+                else:
+                    held = job
             previous = (target, centred.tuned)
             bar.update()
-    return _run_jobs(_call, jobs, executor, workers, progress, "designs")
+    if held is not None:
+        yield held
 
 
 def _call(job: _RowJob) -> EquivDesign:

@@ -661,15 +661,24 @@ def single_threaded_blas() -> None:
 _BLAS_LIMIT = None
 
 
-def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, progress: bool, label: str) -> list:
+def _run_jobs(fn, items: Iterable, executor: Executor | None, workers: int | None, progress: bool, label: str,
+              total: int | None = None) -> list:
     """``[fn(x) for x in items]``, in parallel when possible, in order, with progress (a bar on a terminal, see
-    :mod:`stabkit.report.progress`)."""
+    :mod:`stabkit.report.progress`).
+
+    ``items`` may be a generator that does work of its own between items (``total`` then says how many it gives):
+    each item goes to the pool as soon as it is made, so the workers run while the generator prepares the next."""
+    from collections import deque
+
     from stabkit.report.progress import Progress
 
-    bar = Progress(len(items), label, enabled=None if progress else False)
+    if total is None:
+        items = list(items)
+        total = len(items)
+    bar = Progress(total, label, enabled=None if progress else False)
     own = None
     if executor is None:
-        own = executor = default_executor(len(items), workers)
+        own = executor = default_executor(total, workers)
     try:
         if executor is None:
             out = []
@@ -677,20 +686,28 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
                 out.append(fn(x))
                 bar.update()
             return out
-        futures: list = []
+        pending: deque = deque()
         out = []
         try:
-            with _sigint_held():  # the first submit forks the workers
-                futures = [executor.submit(fn, x) for x in items]
-            for f in futures:
-                out.append(f.result())
+            it = iter(items)
+            for x in it:
+                with _sigint_held():  # the first submit forks the workers
+                    pending.append(executor.submit(fn, x))
+                break
+            for x in it:
+                pending.append(executor.submit(fn, x))
+                while pending and pending[0].done():  # results in order, as they come
+                    out.append(pending.popleft().result())
+                    bar.update()
+            while pending:
+                out.append(pending.popleft().result())
                 bar.update()
         except BaseException:  # Ctrl-C or a failing job: do not wait for the rest
             if own is not None:
                 _terminate(own)  # our pool: stop its processes (every pending future fails with it)
                 own = None
             else:
-                for f in futures:  # the caller's pool: drop what has not started
+                for f in pending:  # the caller's pool: drop what has not started
                     f.cancel()
             raise
         return out
