@@ -635,12 +635,22 @@ def design(circuit: Circuit, port, band: tuple[float, float], target: float, *, 
         fixed[column[0].lower()] = float(column[1])
     if line is not None:
         circuit = with_line_load(circuit, line[0], line[1], math.sqrt(band[0] * band[1]))
-    model = PortModel(circuit, port, fixed, external, point)
     steps = _Steps(band=(float(band[0]), float(band[1])), kind=kind, tune=tune, mode=mode, compensate=compensate,
                    search=search, line=line, loads=loads, point=point, band_points=band_points, rtol=rtol,
                    load_points=load_points, fmin=fmin, fmax=fmax)
-    centred = steps.centre(model, target, tol)
-    return steps.finish(model, target, tol, centred, column=column)
+    with _one_blas_thread():
+        model = PortModel(circuit, port, fixed, external, point)
+        centred = steps.centre(model, target, tol)
+        return steps.finish(model, target, tol, centred, column=column)
+
+
+def _one_blas_thread():
+    """BLAS on one thread while a design runs: its matrices are small (tens of unknowns), where a second BLAS thread
+    only spins (the centring of Table 4 took 3x the CPU time and 2.5x the wall time with two), and the rows' pool
+    has a process per core already."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 def _check_design_args(mode: str, tol: float) -> None:
@@ -776,10 +786,27 @@ class _Steps:
                            warnings=list(centred.notes))
 
 
-def design_columns(circuit: Circuit, port, band, target, by: str, values: Sequence[float], **kwargs) -> list[EquivDesign]:
+def design_columns(circuit: Circuit, port, band, target, by: str, values: Sequence[float], *,
+                   workers: int | None = None, executor=None, progress: bool = False, **kwargs) -> list[EquivDesign]:
     """One :func:`design` per value of ``by`` (a supply, a stabilizing resistor …): each column re-biased,
-    re-linearized and re-tuned (the paper's Tables 2 and 3)."""
-    return [design(circuit, port, band, target, column=(by, float(v)), **kwargs) for v in values]
+    re-linearized and re-tuned (the paper's Tables 2 and 3). The columns run on a process pool of ``workers``
+    (default: every core; ``executor``: a pool of the caller's) with a progress bar on a terminal (``progress``),
+    as :func:`design_rows`."""
+    from stabkit.analysis.loads import _run_jobs
+
+    job = _ColumnDesign(circuit, port, band, target, by, kwargs)
+    with _one_blas_thread():
+        return _run_jobs(job, [float(v) for v in values], executor, workers, progress, f"designs over {by}")
+
+
+class _ColumnDesign:
+    """One column of :func:`design_columns` (picklable)."""
+
+    def __init__(self, circuit, port, band, target, by, kwargs):
+        self.circuit, self.port, self.band, self.target, self.by, self.kwargs = circuit, port, band, target, by, kwargs
+
+    def __call__(self, value: float) -> EquivDesign:
+        return design(self.circuit, self.port, self.band, self.target, column=(self.by, value), **self.kwargs)
 
 
 class _RowJob:
@@ -832,7 +859,8 @@ def design_rows(circuit: Circuit, port, band, targets: Sequence[float], tols: Se
         _check_design_args(steps.mode, t)
     fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
     jobs = _row_jobs(steps, circuit, port, targets, tols, fixed, external, point, line, line_above, progress)
-    return _run_jobs(_call, jobs, executor, workers, progress, "designs", total=len(targets) * len(tols))
+    with _one_blas_thread():
+        return _run_jobs(_call, jobs, executor, workers, progress, "designs", total=len(targets) * len(tols))
 
 
 def _row_jobs(steps: _Steps, circuit: Circuit, port, targets: list[float], tols: list[float], fixed: dict,

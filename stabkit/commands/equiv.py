@@ -73,7 +73,7 @@ def register(sub) -> None:
     p.add_argument("--fmax", metavar="F", help="NDF band of the --loads verdicts: top of the dense sweep (Hz); the "
                                                "tail is extended until the NDF settles; default from the circuit")
     p.add_argument("--workers", type=_workers, default=None,
-                   help="processes for the designs of a --target/--tol list (default: all cores)")
+                   help="processes for the designs of --by or a --target/--tol list (default: all cores)")
     add_point(p)
     add_common(p)
     # negative values with engineering suffixes (--target -5n) are values, not options
@@ -183,7 +183,8 @@ def run(args) -> int:
         raise NetlistError("--line-above needs a --target (or --tol) list")
     if args.by:
         by, values = _by(args.by)
-        designs = design_columns(circuit, args.port, band, targets[0], by, values, tol=tols[0], line=line, **kwargs)
+        designs = design_columns(circuit, args.port, band, targets[0], by, values, tol=tols[0], line=line,
+                                 workers=args.workers, progress=not args.json, **kwargs)
         payload = {"by": by, "columns": [d.to_dict() for d in designs]}
     elif many:
         above = _number(args.line_above, "--line-above") if args.line_above else None
