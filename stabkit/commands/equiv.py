@@ -5,7 +5,7 @@ that makes the deviation symmetric (``--mode center``, step 4 of the negative-in
 band widest (``--mode widest``); ``--compensate NAME`` a load resistor that makes ``Re Zin`` symmetric about
 zero (step 5); ``--line NAME=Z0`` a transmission-line section instead of the load inductor ``NAME`` (step 3);
 ``--loads NAME=A:B`` the admissible range of the external element ``NAME`` (the stability verdicts are
-stabkit's one verdict); ``--by Q=v1,..`` one design per value (re-biased, re-tuned: Tables 2–3);
+stabkit's one verdict; ``--fmin``/``--fmax`` their NDF band); ``--by Q=v1,..`` one design per value (re-biased, re-tuned: Tables 2–3);
 ``--target`` and ``--tol`` lists one design per pair (Table 4). ``--external`` names the elements that form
 the external load (removed for the port impedance, kept for the stability sweep).
 """
@@ -31,8 +31,10 @@ examples:
   stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC --tune lload --compensate rload   steps 4-5
   stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC --tune lload --by u=5,9 --loads lext=6n:18n --points 8 --rtol 1e-2   Table 2's form, two columns
 
-The paper's whole Table 2 is --tune lload --mode widest --by u=5,6,7,8,9 --loads lext=1n:100n (a few minutes;
-docs/paper.md has it, Table 3 with --by rc=0,2,4,6,8, Table 4 with --target and --tol lists).
+The paper's whole Table 2 is --tune lload --mode widest --by u=5,6,7,8,9 --loads lext=1n:100n (a minute or so
+on two cores: designs of --by or of --target/--tol lists run on a process per core, see --workers; docs/paper.md
+has it, Table 3 with --by rc=0,2,4,6,8, Table 4 with --target and --tol lists and --fmax 1t, which ends the NDF
+sweep behind the verdicts of the line designs at 1 THz instead of where the element values put it).
 
 Exit status: 0 done (with --loads: some design has a stable interval), 1 (--loads) no design has one,
 3 a stability verdict was uncertain, 2 bad input.
