@@ -166,11 +166,11 @@ def run(args) -> int:
     for opt in ("tune", "compensate"):
         name = getattr(args, opt)
         if name and name.lower() not in circuit.params and name not in circuit:
-            raise NetlistError(f"--{opt} {name}: no parameter or element of that name in {args.netlist}")
+            raise NetlistError(f"--{opt} {name!r}: no parameter or element of that name in {args.netlist}")
     loads = _named_range(args.loads, "--loads") if args.loads else None
     line = _line(args.line) if args.line else None
     if line is not None and (line[0] not in circuit or circuit.element(line[0]).kind != "L"):
-        raise NetlistError(f"--line {args.line}: {line[0]} is not an inductor of {args.netlist}")
+        raise NetlistError(f"--line {args.line!r}: {line[0]!r} is not an inductor of {args.netlist}")
     search = _range(args.search, "--search") if args.search else None
     fmin, fmax = _frequency(args.fmin, "--fmin"), _frequency(args.fmax, "--fmax")
     if fmin is not None and fmax is not None and not fmin < fmax:
