@@ -1,6 +1,7 @@
 """The negative-inductor paper, reproduced with stabkit (docs/paper.md).
 
-Run from the repository root (needs ``../shared/models`` and a few minutes; Table 4 about half an hour)::
+Run from the repository root (needs ``../shared/models``; ``all`` takes about 4½ minutes of CPU time, Table 4
+about 3 of them, spread over the cores)::
 
     python scripts/linvill_paper.py evidence      # the emitter port against the collector port
     python scripts/linvill_paper.py investigate   # what damps the 3-5 GHz pair (variants, sensitivities)
@@ -42,7 +43,7 @@ TABLE2 = ["--tune", "lload", "--mode", "widest", "--by", "u=5,6,7,8,9", "--loads
 TABLE3 = ["--tune", "lload", "--mode", "widest", "--by", "rc=0,2,4,6,8", "--loads", "lext=1n:100n"]
 TABLE4 = ["--target", "-1n,-2n,-3n,-4n,-5n,-6n,-7n,-8n,-9n,-10n", "--tol", "1%,2%,5%", "--tune", "lload",
           "--compensate", "rload", "--mode", "widest", "--line", "LN=90", "--line-above", "5.5n",
-          "--loads", "lext=0.3n:100n"]
+          "--loads", "lext=0.3n:100n", "--fmax", "1t"]
 
 
 def equiv_command(extra: list[str], target: str = "-5n") -> list[str]:

@@ -360,7 +360,8 @@ OPTIONS = {
     "loads": ["--set", "--point", "--sweep", "--from", "--to", "--by", "--map", "--probes", "--rtol", "--points",
               "--scale", "--method", "--json"],
     "equiv": ["--set", "--point", "--port", "--band", "--target", "--kind", "--tune", "--mode", "--tol", "--compensate",
-              "--external", "--loads", "--by", "--line", "--line-above", "--search", "--points", "--rtol", "--json"],
+              "--external", "--loads", "--by", "--line", "--line-above", "--search", "--points", "--rtol", "--fmin",
+              "--fmax", "--json"],
 }
 FLAGS = {"--json"}
 
@@ -379,7 +380,7 @@ def command_lines(draw):
     if command == "loads":
         argv += ["--points", "5", "--workers", "1"]  # keep each example cheap (later options win)
     if command == "equiv":
-        argv += ["--points", "5"]
+        argv += ["--points", "5", "--workers", "1"]
     return argv
 
 

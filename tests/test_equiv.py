@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from stabkit.analysis.equiv import (PortModel, band_statistics, compensate_resistance, design, equivalent,
-                                    line_section, port_impedance, tolerance_band, tune_center, tune_widest,
-                                    with_line_load)
+from stabkit.analysis.equiv import (PortModel, band_statistics, compensate_resistance, design, design_rows,
+                                    equivalent, line_section, port_impedance, tolerance_band, tune_center,
+                                    tune_widest, with_line_load)
 from stabkit.analysis.mna import assemble
 from stabkit.analysis.ports import impedance
 from stabkit.circuit.graph import Circuit
@@ -182,6 +182,37 @@ def test_line_section_equations_and_the_pi_equivalent(nic):
                                d.tuned["lload"], rtol=1e-9)
 
 
+def test_design_rows_share_work_and_agree_with_single_designs(nic):
+    """`design_rows` (one centring per target shared by its tolerances, chained from target to target, the rest of
+    each row on a pool of two processes) gives the rows that `design` gives one at a time from the netlist's
+    values: tuned Ln and Rn, ±tol bands, admissible L_ext (lumped loads) and line sections. The centrings start
+    from other values and settle to 1e-7, the widest-band scans around them to 1e-5 of Ln, hence rtol 1e-4.
+    (The ideal VCCS never rolls off, so behind a line its NDF never settles: no --loads there.)"""
+    kw = dict(tune="lload", compensate="rload", mode="widest", external=EXTERNAL)
+    line = ("LN", 90.0)
+    cases = [(dict(loads=("lext", 1e-9, 100e-9), rtol=1e-6, load_points=9), [-3e-9, -5e-9], [0.02, 0.05], None),
+             ({}, [-6e-9, -8e-9], [0.05], 5.5e-9)]
+    for extra, targets, tols, above in cases:
+        rows = design_rows(nic, "in", BAND, targets, tols, line=line if above else None, line_above=above,
+                           workers=2, **kw, **extra)
+        assert [(r.target, r.tol, r.line is not None) for r in rows] == [
+            (t, tol, above is not None) for t in targets for tol in tols]
+        for row in rows:
+            one = design(nic, "in", BAND, row.target, tol=row.tol, line=line if row.line else None, **kw, **extra)
+            assert sorted(row.tuned) == sorted(one.tuned) == ["lload", "rload"]
+            for key in row.tuned:
+                np.testing.assert_allclose(row.tuned[key], one.tuned[key], rtol=1e-4)
+            np.testing.assert_allclose(row.tol_band_hz, one.tol_band_hz, rtol=1e-4)
+            if row.line:
+                np.testing.assert_allclose(row.line["theta_deg"], one.line["theta_deg"], rtol=1e-4)
+            if extra:
+                assert row.admissible.verdict == one.admissible.verdict == "stable"
+                np.testing.assert_allclose(row.intervals, one.intervals, rtol=1e-4)
+        if len(tols) > 1:  # the tolerances of a target share its compensation exactly, not their widest-band Ln
+            assert rows[0].tuned["rload"] == rows[1].tuned["rload"] and rows[2].tuned["rload"] == rows[3].tuned["rload"]
+            assert rows[0].tuned["lload"] != rows[1].tuned["lload"]
+
+
 def test_equiv_cli_contract(capsys):
     """`stabkit equiv ... --json`: the contract's fields; --by gives one object per column, re-tuned."""
     from stabkit.cli import main
@@ -205,3 +236,5 @@ def test_equiv_cli_contract(capsys):
                                [(-3e-9, 2.0), (-3e-9, 5.0), (-5e-9, 2.0), (-5e-9, 5.0)], rtol=1e-12)
     assert main(base[:-1] + ["--tune", "nosuch"]) == 2
     assert main(base[:-1] + ["--band", "2g:0.5g"]) == 2
+    assert main(base[:-1] + ["--loads", "lext=1n:100n", "--fmax", "0"]) == 2
+    assert main(base[:-1] + ["--loads", "lext=1n:100n", "--fmin", "2g", "--fmax", "1g"]) == 2

@@ -6,6 +6,7 @@ claims docs/paper.md makes (the as-specified design's one unstable pair, the shi
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from stabkit import ngspice
 from stabkit.nonlinear.dc import dc_point as bias_point
 from stabkit.nonlinear.linearize import small_signal_circuit as small_signal
-from stabkit.analysis.equiv import PortModel
+from stabkit.analysis.equiv import PortModel, with_line_load
 from stabkit.analysis.points import linear_point_near
 from stabkit.analysis.poles import poles
 from stabkit.circuit.graph import Circuit
@@ -102,3 +103,18 @@ def test_shipped_design_window_lies_above_l0(nic):
     _, lin = nic
     for lext, stable in ((3e-9, False), (7e-9, False), (8e-9, True), (12e-9, True), (16e-9, True), (18e-9, False)):
         assert (_rhp(lin, {"lext": lext}).size == 0) == stable, lext
+
+
+def test_port_model_travels_to_worker_processes(nic):
+    """`design_rows` sends each row's port model to a process pool: the vendor-model NIC with the line load (whose
+    MNA entries and DC problem hold closures) pickles without its solvers and DC problem, and the copy gives the
+    same Zin, re-assembled (the same arithmetic: equal to the bit)."""
+    circuit, _ = nic
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = PortModel(with_line_load(circuit, "LN", 90.0, 1e9), "in", external=["LEXT", "RSRC"])
+    f = np.geomspace(0.1e9, 10e9, 9)
+    z = model.z(f, {"lload": 8.6e-9})
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy.point.dc is None and not copy._solvers
+    np.testing.assert_array_equal(copy.z(f, {"lload": 8.6e-9}), z)

@@ -28,6 +28,8 @@ stability sweep) removed.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,6 +164,9 @@ def with_line_load(circuit: Circuit, inductor: str, z0: float, f0: float) -> Cir
 class _QZPort:
     """``Z(jω)`` of a lumped system at one port from its complex QZ factorization (computed once)."""
 
+    #: from this many frequencies on, the triangular solves run as one back substitution over all of them
+    BATCH = 8
+
     def __init__(self, system, node_plus: str, node_minus: str):
         inc = system.incidence(node_plus, node_minus)
         if not inc.any():
@@ -171,6 +176,8 @@ class _QZPort:
         self.bz = inc @ Zm
 
     def __call__(self, freqs: np.ndarray) -> np.ndarray:
+        if freqs.size >= self.BATCH:
+            return self._batch(freqs)
         out = np.empty(freqs.shape, dtype=complex)
         for i, f in enumerate(freqs):
             m = self.S + (1j * TWO_PI * f) * self.T
@@ -181,9 +188,28 @@ class _QZPort:
             out[i] = self.bz @ la.solve_triangular(m, self.qb, check_finite=False)
         return out
 
+    def _batch(self, freqs: np.ndarray) -> np.ndarray:
+        """Back substitution on ``S + jωT`` (upper triangular) for all frequencies at once, row by row."""
+        s = 1j * TWO_PI * np.asarray(freqs, dtype=float).ravel()
+        S, T, qb = self.S, self.T, self.qb
+        diag = np.diag(S)[:, None] + np.diag(T)[:, None] * s[None, :]
+        d = np.abs(diag)
+        singular = d.min(axis=0) <= 1e-14 * np.maximum(d.max(axis=0), 1e-300)
+        diag[:, singular] = 1.0
+        x = np.empty((qb.size, s.size), dtype=complex)  # unknown × frequency
+        for i in range(qb.size - 1, -1, -1):
+            x[i] = (qb[i] - S[i, i + 1:] @ x[i + 1:] - s * (T[i, i + 1:] @ x[i + 1:])) / diag[i]
+        out = self.bz @ x
+        out[singular] = np.inf
+        return out.reshape(np.shape(freqs))
+
 
 class _DensePort:
-    """``Z(jω)`` of a (small) distributed system at one port: a dense solve of ``G + jωC + D(jω)`` per frequency."""
+    """``Z(jω)`` of a (small) distributed system at one port: a dense solve of ``G + jωC + D(jω)`` per frequency
+    (batched over the frequencies)."""
+
+    #: complex entries of the stacked matrices solved at once (about 64 MB)
+    CHUNK_ENTRIES = 1 << 22
 
     def __init__(self, system, node_plus: str, node_minus: str):
         self.inc = system.incidence(node_plus, node_minus)
@@ -192,20 +218,34 @@ class _DensePort:
         self.system = system
         self.G = system.G.toarray().astype(complex)
         self.C = system.C.toarray()
+        self.rows, self.cols = np.nonzero((self.G != 0) | (self.C != 0))
 
     def __call__(self, freqs: np.ndarray) -> np.ndarray:
-        out = np.empty(freqs.shape, dtype=complex)
-        d = self.system.distributed
-        for i, f in enumerate(freqs):
-            s = 1j * TWO_PI * f
-            m = self.G + s * self.C
-            for entry in d:
-                m[entry.row, entry.col] += complex(entry.fn(np.array([s]))[0])
-            try:
-                out[i] = self.inc @ np.linalg.solve(m, self.inc.astype(complex))
-            except np.linalg.LinAlgError:
-                out[i] = np.inf
-        return out
+        f = np.asarray(freqs, dtype=float).ravel()
+        out = np.empty(f.shape, dtype=complex)
+        n = max(self.G.shape[0], 1)
+        step = max(self.CHUNK_ENTRIES // (n * n), 1)
+        for lo in range(0, f.size, step):
+            out[lo:lo + step] = self._solve(f[lo:lo + step])
+        return out.reshape(np.shape(freqs))
+
+    def _solve(self, f: np.ndarray) -> np.ndarray:
+        s = 1j * TWO_PI * f
+        m = np.zeros((f.size,) + self.G.shape, dtype=complex)  # G + sC, written where either is non-zero
+        m[:, self.rows, self.cols] = self.G[self.rows, self.cols][None, :] + s[:, None] * self.C[self.rows, self.cols][None, :]
+        for entry in self.system.distributed:
+            m[:, entry.row, entry.col] += np.asarray(entry.fn(s), dtype=complex)
+        b = self.inc.astype(complex)
+        try:
+            return np.linalg.solve(m, np.broadcast_to(b[:, None], (f.size, b.size, 1)))[:, :, 0] @ self.inc
+        except np.linalg.LinAlgError:  # some frequency is singular: one at a time
+            out = np.empty(f.size, dtype=complex)
+            for i in range(f.size):
+                try:
+                    out[i] = self.inc @ np.linalg.solve(m[i], b)
+                except np.linalg.LinAlgError:
+                    out[i] = np.inf
+            return out
 
 
 def port_impedance(system, freqs_hz: np.ndarray, node_plus: str, node_minus: str = GROUND) -> np.ndarray:
@@ -256,6 +296,30 @@ class PortModel:
         self.linear = self.point.circuit if self.point is not None else circuit.with_values(self.params)
         self._port_circuit = self.linear.without(self.external)
         self._solvers: dict[tuple, object] = {}
+
+    def __getstate__(self) -> dict:
+        # for a process pool: the port solvers stay behind (rebuilt on demand), and so does the DC solution's
+        # nonlinear problem (the warm start of a re-bias; a distributed system's entries are closures)
+        state = dict(self.__dict__)
+        state["_solvers"] = {}
+        if self.point is not None and self.point.dc is not None:
+            state["point"] = dataclasses.replace(self.point, dc=None)
+        return state
+
+    def with_params(self, overrides: Mapping[str, float]) -> PortModel:
+        """The same port with more fixed overrides. Where none of them moves the DC point the linearization (and
+        what is known of which names move it) is shared, not redone."""
+        over = {k.lower(): float(v) for k, v in overrides.items()}
+        if not over:
+            return self
+        if any(self.moves_bias(k) for k in over):
+            return PortModel(self.source, self.port, {**self.params, **over}, self.external, self.point_index)
+        out = copy.copy(self)
+        out.params = {**self.params, **over}
+        out.linear = self.linear.with_values(over)
+        out._port_circuit = out.linear.without(out.external)
+        out._solvers = {}
+        return out
 
     def moves_bias(self, name: str) -> bool:
         """True when ``name`` takes part in the DC solution (then every evaluation re-biases)."""
@@ -389,8 +453,13 @@ def tune_widest(model: PortModel, name: str, band: tuple[float, float], target: 
     v_c = tune_center(model, name, band, target, kind=kind, fixed=fixed)
     grid_f = np.geomspace(*(search or (band[0] / 10, band[1] * 10)), DEFAULT_SEARCH_POINTS)
 
+    seen: dict[float, float] = {}  # a zoom's ends are the previous round's values
+
     def score(v):
-        return _log_width(model, name, v, fixed, band, target, tol, kind, grid_f, True)[0]
+        v = float(v)
+        if v not in seen:
+            seen[v] = _log_width(model, name, v, fixed, band, target, tol, kind, grid_f, True)[0]
+        return seen[v]
 
     centre = v_c
     for _ in range(8):  # while the best value lies at an end of the scan, move the scan along
@@ -515,7 +584,8 @@ def design(circuit: Circuit, port, band: tuple[float, float], target: float, *, 
            params: Mapping[str, float] | None = None, external: Iterable[str] = (),
            loads: tuple[str, float, float] | None = None, search: tuple[float, float] | None = None,
            line: tuple[str, float] | None = None, point: int | None = None, column: tuple[str, float] | None = None,
-           band_points: int = DEFAULT_BAND_POINTS, rtol: float = 1e-3, load_points: int = 31) -> EquivDesign:
+           band_points: int = DEFAULT_BAND_POINTS, rtol: float = 1e-3, load_points: int = 31,
+           fmin: float | None = None, fmax: float | None = None) -> EquivDesign:
     """One negative-L (or C) design at a port: tune, compensate, measure, and find the admissible external load.
 
     Parameters
@@ -548,101 +618,296 @@ def design(circuit: Circuit, port, band: tuple[float, float], target: float, *, 
         geometric centre).
     point : int, optional
         DC operating point (1-based) for circuits with several.
+    column : (str, float), optional
+        The ``--by`` parameter and its value (one of the overrides), reported as the design's column.
+    fmin, fmax : float, optional
+        Band (Hz) of the NDF behind each stability verdict of the ``loads`` sweep (default: from the circuit,
+        :func:`stabkit.analysis.ndf.default_band`; the tail beyond ``fmax`` is still extended until the NDF
+        settles).
 
     Returns
     -------
     EquivDesign
     """
-    from stabkit.analysis.loads import admissible_range
+    _check_design_args(mode, tol)
+    fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
+    if column is not None:
+        fixed[column[0].lower()] = float(column[1])
+    if line is not None:
+        circuit = with_line_load(circuit, line[0], line[1], math.sqrt(band[0] * band[1]))
+    steps = _Steps(band=(float(band[0]), float(band[1])), kind=kind, tune=tune, mode=mode, compensate=compensate,
+                   search=search, line=line, loads=loads, point=point, band_points=band_points, rtol=rtol,
+                   load_points=load_points, fmin=fmin, fmax=fmax)
+    with _one_blas_thread():
+        model = PortModel(circuit, port, fixed, external, point)
+        centred = steps.centre(model, target, tol)
+        return steps.finish(model, target, tol, centred, column=column)
 
+
+def _one_blas_thread():
+    """BLAS on one thread while a design runs: its matrices are small (tens of unknowns), where a second BLAS thread
+    only spins (the centring of Table 4 took 3x the CPU time and 2.5x the wall time with two), and the rows' pool
+    has a process per core already."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def _check_design_args(mode: str, tol: float) -> None:
     if mode not in ("center", "widest"):
         raise ValueError(f"mode must be 'center' or 'widest', got {mode!r}")
     if not 0 < tol < 1:
         raise ValueError(f"tol must be a fraction in (0, 1), got {tol}")
-    fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
-    if column is not None:
-        fixed[column[0].lower()] = float(column[1])
-    line_info = None
-    if line is not None:
-        f0 = math.sqrt(band[0] * band[1])
-        circuit = with_line_load(circuit, line[0], line[1], f0)
-    model = PortModel(circuit, port, fixed, external, point)
-    tuned: dict[str, float] = {}
-    notes: list[str] = []
-    if compensate:
-        tuned[compensate.lower()] = model.value_of(compensate)
-    for _ in range(25 if compensate else 1):
-        before = dict(tuned)
+
+
+@dataclass
+class _Centred:
+    """The outcome of steps 4–5 alternated (:meth:`_Steps.centre`): the tuned values, notes, the elements still
+    being tuned (``None`` where tuning failed) and whether the tolerance entered (then it is a tolerance's own)."""
+
+    tuned: dict[str, float]
+    notes: list[str]
+    tune: str | None
+    compensate: str | None
+    uses_tol: bool
+
+
+@dataclass
+class _Steps:
+    """The design steps of :func:`design` with their settings, split where :func:`design_rows` shares work: the
+    centring (:meth:`centre`, with ``--compensate`` the same for every tolerance of a target) and the rest of
+    a design (:meth:`finish`: the widest-band tuning of its tolerance, the ±tol band and the admissible range)."""
+
+    band: tuple[float, float]
+    kind: str = "L"
+    tune: str | None = None
+    mode: str = "center"
+    compensate: str | None = None
+    search: tuple[float, float] | None = None
+    line: tuple[str, float] | None = None
+    loads: tuple[str, float, float] | None = None
+    point: int | None = None
+    band_points: int = DEFAULT_BAND_POINTS
+    rtol: float = 1e-3
+    load_points: int = 31
+    fmin: float | None = None
+    fmax: float | None = None
+
+    def centre(self, model: PortModel, target: float, tol: float) -> _Centred:
+        """Step 4 (``tune``) and step 5 (``compensate``) alternated until both settle. With ``compensate`` step 4
+        centres the deviation whatever ``mode`` (the widest band is :meth:`finish`'s), so the tolerance does not
+        enter unless compensation fails."""
+        band, kind, search = self.band, self.kind, self.search
+        tune, compensate = self.tune, self.compensate
+        fixed = model.params
+        tuned: dict[str, float] = {}
+        notes: list[str] = []
+        uses_tol = False
         if compensate:
-            try:
-                tuned[compensate.lower()] = compensate_resistance(model, compensate, band, fixed=tuned)
-            except CircuitError as exc:
-                notes.append(f"{compensate} cannot make Re Zin symmetric about zero over the band ({exc}); "
-                             f"kept at {tuned[compensate.lower()]:.6g}")
-                compensate = None
-        if tune:
-            try:
-                tuned[tune.lower()] = (tune_widest(model, tune, band, target, tol, kind=kind, fixed=tuned,
-                                                   search=search)
-                                       if mode == "widest" and not compensate else
-                                       tune_center(model, tune, band, target, kind=kind, fixed=tuned))
-            except CircuitError as exc:
-                tuned.setdefault(tune.lower(), model.value_of(tune) if tune.lower() not in fixed else fixed[tune.lower()])
-                notes.append(f"{tune} cannot centre X_eq on the target over the band ({exc}); kept at "
-                             f"{tuned[tune.lower()]:.6g}")
-                tune = None
-        if before and all(abs(tuned[k] - before.get(k, math.inf)) <= 1e-7 * abs(tuned[k]) for k in tuned):
-            break
-    if compensate and tune and mode == "widest":
-        tuned[tune.lower()] = tune_widest(model, tune, band, target, tol, kind=kind, fixed=tuned, search=search)
-    if line is not None:
-        e = circuit.element(f"T{line[0]}")
-        resolved = circuit.resolve_params({k: v for k, v in {**fixed, **tuned}.items() if k in circuit.params})
-        td = float(circuit.values(e, resolved)["td"])
-        w0 = TWO_PI * math.sqrt(band[0] * band[1])
-        line_info = {"z0": float(line[1]), "f0": w0 / TWO_PI, "theta_deg": math.degrees(td * w0), "td": td,
-                     "ls": math.sin(td * w0) * line[1] / w0, "cp": math.tan(td * w0 / 2) / (w0 * line[1])}
-    f = band_grid(band, band_points)
-    z = model.z(f, tuned)
-    values = equivalent(z, f, kind)
-    grid = np.geomspace(*(search or (band[0] / 10, band[1] * 10)), DEFAULT_SEARCH_POINTS)
-    edges = tolerance_band(grid, equivalent(model.z(grid, tuned), grid, kind), target, tol,
-                           math.sqrt(band[0] * band[1]),
-                           refine=lambda x: float(equivalent(model.z([x], tuned), np.array([x]), kind)[0]))
-    admissible = None
-    if loads is not None:
-        name, lo, hi = loads
-        if model.nonlinear and (model.moves_bias(name) or any(model.moves_bias(k) for k in tuned)):
-            full = circuit  # re-biased at every value of the swept element
-            ps = {**fixed, **tuned}
-        else:
-            full = model.circuit_at(tuned, with_external=True)
-            ps = {k: v for k, v in {**fixed, **tuned}.items() if k in full.params}
-        admissible = admissible_range(full, name, lo, hi, params=ps, rtol=rtol, points=load_points, point=point)
-    return EquivDesign(kind=kind, target=float(target), band=(float(band[0]), float(band[1])), tol=float(tol),
-                       freq_hz=f, values=values, z=z, tol_band_hz=edges, tuned=tuned, params=fixed,
-                       column=None if column is None else (column[0].lower(), float(column[1])),
-                       bias=model.bias(), admissible=admissible, line=line_info, mode=mode, warnings=notes)
+            tuned[compensate.lower()] = model.value_of(compensate)
+        for _ in range(25 if compensate else 1):
+            before = dict(tuned)
+            if compensate:
+                try:
+                    tuned[compensate.lower()] = compensate_resistance(model, compensate, band, fixed=tuned)
+                except CircuitError as exc:
+                    notes.append(f"{compensate} cannot make Re Zin symmetric about zero over the band ({exc}); "
+                                 f"kept at {tuned[compensate.lower()]:.6g}")
+                    compensate = None
+            if tune:
+                try:
+                    if self.mode == "widest" and not compensate:
+                        uses_tol = True
+                        tuned[tune.lower()] = tune_widest(model, tune, band, target, tol, kind=kind, fixed=tuned,
+                                                          search=search)
+                    else:
+                        tuned[tune.lower()] = tune_center(model, tune, band, target, kind=kind, fixed=tuned)
+                except CircuitError as exc:
+                    tuned.setdefault(tune.lower(), model.value_of(tune) if tune.lower() not in fixed else
+                                     fixed[tune.lower()])
+                    notes.append(f"{tune} cannot centre X_eq on the target over the band ({exc}); kept at "
+                                 f"{tuned[tune.lower()]:.6g}")
+                    tune = None
+            if before and all(abs(tuned[k] - before.get(k, math.inf)) <= 1e-7 * abs(tuned[k]) for k in tuned):
+                break
+        return _Centred(tuned=tuned, notes=notes, tune=tune, compensate=compensate, uses_tol=uses_tol)
+
+    def tuned(self, model: PortModel, target: float, tol: float, centred: _Centred) -> dict[str, float]:
+        """The design's final values: the centring's, with ``tune`` re-tuned for the widest ±tol band
+        (``mode="widest"`` with ``compensate``)."""
+        tuned = dict(centred.tuned)
+        tune = centred.tune
+        if centred.compensate and tune and self.mode == "widest":
+            tuned[tune.lower()] = tune_widest(model, tune, self.band, target, tol, kind=self.kind, fixed=tuned,
+                                              search=self.search)
+        return tuned
+
+    def finish(self, model: PortModel, target: float, tol: float, centred: _Centred, *,
+               column: tuple[str, float] | None = None, tuned: dict[str, float] | None = None) -> EquivDesign:
+        """The rest of one design from its centring: its final values (:meth:`tuned`, unless given), the line
+        section's numbers, ``X_eq`` over the band, the ±tol band and the admissible range of the external element
+        (verdicts by :func:`stabkit.analysis.loads.admissible_range`)."""
+        from stabkit.analysis.loads import admissible_range
+
+        band, kind, search, line = self.band, self.kind, self.search, self.line
+        circuit = model.source
+        fixed = dict(model.params)
+        tuned = dict(tuned) if tuned is not None else self.tuned(model, target, tol, centred)
+        line_info = None
+        if line is not None:
+            e = circuit.element(f"T{line[0]}")
+            resolved = circuit.resolve_params({k: v for k, v in {**fixed, **tuned}.items() if k in circuit.params})
+            td = float(circuit.values(e, resolved)["td"])
+            w0 = TWO_PI * math.sqrt(band[0] * band[1])
+            line_info = {"z0": float(line[1]), "f0": w0 / TWO_PI, "theta_deg": math.degrees(td * w0), "td": td,
+                         "ls": math.sin(td * w0) * line[1] / w0, "cp": math.tan(td * w0 / 2) / (w0 * line[1])}
+        f = band_grid(band, self.band_points)
+        z = model.z(f, tuned)
+        values = equivalent(z, f, kind)
+        grid = np.geomspace(*(search or (band[0] / 10, band[1] * 10)), DEFAULT_SEARCH_POINTS)
+        edges = tolerance_band(grid, equivalent(model.z(grid, tuned), grid, kind), target, tol,
+                               math.sqrt(band[0] * band[1]),
+                               refine=lambda x: float(equivalent(model.z([x], tuned), np.array([x]), kind)[0]))
+        admissible = None
+        if self.loads is not None:
+            name, lo, hi = self.loads
+            if model.nonlinear and (model.moves_bias(name) or any(model.moves_bias(k) for k in tuned)):
+                full = circuit  # re-biased at every value of the swept element
+                ps = {**fixed, **tuned}
+            else:
+                full = model.circuit_at(tuned, with_external=True)
+                ps = {k: v for k, v in {**fixed, **tuned}.items() if k in full.params}
+            admissible = admissible_range(full, name, lo, hi, params=ps, rtol=self.rtol, points=self.load_points,
+                                          point=self.point, fmin=self.fmin, fmax=self.fmax)
+        return EquivDesign(kind=kind, target=float(target), band=band, tol=float(tol), freq_hz=f, values=values, z=z,
+                           tol_band_hz=edges, tuned=tuned, params=fixed,
+                           column=None if column is None else (column[0].lower(), float(column[1])),
+                           bias=model.bias(), admissible=admissible, line=line_info, mode=self.mode,
+                           warnings=list(centred.notes))
 
 
-def design_columns(circuit: Circuit, port, band, target, by: str, values: Sequence[float], **kwargs) -> list[EquivDesign]:
+def design_columns(circuit: Circuit, port, band, target, by: str, values: Sequence[float], *,
+                   workers: int | None = None, executor=None, progress: bool = False, **kwargs) -> list[EquivDesign]:
     """One :func:`design` per value of ``by`` (a supply, a stabilizing resistor …): each column re-biased,
-    re-linearized and re-tuned (the paper's Tables 2 and 3)."""
-    return [design(circuit, port, band, target, column=(by, float(v)), **kwargs) for v in values]
+    re-linearized and re-tuned (the paper's Tables 2 and 3). The columns run on a process pool of ``workers``
+    (default: every core; ``executor``: a pool of the caller's) with a progress bar on a terminal (``progress``),
+    as :func:`design_rows`."""
+    from stabkit.analysis.loads import _run_jobs
+
+    job = _ColumnDesign(circuit, port, band, target, by, kwargs)
+    with _one_blas_thread():
+        return _run_jobs(job, [float(v) for v in values], executor, workers, progress, f"designs over {by}")
+
+
+class _ColumnDesign:
+    """One column of :func:`design_columns` (picklable)."""
+
+    def __init__(self, circuit, port, band, target, by, kwargs):
+        self.circuit, self.port, self.band, self.target, self.by, self.kwargs = circuit, port, band, target, by, kwargs
+
+    def __call__(self, value: float) -> EquivDesign:
+        return design(self.circuit, self.port, self.band, self.target, column=(self.by, value), **self.kwargs)
+
+
+class _RowJob:
+    """The rest of one row of :func:`design_rows` (picklable, for a process pool)."""
+
+    def __init__(self, steps: _Steps, model: PortModel, target: float, tol: float, centred: _Centred,
+                 tuned: dict[str, float] | None = None):
+        self.steps, self.model, self.target, self.tol, self.centred, self.tuned = \
+            steps, model, target, tol, centred, tuned
+
+    def final(self) -> dict[str, float]:
+        """The row's final values (computed once)."""
+        if self.tuned is None:
+            self.tuned = self.steps.tuned(self.model, self.target, self.tol, self.centred)
+        return self.tuned
+
+    def __call__(self) -> EquivDesign:
+        return self.steps.finish(self.model, self.target, self.tol, self.centred, tuned=self.tuned)
 
 
 def design_rows(circuit: Circuit, port, band, targets: Sequence[float], tols: Sequence[float], *,
-                line_above: float | None = None, line: tuple[str, float] | None = None, **kwargs) -> list[EquivDesign]:
-    """One :func:`design` per target and tolerance (the paper's Table 4); with ``line`` and ``line_above``,
-    targets with ``|target| ≥ line_above`` use the line-section load, the others the lumped one."""
-    out: list[EquivDesign] = []
-    tune = kwargs.get("tune")
-    for target in targets:
-        use_line = line if (line is not None and (line_above is None or abs(target) >= line_above)) else None
-        for tol in tols:
-            args = dict(kwargs)
-            if tune and out and tune.lower() in out[-1].tuned:  # start from the previous design, scaled
-                guess = out[-1].tuned[tune.lower()] * target / out[-1].target
-                args["params"] = {**dict(kwargs.get("params") or {}), tune.lower(): guess}
-            out.append(design(circuit, port, band, target, tol=tol, line=use_line, **args))
-    return out
+                line_above: float | None = None, line: tuple[str, float] | None = None, tol: None = None,
+                params: Mapping[str, float] | None = None, external: Iterable[str] = (), point: int | None = None,
+                workers: int | None = None, executor=None, progress: bool = False,
+                **kwargs) -> list[EquivDesign]:
+    """One :func:`design` per target and tolerance (the paper's Table 4), rows in the order of ``targets``, then
+    ``tols``; with ``line`` and ``line_above``, targets with ``|target| ≥ line_above`` use the line-section load,
+    the others the lumped one. Each target starts from the previous row's ``tune`` value scaled by the ratio of
+    the targets (a target whose ``tune`` cannot centre ``X_eq`` keeps that value).
+
+    The rows share what they have in common: one linearized port per load (lumped, line) and one centring per
+    target (:func:`design`'s alternation of ``tune`` and ``compensate``; with ``compensate`` the tolerance only
+    enters the final widest-band tuning, so the centring is the same for every tolerance of a target). It starts
+    from the previous target's centring, which settles to the same values as from the previous row's; only when
+    ``tune`` cannot centre ``X_eq`` (and keeps its start) is the previous row finished first, as above. The rest
+    of each row (widest-band tuning, the ±tol band, the admissible range) runs on a process pool of ``workers``
+    (default: every core; ``executor``: a pool of the caller's), one BLAS thread each; ``progress`` draws a bar on a
+    terminal (:mod:`stabkit.report.progress`). Every stability verdict is
+    :func:`stabkit.analysis.loads.admissible_range`'s, as in :func:`design`.
+
+    Other keyword arguments are :func:`design`'s (``kind``, ``tune``, ``mode``, ``compensate``, ``loads``,
+    ``search``, ``band_points``, ``rtol``, ``load_points``, ``fmin``, ``fmax``)."""
+    from stabkit.analysis.loads import _run_jobs
+
+    if tol is not None:
+        raise TypeError("design_rows takes a list of tolerances, tols=, not tol=")
+    targets, tols = [float(t) for t in targets], [float(t) for t in tols]
+    steps = _Steps(band=(float(band[0]), float(band[1])), **kwargs)
+    for t in tols:
+        _check_design_args(steps.mode, t)
+    fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
+    jobs = _row_jobs(steps, circuit, port, targets, tols, fixed, external, point, line, line_above, progress)
+    with _one_blas_thread():
+        return _run_jobs(_call, jobs, executor, workers, progress, "designs", total=len(targets) * len(tols))
+
+
+def _row_jobs(steps: _Steps, circuit: Circuit, port, targets: list[float], tols: list[float], fixed: dict,
+              external, point, line, line_above, progress: bool):
+    """The rows of :func:`design_rows` as :class:`_RowJob`, made target by target (each centring done here, the
+    jobs given out as soon as they are known, except each target's last, which the next target may need)."""
+    from stabkit.report.progress import Progress
+
+    band = steps.band
+    tune = steps.tune.lower() if steps.tune else None
+    models: dict[tuple | None, PortModel] = {}
+    previous: tuple[float, dict] | None = None  # (target, centred values) of the previous target
+    held: _RowJob | None = None  # the previous target's last row
+    with Progress(len(targets), "centring", enabled=None if progress else False) as bar:
+        for target in targets:
+            use_line = line if (line is not None and (line_above is None or abs(target) >= line_above)) else None
+            key = None if use_line is None else tuple(use_line)
+            if key not in models:
+                variant = circuit if use_line is None else with_line_load(circuit, use_line[0], use_line[1],
+                                                                           math.sqrt(band[0] * band[1]))
+                models[key] = PortModel(variant, port, fixed, external, point)
+            row_steps = dataclasses.replace(steps, line=use_line)
+
+            def centre(start: tuple[float, dict] | None, tol_: float) -> tuple[PortModel, _Centred]:
+                model = models[key]
+                if tune and start is not None and tune in start[1]:  # start from the previous one, scaled
+                    model = model.with_params({tune: start[1][tune] * target / start[0]})
+                return model, row_steps.centre(model, target, tol_)
+
+            model, centred = centre(previous, tols[0])
+            if tune and centred.tune is None and held is not None:
+                # the start is kept: make it the previous row's final value, as design() one row after another
+                model, centred = centre((held.target, held.final()), tols[0])
+            if held is not None:
+                yield held
+            for k, t in enumerate(tols):
+                own = row_steps.centre(model, target, t) if k and centred.uses_tol else centred
+                job = _RowJob(row_steps, model, target, t, own)
+                if k < len(tols) - 1:
+                    yield job
+                else:
+                    held = job
+            previous = (target, centred.tuned)
+            bar.update()
+    if held is not None:
+        yield held
+
+
+def _call(job: _RowJob) -> EquivDesign:
+    return job()

@@ -106,7 +106,9 @@ class CircuitProbe:
     process pool.
 
     ``param`` may name a ``.param`` of the circuit or an element (its main value). ``method`` is
-    ``"auto"`` (pencil for lumped circuits, NDF otherwise), ``"poles"`` or ``"ndf"``.
+    ``"auto"`` (pencil for lumped circuits, NDF otherwise), ``"poles"`` or ``"ndf"``; ``fmin``/``fmax`` (Hz) the
+    NDF's band (default from the circuit, :func:`~stabkit.analysis.ndf.default_band`), passed to
+    :func:`~stabkit.analysis.verdict.decide_linear`.
 
     A circuit with nonlinear devices (transistors, diodes, NDR devices) is re-biased and re-linearized at every
     value (for a swept supply or bias resistor); Newton starts from the DC solution of the nearest value probed
@@ -116,9 +118,14 @@ class CircuitProbe:
     """
 
     def __init__(self, circuit: Circuit, param: str, params: Mapping[str, float] | None = None,
-                 method: str = "auto", point: int | None = None):
+                 method: str = "auto", point: int | None = None, *, fmin: float | None = None,
+                 fmax: float | None = None):
+        from stabkit.analysis.verdict import check_band
+
         if method not in ("auto", "poles", "ndf"):
             raise ValueError(f"method must be 'auto', 'poles' or 'ndf', got {method!r}")
+        check_band(fmin, fmax)
+        self.fmin, self.fmax = fmin, fmax
         self.param = param.lower()
         self.fixed = {k.lower(): float(v) for k, v in (params or {}).items()}
         self.is_param = self.param in circuit.params
@@ -175,10 +182,10 @@ class CircuitProbe:
         bias = None
         if self.rebias:
             pt = self.linearized(x)
-            judged = decide_linear(pt.circuit, method=self.method, point=pt)
+            judged = decide_linear(pt.circuit, method=self.method, point=pt, fmin=self.fmin, fmax=self.fmax)
             bias = bias_summary(pt)
         else:
-            judged = decide_linear(self.circuit, params, method=self.method)
+            judged = decide_linear(self.circuit, params, method=self.method, fmin=self.fmin, fmax=self.fmax)
         where = f"{self.param}={x:g}: "
         notes = [where + w for w in judged.warnings]
         if self.method == "poles":
@@ -543,7 +550,8 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
                      points: int = DEFAULT_POINTS, scale: str = "auto", method: str = "auto",
                      refine_extrema: bool = True, executor: Executor | None = None,
                      probe: Callable[[float], Probe] | None = None, point: int | None = None,
-                     progress: bool = False) -> AdmissibleRange:
+                     progress: bool = False, fmin: float | None = None,
+                     fmax: float | None = None) -> AdmissibleRange:
     """The stable subset of ``lo ≤ param ≤ hi`` as a list of intervals.
 
     ``params`` fixes other parameters (or element values). ``rtol`` is the relative tolerance of each edge
@@ -555,6 +563,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
     A circuit with nonlinear devices is re-biased at every value (:class:`CircuitProbe`; ``point`` picks the
     operating point to start from when there are several); the edges then carry the bias.
     ``progress``: count the stability evaluations on a terminal (see :mod:`stabkit.report.progress`).
+    ``fmin``/``fmax`` (Hz): the NDF's band at every value (default: from the circuit; see :class:`CircuitProbe`).
 
     >>> # see docs/loads.md for worked examples
     """
@@ -563,7 +572,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
     grid = scan_grid(float(lo), float(hi), int(points), scale)
     log = resolved_scale(float(lo), float(hi), scale) == "log"
     if probe is None:
-        probe = CircuitProbe(circuit, param, params, method, point=point)
+        probe = CircuitProbe(circuit, param, params, method, point=point, fmin=fmin, fmax=fmax)
     method_used = getattr(probe, "method", "custom")
     abs_floor = max(abs(lo), abs(hi)) * 1e-12 or 1e-300
     from stabkit.report.progress import Progress
@@ -652,15 +661,24 @@ def single_threaded_blas() -> None:
 _BLAS_LIMIT = None
 
 
-def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, progress: bool, label: str) -> list:
+def _run_jobs(fn, items: Iterable, executor: Executor | None, workers: int | None, progress: bool, label: str,
+              total: int | None = None) -> list:
     """``[fn(x) for x in items]``, in parallel when possible, in order, with progress (a bar on a terminal, see
-    :mod:`stabkit.report.progress`)."""
+    :mod:`stabkit.report.progress`).
+
+    ``items`` may be a generator that does work of its own between items (``total`` then says how many it gives):
+    each item goes to the pool as soon as it is made, so the workers run while the generator prepares the next."""
+    from collections import deque
+
     from stabkit.report.progress import Progress
 
-    bar = Progress(len(items), label, enabled=None if progress else False)
+    if total is None:
+        items = list(items)
+        total = len(items)
+    bar = Progress(total, label, enabled=None if progress else False)
     own = None
     if executor is None:
-        own = executor = default_executor(len(items), workers)
+        own = executor = default_executor(total, workers)
     try:
         if executor is None:
             out = []
@@ -668,20 +686,28 @@ def _run_jobs(fn, items: list, executor: Executor | None, workers: int | None, p
                 out.append(fn(x))
                 bar.update()
             return out
-        futures: list = []
+        pending: deque = deque()
         out = []
         try:
-            with _sigint_held():  # the first submit forks the workers
-                futures = [executor.submit(fn, x) for x in items]
-            for f in futures:
-                out.append(f.result())
+            it = iter(items)
+            for x in it:
+                with _sigint_held():  # the first submit forks the workers
+                    pending.append(executor.submit(fn, x))
+                break
+            for x in it:
+                pending.append(executor.submit(fn, x))
+                while pending and pending[0].done():  # results in order, as they come
+                    out.append(pending.popleft().result())
+                    bar.update()
+            while pending:
+                out.append(pending.popleft().result())
                 bar.update()
         except BaseException:  # Ctrl-C or a failing job: do not wait for the rest
             if own is not None:
                 _terminate(own)  # our pool: stop its processes (every pending future fails with it)
                 own = None
             else:
-                for f in futures:  # the caller's pool: drop what has not started
+                for f in pending:  # the caller's pool: drop what has not started
                     f.cancel()
             raise
         return out

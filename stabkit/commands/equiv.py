@@ -5,7 +5,7 @@ that makes the deviation symmetric (``--mode center``, step 4 of the negative-in
 band widest (``--mode widest``); ``--compensate NAME`` a load resistor that makes ``Re Zin`` symmetric about
 zero (step 5); ``--line NAME=Z0`` a transmission-line section instead of the load inductor ``NAME`` (step 3);
 ``--loads NAME=A:B`` the admissible range of the external element ``NAME`` (the stability verdicts are
-stabkit's one verdict); ``--by Q=v1,..`` one design per value (re-biased, re-tuned: Tables 2–3);
+stabkit's one verdict; ``--fmin``/``--fmax`` their NDF band); ``--by Q=v1,..`` one design per value (re-biased, re-tuned: Tables 2–3);
 ``--target`` and ``--tol`` lists one design per pair (Table 4). ``--external`` names the elements that form
 the external load (removed for the port impedance, kept for the stability sweep).
 """
@@ -18,7 +18,8 @@ import sys
 
 from stabkit.analysis.equiv import design, design_columns, design_rows
 from stabkit.commands.common import add_common, add_point, emit_json, load_circuit, parse_sets, print_warnings
-from stabkit.commands.loads import _points  # one --points type for loads and equiv
+from stabkit.commands.loads import _points, _workers  # one --points/--workers type for loads and equiv
+from stabkit.commands.ndf import _frequency  # one --fmin/--fmax type for ndf and equiv
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
@@ -30,8 +31,10 @@ examples:
   stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC --tune lload --compensate rload   steps 4-5
   stabkit equiv cases/linvill_bfr840.cir --port in --band 0.5g:2g --target -5n --external LEXT,RSRC --tune lload --by u=5,9 --loads lext=6n:18n --points 8 --rtol 1e-2   Table 2's form, two columns
 
-The paper's whole Table 2 is --tune lload --mode widest --by u=5,6,7,8,9 --loads lext=1n:100n (a few minutes;
-docs/paper.md has it, Table 3 with --by rc=0,2,4,6,8, Table 4 with --target and --tol lists).
+The paper's whole Table 2 is --tune lload --mode widest --by u=5,6,7,8,9 --loads lext=1n:100n (a minute or so
+on two cores: designs of --by or of --target/--tol lists run on a process per core, see --workers; docs/paper.md
+has it, Table 3 with --by rc=0,2,4,6,8, Table 4 with --target and --tol lists and --fmax 1t, which ends the NDF
+sweep behind the verdicts of the line designs at 1 THz instead of where the element values put it).
 
 Exit status: 0 done (with --loads: some design has a stable interval), 1 (--loads) no design has one,
 3 a stability verdict was uncertain, 2 bad input.
@@ -67,6 +70,12 @@ def register(sub) -> None:
                    help="coarse-scan points of the --loads sweep, 2..10000 (default 31)")
     p.add_argument("--rtol", type=_rtol, default=1e-3,
                    help="relative tolerance of the admissible edges, 0 < RTOL < 0.5 (default 1e-3)")
+    p.add_argument("--fmin", metavar="F", help="NDF band of the --loads verdicts: lowest frequency (Hz, suffixes "
+                                               "allowed); default from the circuit")
+    p.add_argument("--fmax", metavar="F", help="NDF band of the --loads verdicts: top of the dense sweep (Hz); the "
+                                               "tail is extended until the NDF settles; default from the circuit")
+    p.add_argument("--workers", type=_workers, default=None,
+                   help="processes for the designs of --by or a --target/--tol list (default: all cores)")
     add_point(p)
     add_common(p)
     # negative values with engineering suffixes (--target -5n) are values, not options
@@ -157,15 +166,18 @@ def run(args) -> int:
     for opt in ("tune", "compensate"):
         name = getattr(args, opt)
         if name and name.lower() not in circuit.params and name not in circuit:
-            raise NetlistError(f"--{opt} {name}: no parameter or element of that name in {args.netlist}")
+            raise NetlistError(f"--{opt} {name!r}: no parameter or element of that name in {args.netlist}")
     loads = _named_range(args.loads, "--loads") if args.loads else None
     line = _line(args.line) if args.line else None
     if line is not None and (line[0] not in circuit or circuit.element(line[0]).kind != "L"):
-        raise NetlistError(f"--line {args.line}: {line[0]} is not an inductor of {args.netlist}")
+        raise NetlistError(f"--line {args.line!r}: {line[0]!r} is not an inductor of {args.netlist}")
     search = _range(args.search, "--search") if args.search else None
+    fmin, fmax = _frequency(args.fmin, "--fmin"), _frequency(args.fmax, "--fmax")
+    if fmin is not None and fmax is not None and not fmin < fmax:
+        raise NetlistError(f"--fmin {args.fmin} must be below --fmax {args.fmax}")
     kwargs = dict(kind=args.kind, tune=args.tune, mode=args.mode, compensate=args.compensate, params=fixed,
                   external=external, loads=loads, search=search, point=args.point, rtol=args.rtol,
-                  load_points=args.points)
+                  load_points=args.points, fmin=fmin, fmax=fmax)
     many = len(targets) > 1 or len(tols) > 1
     if args.by and many:
         raise NetlistError("--by with several --target/--tol values: give one or the other")
@@ -173,11 +185,14 @@ def run(args) -> int:
         raise NetlistError("--line-above needs a --target (or --tol) list")
     if args.by:
         by, values = _by(args.by)
-        designs = design_columns(circuit, args.port, band, targets[0], by, values, tol=tols[0], line=line, **kwargs)
+        designs = design_columns(circuit, args.port, band, targets[0], by, values, tol=tols[0], line=line,
+                                 workers=args.workers, progress=not args.json, **kwargs)
         payload = {"by": by, "columns": [d.to_dict() for d in designs]}
     elif many:
         above = _number(args.line_above, "--line-above") if args.line_above else None
-        designs = design_rows(circuit, args.port, band, targets, tols, line=line, line_above=above, **kwargs)
+        # progress is drawn only on a terminal and without --json or STABKIT_NO_PROGRESS (report.progress)
+        designs = design_rows(circuit, args.port, band, targets, tols, line=line, line_above=above,
+                              workers=args.workers, progress=not args.json, **kwargs)
         payload = {"rows": [d.to_dict() for d in designs]}
     else:
         designs = [design(circuit, args.port, band, targets[0], tol=tols[0], line=line, **kwargs)]
