@@ -45,7 +45,7 @@ import scipy.sparse.linalg as spla
 from stabkit.analysis.sensitivity import RESIDUAL_RTOL, EigenTriple, pole_derivative, select_modes
 
 __all__ = ["PencilFn", "CorrectedPole", "PoleTrack", "EdgeLocation", "defaults", "correct_pole",
-           "pencil_derivative", "track_poles", "edge_by_continuation"]
+           "pencil_derivative", "pole_derivatives", "track_poles", "edge_by_continuation"]
 
 TWO_PI = 2.0 * np.pi
 #: ``pencil_at(p) -> (G, C)``: the real pencil at parameter value ``p``
@@ -228,6 +228,27 @@ def pencil_derivative(pencil_at: PencilFn, p: float, h: float, base: tuple | Non
         return (g1 - g0) / (2 * h), (c1 - c0) / (2 * h)
     g1, c1 = pencil_at(p + h)
     return (g1 - base[0]) / h, (c1 - base[1]) / h
+
+
+def pole_derivatives(pencil_at: PencilFn, p: float, poles, *, h: float | None = None) -> np.ndarray:
+    """``ds/dp`` (rad/s per unit of ``p``) of each of ``poles`` (rad/s, refined on the pencil at ``p`` first): the
+    first-order perturbation ``−yᴴ(∂G/∂p + s·∂C/∂p)x / (yᴴCx)``
+    (:func:`stabkit.analysis.sensitivity.pole_derivative`) with ``∂G/∂p``, ``∂C/∂p`` by a central difference of
+    the pencil with step ``h`` (default ``defaults["continuation.derivative_rtol"]·max(|p|, 1)``).
+
+    Raises ``ValueError`` when a pole is not an eigenvalue of the pencil at ``p`` (to a relative 10⁻⁶)."""
+    p = float(p)
+    h = float(h) if h is not None else _d("derivative_rtol") * max(abs(p), 1.0)
+    G, C = (_as_matrix(m) for m in pencil_at(p))
+    dG, dC = pencil_derivative(pencil_at, p, h)
+    out = []
+    for s0 in np.atleast_1d(np.asarray(poles, dtype=complex)):
+        c = correct_pole(G, C, complex(s0))
+        if not c.converged or c.shift > 1e-6:
+            nearest = f"; the nearest is {c.s / TWO_PI:.6g} Hz" if c.converged else ""
+            raise ValueError(f"{s0 / TWO_PI:.6g} Hz is not an eigenvalue of the pencil at {p:g}{nearest}")
+        out.append(pole_derivative(c, C, dG, dC))
+    return np.array(out, dtype=complex)
 
 
 # ---------------------------------------------------------------------------------------------- states
@@ -733,6 +754,9 @@ def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_valu
         i = len(path) - 2
         while i >= 0 and re[i] < 0:
             i -= 1
+        if i < 0:
+            return _fail(track, budget, f"mode {k + 1} ({path[0].poles[k].s / TWO_PI:.4g} Hz on the pencil at "
+                                        f"{b:g}) is not in the right half-plane at the unstable end")
         candidates.append((k, i))  # Re s ≥ 0 at path[i], < 0 at path[i + 1]
     best = None
     for k, i in candidates:
@@ -769,11 +793,12 @@ def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_valu
             except _CorrectionFailed as exc:
                 return _fail(track, budget, f"mode {k + 1}: at the root: {exc}")
             pole = found[root]
+        # real or a pair: by the followed path either side (at the root a real pole is ~0, its Im rounding)
+        real = all(abs(c.s.imag) <= 1e-6 * abs(c.s) for c in (near.poles[k], far.poles[k]))
         if best is None or abs(root - a) < abs(best[0] - a):
-            best = (root, k, pole.s, tol)
-    root, k, s, tol = best
-    s = complex(s.real, abs(s.imag))
-    real = abs(s.imag) <= 1e-6 * abs(s) or abs(s.imag) == 0
+            best = (root, k, pole.s, tol, real)
+    root, k, s, tol, real = best
+    s = complex(s.real, 0.0) if real else complex(s.real, abs(s.imag))
     track.warnings = list(notes)
     return EdgeLocation(value=float(root), pole=s, f_osc=0.0 if real else float(abs(s.imag) / TWO_PI),
                         crossing="real pole" if real else "complex pair", tolerance=float(tol), track=track,

@@ -53,8 +53,8 @@ DEFAULT_POINTS = 41
 REAL_POLE_RTOL = 1e-6
 #: how a bracketed edge is refined (:func:`admissible_range`'s ``locate``)
 LOCATE_METHODS = ("continuation", "bisection")
-#: continuation locates Re s = 0 to this fraction of the edge tolerance (the verdicts then prove ``rtol``)
-CONTINUATION_RTOL_FACTOR = 1e-3
+#: continuation locates Re s = 0 to this relative tolerance (the verdicts either side then prove ``rtol``)
+CONTINUATION_RTOL = 1e-10
 
 
 # ---------------------------------------------------------------------------------------------- probes
@@ -588,7 +588,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
     ``locate`` says how an edge is refined once the scan has bracketed it. ``"continuation"`` (where the circuit's
     pencil applies: lumped, bias left alone): the right-half-plane poles of the unstable end are followed along
     the sweep to where the crossing one has ``Re s = 0`` (:func:`stabkit.analysis.continuation.edge_by_continuation`,
-    to ``rtol·10⁻³``), and the verdict is evaluated at ``edge ∓ 0.45·rtol·|edge|``: the edge is kept if they are
+    to :data:`CONTINUATION_RTOL`), and the verdict is evaluated at ``edge ∓ 0.45·rtol·|edge|``: the edge is kept if they are
     stable and unstable, else (and where no pencil applies) it is located by ``"bisection"`` (:func:`locate_edge`),
     and the result's ``warnings`` say why. Each :class:`Edge` says how it was located and its ``f_osc``.
 
@@ -622,7 +622,7 @@ def _continued_edge(counter, pencil_at, s: Probe, u: Probe, rtol: float, abs_flo
     to start from."""
     from stabkit.analysis.continuation import edge_by_continuation
 
-    located = edge_by_continuation(pencil_at, s.value, u.value, u.poles, rtol=CONTINUATION_RTOL_FACTOR * rtol,
+    located = edge_by_continuation(pencil_at, s.value, u.value, u.poles, rtol=CONTINUATION_RTOL,
                                    atol=abs_floor, param=param)
     if not located.found:
         return s, u, None, located.status if located.status == "infinity" else \
