@@ -71,6 +71,7 @@ def test_series_rlc_edge_is_where_the_total_resistance_vanishes():
     located = edge_by_continuation(probe.pencil, -4.0, -17.0, param="rn", rtol=1e-12)
     assert located.found and located.status == "found" and located.crossing == "complex pair"
     np.testing.assert_allclose(located.value, -R_S, rtol=1e-11)
+    assert abs(located.value + R_S) <= located.tolerance <= 1e-9 * R_S  # the stated tolerance holds
     np.testing.assert_allclose(located.f_osc, 1.0 / (TWO_PI * math.sqrt(L_S * C_S)), rtol=1e-12)
     assert abs(located.pole.real) <= 1e-9 * abs(located.pole)
     assert located.pencils < 20  # a few pencils, not a scan
@@ -191,6 +192,10 @@ def test_continuation_edges_agree_with_bisection_and_closed_form():
     assert [e.located_by for e in cont.edges] == ["continuation"] * 2
     assert [e.located_by for e in bis.edges] == ["bisection"] * 2
     np.testing.assert_allclose([e.value for e in cont.edges], [low, r], rtol=1e-9)
+    probe = CircuitProbe(c, "Rs", method="poles")
+    for x, stable, unstable in ((low, 1.1 * low, 0.9 * low), (r, 0.9 * r, 1.1 * r)):
+        located = edge_by_continuation(probe.pencil, stable, unstable, param="Rs")
+        assert abs(located.value - x) <= located.tolerance <= 1e-9 * x  # the stated tolerance holds
     np.testing.assert_allclose([e.value for e in bis.edges], [low, r], rtol=1e-4)
     for ce, be in zip(cont.edges, bis.edges):
         assert be.bracket[0] <= ce.value <= be.bracket[1]

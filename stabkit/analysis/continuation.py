@@ -80,7 +80,9 @@ defaults: dict[str, float] = {
     # at most this many pencils per track or edge search
     "continuation.max_pencils": 400,
     # dense LU up to this many unknowns, SuperLU above
-    "continuation.dense_max_n": 400,
+    "continuation.dense_max_n": 120,
+    # safety factor on the rounding-level error bound of a pole at a located edge (as poles.error_safety)
+    "continuation.error_safety": 10.0,
 }
 
 
@@ -606,7 +608,8 @@ class EdgeLocation:
     """Where a followed pole crosses the jω axis between the two ends of a bracket.
 
     ``value`` is the parameter value of the crossing (``None`` when not found: ``reason`` says why), located to
-    ``tolerance`` (absolute, a bracket of ``Re s`` of opposite signs); ``pole`` the pole there (rad/s, ``Im ≥ 0``
+    ``tolerance`` (absolute: the root-finder's tolerance on ``Re s(p) = 0`` plus the first-order error bound of
+    the eigenvalue at the root over ``|∂Re s/∂p|``); ``pole`` the pole there (rad/s, ``Im ≥ 0``
     for a pair), ``f_osc`` ``|Im s|/2π`` (Hz: the frequency the circuit starts to oscillate at past the edge; 0
     for a real pole), ``crossing`` ``"complex pair"`` or ``"real pole"``. ``track`` holds the path followed from
     the unstable end towards the stable one (all right-half-plane modes there), ``mode`` which of its columns
@@ -656,6 +659,34 @@ def _track_of(states: list[_State], requested: list[bool], param: str, budget: _
                      requested=np.array([requested[i] for i in order], dtype=bool), complete=complete,
                      pencils=budget.pencils, factorizations=budget.factorizations,
                      halvings=budget.halvings, warnings=list(notes))
+
+
+def _eigen_error(G, C, pole: CorrectedPole) -> float:
+    """Error bound of a computed eigenvalue (rad/s), the rounding-level bound :mod:`stabkit.analysis.poles` uses:
+    the componentwise condition number ``|y|ᵀ(|G| + |s||C|)|x| / |yᴴCx|`` times ``safety·max(ε, residual)``
+    (``residual`` the corrector's relative residual, ``safety`` ``defaults["continuation.error_safety"]``)."""
+    s, x, y = pole.s, pole.right, pole.left
+    absG = abs(G) if sp.issparse(G) else np.abs(G)
+    absC = abs(C) if sp.issparse(C) else np.abs(C)
+    ax, ay = np.abs(x), np.abs(y)
+    condition = float(ay @ (absG @ ax) + abs(s) * (ay @ (absC @ ax))) / max(abs(np.vdot(y, C @ x)), 1e-300)
+    return condition * _d("error_safety") * max(np.finfo(float).eps, pole.residual)
+
+
+def _edge_error(found: dict[float, _State], root: float) -> float:
+    """How far the root of ``Re s(p)`` may sit from the computed one because ``s`` itself carries error: the
+    eigenvalue's first-order error bound at the root (:func:`_eigen_error`) over the slope ``|∂Re s/∂p|`` (the
+    secant through the evaluated points nearest the root on either side)."""
+    state = found[root]
+    G, C = state.pencil
+    bound = _eigen_error(G, C, state.poles[0])
+    below = [p for p in found if p < root]
+    above = [p for p in found if p > root]
+    if not below or not above:
+        return 0.0
+    lo, hi = max(below), min(above)
+    slope = abs(found[hi].poles[0].s.real - found[lo].poles[0].s.real) / (hi - lo)
+    return float(bound / slope) if slope > 0 else math.inf
 
 
 def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_value: float, poles=None, *,
@@ -771,10 +802,10 @@ def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_valu
             if abs(p - _far.p) < abs(p - _near.p):
                 one.reverse()
             got = _continue(budget, one, p, h, False, scale[_k:_k + 1], notes)
-            found[p] = got[-1].poles[0]
+            found[p] = got[-1]
             return got[-1].poles[0].s.real
 
-        found: dict[float, CorrectedPole] = {near.p: near.poles[k], far.p: far.poles[k]}
+        found: dict[float, _State] = {st.p: _State(st.p, [st.poles[k]], st.pencil) for st in (near, far)}
         lo_p, hi_p = sorted((near.p, far.p))
         tol = max(atol, rtol * max(abs(lo_p), abs(hi_p)), 1e-300)
         try:
@@ -786,15 +817,22 @@ def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_valu
                 root = brentq(re_s, lo_p, hi_p, xtol=tol, rtol=max(rtol, 4 * np.finfo(float).eps), maxiter=200)
         except _CorrectionFailed as exc:
             return _fail(track, budget, f"mode {k + 1}: locating Re s = 0: {exc}")
-        pole = found.get(root)
-        if pole is None:  # brentq returned a point it did not evaluate last: evaluate it
+        if root not in found:  # brentq returned a point it did not evaluate last: evaluate it
             try:
                 re_s(root)
             except _CorrectionFailed as exc:
                 return _fail(track, budget, f"mode {k + 1}: at the root: {exc}")
-            pole = found[root]
+        # polish the pole at the root to the rounding level (its error bound scales with the residual)
+        at_root = found[root]
+        polished = correct_pole(*at_root.pencil, at_root.poles[0].s, right=at_root.poles[0].right,
+                                left=at_root.poles[0].left, tol=4 * np.finfo(float).eps, max_iterations=3)
+        budget.factorizations += polished.iterations
+        if polished.converged and polished.residual < at_root.poles[0].residual:
+            found[root] = _State(root, [polished], at_root.pencil)
+        pole = found[root].poles[0]
         # real or a pair: by the followed path either side (at the root a real pole is ~0, its Im rounding)
         real = all(abs(c.s.imag) <= 1e-6 * abs(c.s) for c in (near.poles[k], far.poles[k]))
+        tol += _edge_error(found, root)
         if best is None or abs(root - a) < abs(best[0] - a):
             best = (root, k, pole.s, tol, real)
     root, k, s, tol, real = best

@@ -147,6 +147,7 @@ class CircuitProbe:
 
         self.rebias = any(nonlinear_kinds(self.circuit))
         self.point = point
+        self._pencil_validated = False
         self._solutions: list[tuple[float, object]] = []  # (x, LinearPoint) seen by this probe
         lumped = self.circuit.is_lumped
         if method == "auto":
@@ -185,7 +186,9 @@ class CircuitProbe:
         if not self.has_pencil:
             raise ValueError("the pencil along the sweep needs a lumped circuit whose bias the swept value leaves "
                              "alone (method 'poles', no re-biasing)")
-        system = assemble(self.circuit, self.overrides(x))
+        # the topology does not change along the sweep: validated once
+        system = assemble(self.circuit, self.overrides(x), validate=not self._pencil_validated)
+        self._pencil_validated = True
         return system.G, system.C
 
     def __call__(self, x: float) -> Probe:
