@@ -190,9 +190,12 @@ def correct_pole(G, C, s_guess: complex, *, right: np.ndarray | None = None, lef
     for it in range(1, max_iterations + 1):
         try:
             lu = _Factor(G + sigma * C, sparse)
-        except RuntimeError:  # σ is (to rounding) an eigenvalue: step off it
-            sigma = sigma * (1 + 1e-9) + 1e-9j * scale
-            lu = _Factor(G + sigma * C, sparse)
+        except RuntimeError:  # σ is (to rounding) an eigenvalue: step off it (by the pencil's own scale at 0)
+            sigma = sigma * (1 + 1e-9) + 1e-9j * max(scale, norm_g / max(norm_c, 1e-300))
+            try:
+                lu = _Factor(G + sigma * C, sparse)
+            except RuntimeError:
+                break
         x_new = lu.solve(C @ x)
         y_new = lu.solve(C.conj().T @ y, adjoint=True)
         nx, ny = la.norm(x_new), la.norm(y_new)
@@ -233,12 +236,33 @@ def pencil_derivative(pencil_at: PencilFn, p: float, h: float, base: tuple | Non
 
 
 def pole_derivatives(pencil_at: PencilFn, p: float, poles, *, h: float | None = None) -> np.ndarray:
-    """``ds/dp`` (rad/s per unit of ``p``) of each of ``poles`` (rad/s, refined on the pencil at ``p`` first): the
-    first-order perturbation ``−yᴴ(∂G/∂p + s·∂C/∂p)x / (yᴴCx)``
-    (:func:`stabkit.analysis.sensitivity.pole_derivative`) with ``∂G/∂p``, ``∂C/∂p`` by a central difference of
-    the pencil with step ``h`` (default ``defaults["continuation.derivative_rtol"]·max(|p|, 1)``).
+    """How fast each natural frequency moves with the parameter: ``ds/dp``.
 
-    Raises ``ValueError`` when a pole is not an eigenvalue of the pencil at ``p`` (to a relative 10⁻⁶)."""
+    The first-order perturbation ``−yᴴ(∂G/∂p + s·∂C/∂p)x / (yᴴCx)``
+    (:func:`stabkit.analysis.sensitivity.pole_derivative`) with the right/left null vectors of the pole refined on
+    the pencil at ``p``, and ``∂G/∂p``, ``∂C/∂p`` by a central difference of the pencil.
+
+    Parameters
+    ----------
+    pencil_at : callable
+        ``pencil_at(p) -> (G, C)`` (see :func:`track_poles`).
+    p : float
+        The parameter value.
+    poles : array_like
+        Natural frequencies at ``p`` (rad/s).
+    h : float, optional
+        Difference step (default ``defaults["continuation.derivative_rtol"]·max(|p|, 1)``).
+
+    Returns
+    -------
+    ndarray
+        ``ds/dp`` in rad/s per unit of ``p``, one per pole.
+
+    Raises
+    ------
+    ValueError
+        A pole is not an eigenvalue of the pencil at ``p`` (to a relative 10⁻⁶).
+    """
     p = float(p)
     h = float(h) if h is not None else _d("derivative_rtol") * max(abs(p), 1.0)
     G, C = (_as_matrix(m) for m in pencil_at(p))
@@ -494,15 +518,23 @@ class PoleTrack:
                                edges=edges, ax=ax)
 
 
+def _exact_poles(G, C) -> np.ndarray:
+    """The finite eigenvalues of the pencil (dense, :func:`stabkit.analysis.poles.finite_eigenvalues`) without
+    the rounding-level ones (|s| below 1e-9 of the largest: structural zero modes, whose ``Re s/|s|`` is noise)."""
+    from stabkit.analysis.poles import finite_eigenvalues
+
+    dense = (G.toarray(), C.toarray()) if sp.issparse(G) else (G, C)
+    ev = finite_eigenvalues(np.asarray(dense[0], float), np.asarray(dense[1], float))
+    if ev.size:
+        ev = ev[np.abs(ev) > 1e-9 * np.max(np.abs(ev))]
+    return ev
+
+
 def _start_state(budget: _Budget, p0: float, start_poles, count: int) -> tuple[_State, list[str]]:
     G, C = budget(p0)
     notes: list[str] = []
     if start_poles is None:
-        from stabkit.analysis.poles import finite_eigenvalues
-
-        dense = (G.toarray(), C.toarray()) if sp.issparse(G) else (G, C)
-        start_poles = select_modes(finite_eigenvalues(np.asarray(dense[0], float), np.asarray(dense[1], float)),
-                                   count)
+        start_poles = select_modes(_exact_poles(G, C), count)
         if len(start_poles) == 0:
             raise ValueError(f"the pencil at {p0:g} has no finite natural frequency to follow")
     corrected = []
@@ -518,14 +550,8 @@ def _start_state(budget: _Budget, p0: float, start_poles, count: int) -> tuple[_
     return _State(p=float(p0), poles=corrected, pencil=(G, C)), notes
 
 
-def _check_kwargs(kwargs: dict, where: str) -> None:
-    if kwargs:
-        raise TypeError(f"{where}() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
-
-
 def track_poles(pencil_at: PencilFn, values: Sequence[float], start_poles=None, *, count: int = 1,
-                predictor: str = "secant", param: str = "p", max_pencils: int | None = None,
-                **kwargs) -> PoleTrack:
+                predictor: str = "secant", param: str = "p", max_pencils: int | None = None) -> PoleTrack:
     """Follow natural frequencies of the pencil ``G(p) + s·C(p)`` over ``values``.
 
     Parameters
@@ -538,7 +564,8 @@ def track_poles(pencil_at: PencilFn, values: Sequence[float], start_poles=None, 
     start_poles : array_like, optional
         The poles to follow (rad/s) at ``values[0]``, refined on the pencil there. Default: the ``count`` with
         the largest ``Re s/|s|`` (one per conjugate pair, ``Im s ≥ 0``) of the exact eigenvalues at
-        ``values[0]`` (:func:`stabkit.analysis.poles.finite_eigenvalues`, dense).
+        ``values[0]`` (:func:`stabkit.analysis.poles.finite_eigenvalues`, dense; rounding-level zeros — structural
+        zero modes — left out). ``ValueError`` when a given pole is not an eigenvalue of the pencil there.
     count : int
         How many poles to follow when ``start_poles`` is not given.
     predictor : {"secant", "tangent"}
@@ -566,7 +593,6 @@ def track_poles(pencil_at: PencilFn, values: Sequence[float], start_poles=None, 
     >>> bool(np.allclose(track.poles[-1, 0].real, -5.0 / (2 * L)))
     True
     """
-    _check_kwargs(kwargs, "track_poles")
     if predictor not in ("secant", "tangent"):
         raise ValueError(f"predictor must be 'secant' or 'tangent', got {predictor!r}")
     vals = [float(v) for v in values]
@@ -581,7 +607,10 @@ def track_poles(pencil_at: PencilFn, values: Sequence[float], start_poles=None, 
     span = max(abs(vals[-1] - vals[0]), max(abs(v) for v in vals), 1e-300)
     h = _d("derivative_rtol") * span
     notes: list[str] = []
-    start, start_notes = _start_state(budget, vals[0], start_poles, count)
+    try:
+        start, start_notes = _start_state(budget, vals[0], start_poles, count)
+    except _CorrectionFailed as exc:
+        raise ValueError(str(exc)) from None
     notes += start_notes
     states, requested = [start], [True]
     scale = np.maximum(np.abs(start.s), 1e-300)
@@ -690,8 +719,8 @@ def _edge_error(found: dict[float, _State], root: float) -> float:
 
 
 def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_value: float, poles=None, *,
-                         rtol: float = 1e-10, atol: float = 0.0, param: str = "p", max_pencils: int | None = None,
-                         **kwargs) -> EdgeLocation:
+                         rtol: float = 1e-10, atol: float = 0.0, param: str = "p",
+                         max_pencils: int | None = None) -> EdgeLocation:
     """The parameter value between ``stable_value`` and ``unstable_value`` where a natural frequency crosses the
     jω axis, by following the right-half-plane poles of the unstable end towards the stable end.
 
@@ -712,7 +741,8 @@ def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_valu
         Natural frequencies at ``unstable_value`` (rad/s), e.g. the exact poles the verdict computed; their
         right-half-plane members (``Im s ≥ 0``) are followed. Default: the exact eigenvalues there.
     rtol, atol : float
-        The edge is located to ``max(atol, rtol·|edge|)`` (absolute width of the final bracket of ``Re s``).
+        Brent's tolerance on the root of ``Re s(p)``: ``max(atol, rtol·|edge|)``. The stated
+        ``EdgeLocation.tolerance`` adds the pole's rounding-level error bound at the root over ``|∂Re s/∂p|``.
     param : str
         The parameter's name (for the track and messages).
     max_pencils : int, optional
@@ -725,7 +755,6 @@ def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_valu
         pole at the unstable end, a pole that does not reach the left half-plane — e.g. one leaving through
         infinity, where the pencil changes degree —, a correction that fails).
     """
-    _check_kwargs(kwargs, "edge_by_continuation")
     from scipy.optimize import brentq
 
     a, b = float(stable_value), float(unstable_value)
@@ -739,11 +768,7 @@ def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_valu
     notes: list[str] = []
     try:
         if poles is None:
-            G, C = budget(b)
-            from stabkit.analysis.poles import finite_eigenvalues
-
-            dense = (G.toarray(), C.toarray()) if sp.issparse(G) else (G, C)
-            poles = finite_eigenvalues(np.asarray(dense[0], float), np.asarray(dense[1], float))
+            poles = _exact_poles(*budget(b))
         modes = select_modes(np.asarray(poles, dtype=complex), "rhp")
         if modes.size == 0:
             return _fail(empty, budget, f"no right-half-plane pole at the unstable end {param} = {b:g}")

@@ -39,7 +39,8 @@ from stabkit.analysis.poles import MARGIN_RTOL
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import DistributedCircuitError, ParameterError
 
-__all__ = ["DEFAULT_RTOL", "DEFAULT_POINTS", "LOCATE_METHODS", "Probe", "CircuitProbe", "Edge", "AdmissibleRange", "StabilityTable",
+__all__ = ["DEFAULT_RTOL", "DEFAULT_POINTS", "LOCATE_METHODS", "CONTINUATION_RTOL", "Probe", "CircuitProbe", "Edge",
+           "AdmissibleRange", "StabilityTable",
            "StabilityMap", "PoleLocus", "admissible_range", "stability_table", "stability_map", "pole_locus",
            "locate_edge", "classify_crossing", "scan_grid", "resolved_scale", "default_probes", "default_executor",
            "worker_setup", "single_threaded_blas"]
@@ -590,10 +591,12 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
 
     ``locate`` says how an edge is refined once the scan has bracketed it. ``"continuation"`` (where the circuit's
     pencil applies: lumped, bias left alone): the right-half-plane poles of the unstable end are followed along
-    the sweep to where the crossing one has ``Re s = 0`` (:func:`stabkit.analysis.continuation.edge_by_continuation`,
-    to :data:`CONTINUATION_RTOL`), and the verdict is evaluated at ``edge ∓ 0.45·rtol·|edge|``: the edge is kept if they are
-    stable and unstable, else (and where no pencil applies) it is located by ``"bisection"`` (:func:`locate_edge`),
-    and the result's ``warnings`` say why. Each :class:`Edge` says how it was located and its ``f_osc``.
+    the sweep to where the crossing one has ``Re s = 0``
+    (:func:`stabkit.analysis.continuation.edge_by_continuation`, to :data:`CONTINUATION_RTOL`), and the verdict
+    is evaluated at ``edge ∓ 0.45·rtol·|edge|``: the edge is kept if they are stable and not stable, else it is
+    located by ``"bisection"`` (:func:`locate_edge`) and the result's ``warnings`` say why; bisection also where
+    no pencil applies (NDF path, re-biased sweeps, custom probes) or a real pole leaves through infinity. Each
+    :class:`Edge` says how it was located (``located_by``) and its oscillation frequency ``f_osc``.
 
     >>> # see docs/loads.md for worked examples
     """
@@ -955,7 +958,8 @@ def stability_table(circuit: Circuit, param: str, lo: float, hi: float, by: str,
     (``rebias="column"``: ``by`` may be a supply or a bias resistor), and at every swept value when ``param``
     itself moves the DC point (``rebias="point"``, with continuation from the neighbouring solution);
     ``"auto"`` decides by solving the DC point at the ends of the sweep (:func:`~stabkit.analysis.points.bias_movers`).
-    Each column then carries its ``bias``. Linearize first (``sweep_circuit``) to analyse one frozen bias. ``locate``: how edges are refined (:func:`admissible_range`)."""
+    Each column then carries its ``bias``. Linearize first (``sweep_circuit``) to analyse one frozen bias.
+    ``locate``: how edges are refined (:func:`admissible_range`)."""
     from stabkit.analysis.points import bias_movers, nonlinear_kinds
 
     by = by.lower()
