@@ -52,11 +52,13 @@ def _rlc_pencil(rn: float):
 
 
 # ------------------------------------------------------------------------------------------ closed forms
-def test_series_rlc_poles_followed_through_the_edge_match_the_closed_form():
+@pytest.mark.parametrize("predictor", ["secant", "tangent"])
+def test_series_rlc_poles_followed_through_the_edge_match_the_closed_form(predictor):
     """The least-damped pole of the series RLC followed over rn ∈ [−2, −18] (through R_total = 0) is the closed
     form's root at every swept value."""
     values = np.linspace(-2.0, -18.0, 9)
-    track = track_poles(CircuitProbe(_series_rlc(), "rn", method="poles").pencil, values, param="rn")
+    track = track_poles(CircuitProbe(_series_rlc(), "rn", method="poles").pencil, values, param="rn",
+                        predictor=predictor)
     assert track.complete and not track.warnings
     at, got = track.at_requested()
     np.testing.assert_array_equal(at, values)
@@ -177,6 +179,29 @@ def test_tunnel_diode_case_followed_poles_equal_exact_poles_at_every_point():
     exact_lo = poles(lin, {"ls": edge.value * (1 - 1e-7)}).poles
     exact_hi = poles(lin, {"ls": edge.value * (1 + 1e-7)}).poles
     assert (exact_lo.real.max() < 0) != (exact_hi.real.max() < 0)
+
+
+def test_large_circuit_sparse_and_dense_factorizations_find_the_same_edge(monkeypatch):
+    """Active RC ladder of 130 nodes (above the dense limit: SuperLU), its negative resistor swept: the real pole
+    crossing through s = 0 is where the eigenvalues (scipy's QZ; every node has its capacitor, so C is
+    nonsingular and all are finite) change sides, and the dense path finds the same value."""
+    lad = examples.active_rc_ladder(130)
+    probe = CircuitProbe(lad, "Rneg", method="poles")
+
+    def eigenvalues(x):
+        G, C = (m.toarray() for m in probe.pencil(x))
+        return la.eigvals(-G, C)
+
+    assert probe.pencil(-100.0)[0].shape[0] > continuation.defaults["continuation.dense_max_n"]
+    unstable = eigenvalues(-100.0)
+    located = edge_by_continuation(probe.pencil, -150.0, -100.0, unstable, param="Rneg")
+    assert located.found and located.crossing == "real pole" and located.f_osc == 0.0
+    x = located.value
+    less, more = (eigenvalues(v) for v in (x * (1 - 1e-6), x * (1 + 1e-6)))
+    assert less.real.max() > 0 > more.real.max()  # a more negative Rneg (more loss at n2) is stable
+    monkeypatch.setitem(continuation.defaults, "continuation.dense_max_n", 10_000)
+    dense = edge_by_continuation(probe.pencil, -150.0, -100.0, unstable, param="Rneg")
+    np.testing.assert_allclose(dense.value, x, rtol=1e-9)
 
 
 def test_continuation_edges_agree_with_bisection_and_closed_form():

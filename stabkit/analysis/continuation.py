@@ -595,6 +595,14 @@ def track_poles(pencil_at: PencilFn, values: Sequence[float], start_poles=None, 
     """
     if predictor not in ("secant", "tangent"):
         raise ValueError(f"predictor must be 'secant' or 'tangent', got {predictor!r}")
+    from threadpoolctl import threadpool_limits
+
+    # many small LU factorizations: BLAS threads only contend (100x slower on a shared 2-core machine)
+    with threadpool_limits(limits=1):
+        return _track_poles(pencil_at, values, start_poles, count, predictor, param, max_pencils)
+
+
+def _track_poles(pencil_at, values, start_poles, count, predictor, param, max_pencils) -> PoleTrack:
     vals = [float(v) for v in values]
     if not vals:
         raise ValueError("track_poles needs at least one parameter value")
@@ -755,13 +763,20 @@ def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_valu
         pole at the unstable end, a pole that does not reach the left half-plane — e.g. one leaving through
         infinity, where the pencil changes degree —, a correction that fails).
     """
-    from scipy.optimize import brentq
-
     a, b = float(stable_value), float(unstable_value)
     if not (math.isfinite(a) and math.isfinite(b)) or a == b:
         raise ValueError(f"the bracket needs two different finite values, got {stable_value!r}, {unstable_value!r}")
     if not rtol > 0:
         raise ValueError(f"rtol must be positive, got {rtol}")
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # many small LU factorizations: BLAS threads only contend
+        return _edge_by_continuation(pencil_at, a, b, poles, rtol, atol, param, max_pencils)
+
+
+def _edge_by_continuation(pencil_at, a, b, poles, rtol, atol, param, max_pencils) -> EdgeLocation:
+    from scipy.optimize import brentq
+
     budget = _Budget(pencil_at, max_pencils if max_pencils is not None else _d("max_pencils"))
     empty = PoleTrack(param=param, values=np.array([b]), poles=np.zeros((1, 0), complex),
                       residuals=np.zeros((1, 0)), requested=np.array([True]), complete=False)
