@@ -39,7 +39,8 @@ from stabkit.analysis.poles import MARGIN_RTOL
 from stabkit.circuit.graph import Circuit
 from stabkit.errors import DistributedCircuitError, ParameterError
 
-__all__ = ["DEFAULT_RTOL", "DEFAULT_POINTS", "Probe", "CircuitProbe", "Edge", "AdmissibleRange", "StabilityTable",
+__all__ = ["DEFAULT_RTOL", "DEFAULT_POINTS", "LOCATE_METHODS", "CONTINUATION_RTOL", "Probe", "CircuitProbe", "Edge",
+           "AdmissibleRange", "StabilityTable",
            "StabilityMap", "PoleLocus", "admissible_range", "stability_table", "stability_map", "pole_locus",
            "locate_edge", "classify_crossing", "scan_grid", "resolved_scale", "default_probes", "default_executor",
            "worker_setup", "single_threaded_blas"]
@@ -51,6 +52,10 @@ DEFAULT_RTOL = 1e-4
 DEFAULT_POINTS = 41
 #: a crossing pole with |Im s| below this fraction of |s| is called real
 REAL_POLE_RTOL = 1e-6
+#: how a bracketed edge is refined (:func:`admissible_range`'s ``locate``)
+LOCATE_METHODS = ("continuation", "bisection")
+#: continuation locates Re s = 0 to this relative tolerance (the verdicts either side then prove ``rtol``)
+CONTINUATION_RTOL = 1e-10
 
 
 # ---------------------------------------------------------------------------------------------- probes
@@ -150,6 +155,7 @@ class CircuitProbe:
 
         self.rebias = any(nonlinear_kinds(self.circuit))
         self.point = point
+        self._pencil_validated = False
         self._solutions: list[tuple[float, object]] = []  # (x, LinearPoint) seen by this probe
         lumped = self.circuit.is_lumped
         if method == "auto":
@@ -173,6 +179,25 @@ class CircuitProbe:
         pt = linear_point_near(self.circuit, self.overrides(x), near=near, point=self.point)
         self._solutions.append((float(x), pt))
         return pt
+
+    @property
+    def has_pencil(self) -> bool:
+        """True when :meth:`pencil` applies: the exact pencil is the stability test (lumped circuit) and the swept
+        value leaves the bias alone (the circuit is linear, or linearized once)."""
+        return self.method == "poles" and not self.rebias
+
+    def pencil(self, x: float) -> tuple:
+        """``(G, C)``: the MNA pencil (sparse, active elements on) at ``param = x``, for pole continuation
+        (:mod:`stabkit.analysis.continuation`). Circuits re-biased per value have none (``ValueError``)."""
+        from stabkit.analysis.mna import assemble
+
+        if not self.has_pencil:
+            raise ValueError("the pencil along the sweep needs a lumped circuit whose bias the swept value leaves "
+                             "alone (method 'poles', no re-biasing)")
+        # the topology does not change along the sweep: validated once
+        system = assemble(self.circuit, self.overrides(x), validate=not self._pencil_validated)
+        self._pencil_validated = True
+        return system.G, system.C
 
     def __call__(self, x: float) -> Probe:
         from stabkit.analysis.points import bias_summary
@@ -227,13 +252,21 @@ class Edge:
     via: str | None = None
     #: re-biased sweeps: the bias on the stable side of the edge
     bias: dict | None = None
+    #: how the edge was located: ``"continuation"`` (the crossing pole followed along the sweep to Re s = 0,
+    #: then the verdict either side of it) or ``"bisection"`` (verdicts only: Brent on the margin, bisection)
+    located_by: str = "bisection"
+    #: the oscillation frequency at the edge (Hz): ``|Im s|/2π`` of the crossing pole *at* the edge (continuation),
+    #: else of the pole just past it (``freq_hz``); 0 for a real pole, ``None`` when unknown
+    f_osc: float | None = None
+    #: pencil evaluations the continuation spent on this edge (each far cheaper than a verdict)
+    pencils: int = 0
 
     def to_dict(self) -> dict:
         out = {
             "value": self.value, "side": self.side, "bracket": list(self.bracket), "evaluations": self.evaluations,
             "rhp_change": self.rhp_change, "crossing": self.crossing, "freq_hz": self.freq_hz,
             "pole_hz": None if self.pole_hz is None else [float(self.pole_hz.real), float(self.pole_hz.imag)],
-            "via": self.via,
+            "via": self.via, "located_by": self.located_by, "f_osc": self.f_osc, "pencils": self.pencils,
         }
         if self.bias is not None:
             out["bias"] = self.bias
@@ -551,7 +584,7 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
                      refine_extrema: bool = True, executor: Executor | None = None,
                      probe: Callable[[float], Probe] | None = None, point: int | None = None,
                      progress: bool = False, fmin: float | None = None,
-                     fmax: float | None = None) -> AdmissibleRange:
+                     fmax: float | None = None, locate: str = "continuation") -> AdmissibleRange:
     """The stable subset of ``lo ≤ param ≤ hi`` as a list of intervals.
 
     ``params`` fixes other parameters (or element values). ``rtol`` is the relative tolerance of each edge
@@ -565,25 +598,76 @@ def admissible_range(circuit: Circuit, param: str, lo: float, hi: float, *,
     ``progress``: count the stability evaluations on a terminal (see :mod:`stabkit.report.progress`).
     ``fmin``/``fmax`` (Hz): the NDF's band at every value (default: from the circuit; see :class:`CircuitProbe`).
 
+    ``locate`` says how an edge is refined once the scan has bracketed it. ``"continuation"`` (where the circuit's
+    pencil applies: lumped, bias left alone): the right-half-plane poles of the unstable end are followed along
+    the sweep to where the crossing one has ``Re s = 0``
+    (:func:`stabkit.analysis.continuation.edge_by_continuation`, to :data:`CONTINUATION_RTOL`), and the verdict
+    is evaluated at ``edge ∓ 0.45·rtol·|edge|``: the edge is kept if they are stable and not stable, else it is
+    located by ``"bisection"`` (:func:`locate_edge`) and the result's ``warnings`` say why; bisection also where
+    no pencil applies (NDF path, re-biased sweeps, custom probes) or a real pole leaves through infinity. Each
+    :class:`Edge` says how it was located (``located_by``) and its oscillation frequency ``f_osc``.
+
     >>> # see docs/loads.md for worked examples
     """
     if not (rtol > 0):
         raise ValueError(f"rtol must be positive, got {rtol}")
+    if locate not in LOCATE_METHODS:
+        raise ValueError(f"locate must be one of {', '.join(LOCATE_METHODS)}, got {locate!r}")
     grid = scan_grid(float(lo), float(hi), int(points), scale)
     log = resolved_scale(float(lo), float(hi), scale) == "log"
     if probe is None:
         probe = CircuitProbe(circuit, param, params, method, point=point, fmin=fmin, fmax=fmax)
     method_used = getattr(probe, "method", "custom")
+    pencil_at = probe.pencil if locate == "continuation" and isinstance(probe, CircuitProbe) and probe.has_pencil \
+        else None
     abs_floor = max(abs(lo), abs(hi)) * 1e-12 or 1e-300
     from stabkit.report.progress import Progress
 
     with Progress(None, f"{param} sweep", enabled=None if progress else False) as bar:
         return _admissible_range(param, lo, hi, params, rtol, grid, log, probe, method_used, abs_floor,
-                                 refine_extrema, executor, bar)
+                                 refine_extrema, executor, bar, pencil_at)
+
+
+def _continued_edge(counter, pencil_at, s: Probe, u: Probe, rtol: float, abs_floor: float, param: str
+                    ) -> tuple[Probe, Probe, object, str]:
+    """Refine the bracket ``(s, u)`` by continuation of the crossing pole, then prove the edge with two verdicts.
+
+    Returns ``(stable probe, unstable probe, EdgeLocation, "")`` when the verdicts either side of the continued
+    edge differ as they must, else ``(tightest stable probe, tightest unstable probe, None, why)`` for bisection
+    to start from."""
+    from stabkit.analysis.continuation import edge_by_continuation
+
+    located = edge_by_continuation(pencil_at, s.value, u.value, u.poles, rtol=CONTINUATION_RTOL,
+                                   atol=abs_floor, param=param)
+    if not located.found:
+        return s, u, None, located.status if located.status == "infinity" else \
+            f"continuation did not locate it ({located.reason})"
+    x = located.value
+    half = 0.45 * rtol * max(abs(x), abs_floor)
+    toward_u = 1.0 if u.value > s.value else -1.0
+    xs, xu = x - toward_u * half, x + toward_u * half
+    # the verdicts just either side (the coarse ends themselves where the edge is that close to them)
+    ps = s if toward_u * (xs - s.value) <= 0 else counter(xs)
+    pu = u if toward_u * (u.value - xu) <= 0 else counter(xu)
+    if ps.stable and not pu.stable:
+        crossing = classify_crossing(ps, pu, u)[0]
+        if crossing is None or crossing == located.crossing:
+            return ps, pu, located, ""
+        return ps, pu, None, (f"continuation put it at {x:g} with a {located.crossing}, but a {crossing} crosses "
+                              "there by the verdicts")
+    tight_s = ps if ps.stable else s
+    tight_u = pu if not pu.stable else u
+    if not ps.stable and toward_u * (ps.value - s.value) > 0:
+        tight_u = ps
+    if pu.stable and toward_u * (u.value - pu.value) > 0:
+        tight_s = pu
+    return tight_s, tight_u, None, (f"continuation put it at {x:g} (f_osc = {located.f_osc:g} Hz), but the verdicts "
+                                    f"at {ps.value:g} and {pu.value:g} are {ps.verdict or ps.stable} and "
+                                    f"{pu.verdict or pu.stable}")
 
 
 def _admissible_range(param, lo, hi, params, rtol, grid, log, probe, method_used, abs_floor, refine_extrema,
-                      executor, bar) -> AdmissibleRange:
+                      executor, bar, pencil_at=None) -> AdmissibleRange:
     if bar.enabled and executor is None:  # (a probe sent to other processes cannot carry the bar)
         probe = _Counted(probe, bar)
     samples = _map(executor, probe, list(grid))
@@ -597,13 +681,27 @@ def _admissible_range(param, lo, hi, params, rtol, grid, log, probe, method_used
         if p.stable == q.stable:
             continue  # (an unstable run may change its RHP count: not an edge of the admissible set)
         s, u = (p, q) if p.stable else (q, p)
-        a, b, n = locate_edge(counter, s, u, rtol=rtol, abs_floor=abs_floor, log=log)
+        located, pencils, before = None, 0, counter.calls
+        if pencil_at is not None and u.poles is not None:
+            a, b, located, why = _continued_edge(counter, pencil_at, s, u, rtol, abs_floor, param)
+            if located is None and why != "infinity":  # (a pole through infinity has no Re s = 0 to find)
+                warnings_out.append(f"edge between {param} = {s.value:g} and {u.value:g}: {why}; located by "
+                                    "bisection instead")
+            pencils = located.pencils if located is not None else 0
+        if located is None:
+            start_s, start_u = (a, b) if pencil_at is not None and u.poles is not None else (s, u)
+            a, b, _ = locate_edge(counter, start_s, start_u, rtol=rtol, abs_floor=abs_floor, log=log)
+        n = counter.calls - before
         crossing, freq, pole_hz, via = classify_crossing(a, b, u)
-        value = _from_u(0.5 * (_to_u(a.value, log) + _to_u(b.value, log)), log)
+        if located is not None:
+            value, f_osc, how = located.value, located.f_osc, "continuation"
+        else:
+            value = _from_u(0.5 * (_to_u(a.value, log) + _to_u(b.value, log)), log)
+            f_osc, how = freq, "bisection"
         edges.append(Edge(value=value, side="upper" if p.stable else "lower",
                           bracket=(min(a.value, b.value), max(a.value, b.value)), evaluations=n,
                           rhp_change=u.rhp_count - s.rhp_count, crossing=crossing, freq_hz=freq,
-                          pole_hz=pole_hz, via=via, bias=a.bias))
+                          pole_hz=pole_hz, via=via, bias=a.bias, located_by=how, f_osc=f_osc, pencils=pencils))
         warnings_out.extend(w for w in a.warnings + b.warnings if w not in warnings_out)
         if b.marginal and not b.rhp_count:
             warnings_out.append(f"edge near {value:g}: the unstable side is marginal (pole on the jω axis)")
@@ -876,7 +974,8 @@ def stability_table(circuit: Circuit, param: str, lo: float, hi: float, by: str,
                     params: Mapping[str, float] | None = None, probes: Sequence[float] | None = None,
                     rtol: float = DEFAULT_RTOL, points: int = DEFAULT_POINTS, scale: str = "auto",
                     method: str = "auto", executor: Executor | None = None, workers: int | None = None,
-                    progress: bool = False, rebias: str = "auto", point: int | None = None) -> StabilityTable:
+                    progress: bool = False, rebias: str = "auto", point: int | None = None,
+                    locate: str = "continuation") -> StabilityTable:
     """One :func:`admissible_range` of ``param`` per value of ``by`` (columns run in parallel), and the
     verdict at each probed value of ``param`` in each column (``probes`` default to values around the
     located edges, as in the paper's tables).
@@ -885,7 +984,8 @@ def stability_table(circuit: Circuit, param: str, lo: float, hi: float, by: str,
     (``rebias="column"``: ``by`` may be a supply or a bias resistor), and at every swept value when ``param``
     itself moves the DC point (``rebias="point"``, with continuation from the neighbouring solution);
     ``"auto"`` decides by solving the DC point at the ends of the sweep (:func:`~stabkit.analysis.points.bias_movers`).
-    Each column then carries its ``bias``. Linearize first (``sweep_circuit``) to analyse one frozen bias."""
+    Each column then carries its ``bias``. Linearize first (``sweep_circuit``) to analyse one frozen bias.
+    ``locate``: how edges are refined (:func:`admissible_range`)."""
     from stabkit.analysis.points import bias_movers, nonlinear_kinds
 
     by = by.lower()
@@ -899,7 +999,7 @@ def stability_table(circuit: Circuit, param: str, lo: float, hi: float, by: str,
         if rebias == "auto":
             moving = bias_movers(circuit, {param: [lo, hi]}, {**fixed, by: by_values[0]}, point)
             mode = "point" if moving else "column"
-    kwargs = dict(rtol=rtol, points=points, scale=scale, method=method)
+    kwargs = dict(rtol=rtol, points=points, scale=scale, method=method, locate=locate)
     job = _ColumnJob(circuit, param, lo, hi, by, fixed, kwargs, rebias=mode, point=point)
     columns = _run_jobs(job, by_values, executor, workers, progress, f"{param} ranges over {by}")
     probe_values = list(probes) if probes is not None else default_probes(columns)
@@ -1009,5 +1109,5 @@ def pole_locus(circuit: Circuit, param: str, values: Iterable[float], *,
         crossings.append(Edge(value=value, side="upper" if lo_side is p else "lower",
                               bracket=(min(a.value, b.value), max(a.value, b.value)), evaluations=n,
                               rhp_change=hi_side.rhp_count - lo_side.rhp_count, crossing=crossing,
-                              freq_hz=freq, pole_hz=pole_hz, via=via))
+                              freq_hz=freq, pole_hz=pole_hz, via=via, f_osc=freq))
     return PoleLocus(param=param, values=vals, poles=[s.poles for s in samples], crossings=crossings)

@@ -18,7 +18,8 @@ import sys
 
 import numpy as np
 
-from stabkit.analysis.loads import DEFAULT_POINTS, DEFAULT_RTOL, admissible_range, stability_map, stability_table
+from stabkit.analysis.loads import (DEFAULT_POINTS, DEFAULT_RTOL, LOCATE_METHODS, admissible_range, stability_map,
+                                    stability_table)
 from stabkit.analysis.points import bias_movers, bias_summary, linear_point_near, nonlinear_kinds
 from stabkit.commands.common import add_common, add_point, emit_json, load_circuit, parse_sets, print_warnings, table
 from stabkit.errors import NetlistError
@@ -65,6 +66,10 @@ def register(sub) -> None:
     p.add_argument("--points", type=_points, default=DEFAULT_POINTS,
                    help=f"coarse-scan points, 2..10000 (default {DEFAULT_POINTS})")
     p.add_argument("--scale", choices=["auto", "log", "lin"], default="auto", help="coarse-scan spacing")
+    p.add_argument("--locate", choices=list(LOCATE_METHODS), default="continuation",
+                   help="how a bracketed edge is refined: follow the crossing pole to Re s = 0 and prove it with "
+                        "the verdicts either side (continuation, lumped circuits whose bias the sweep leaves alone; "
+                        "bisection elsewhere or when the verdicts disagree), or bisection on the verdicts only")
     p.add_argument("--method", choices=["auto", "poles", "ndf"], default="auto",
                    help="stability test: exact pencil (lumped) or NDF (distributed); auto picks")
     p.add_argument("--workers", type=_workers, default=None, help="processes for --by/--map (default: all cores)")
@@ -146,10 +151,12 @@ def _edge_text(e) -> str:
     what = e.crossing or "verdict change"
     where = ""
     if e.crossing == "complex pair":
-        where = f" at {format_eng(e.freq_hz, 'Hz')}"
+        where = f" at {format_eng(e.f_osc if e.f_osc is not None else e.freq_hz, 'Hz')}"
     elif e.crossing == "real pole" and e.via:
         where = f" through {e.via}"
-    return f"{e.side} edge {format_eng(e.value, digits=6)}: {what}{where} ({e.evaluations} evaluations)"
+    how = (f"continuation: {e.pencils} pencils, {e.evaluations} evaluations" if e.located_by == "continuation"
+           else f"{e.evaluations} evaluations")
+    return f"{e.side} edge {format_eng(e.value, digits=6)}: {what}{where} ({how})"
 
 
 def _check_plot(path: str | None) -> None:
@@ -229,7 +236,7 @@ def run(args) -> int:
         print(f"note: {next(iter(movers.values()))}: re-biasing and re-linearizing at {how}", file=sys.stderr)
     rebias = "point" if args.sweep.lower() in {m.lower() for m in movers} else "column"
     progress = not args.json  # drawn only on a terminal and without STABKIT_NO_PROGRESS (report.progress)
-    common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method)
+    common = dict(rtol=args.rtol, points=args.points, scale=args.scale, method=args.method, locate=args.locate)
     if ymap:
         yname, yvalues = ymap
         xs = np.geomspace(lo, hi, args.points) if lo > 0 and hi / lo >= 10 and args.scale != "lin" \

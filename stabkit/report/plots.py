@@ -21,7 +21,8 @@ pole locus (:func:`plot_pole_locus`), admissible strips (:func:`plot_intervals`)
 (:func:`plot_region_sweep`), pole paths (:func:`plot_pole_paths`), oscillator conditions
 (:func:`plot_oscillator_conditions`), region map (:func:`plot_region_map`), oscillator steady state
 (:func:`plot_oscillation`), one-port oscillator picture (:func:`plot_one_port`), pole sensitivities
-(:func:`plot_sensitivities`), equivalent reactance over a band (:func:`plot_equivalent`).
+(:func:`plot_sensitivities`), equivalent reactance over a band (:func:`plot_equivalent`), poles followed along a
+sweep (:func:`plot_pole_track`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ __all__ = [
     "plot_stability_factors", "plot_admissible", "plot_table", "plot_stability_map", "plot_pole_locus",
     "plot_intervals", "plot_curve_features", "plot_load_lines", "plot_region_sweep", "plot_pole_paths",
     "plot_oscillator_conditions", "plot_region_map", "plot_oscillation", "plot_one_port",
-    "plot_power_sweep", "plot_probe_sweep", "plot_sensitivities", "plot_equivalent"]
+    "plot_power_sweep", "plot_probe_sweep", "plot_sensitivities", "plot_equivalent", "plot_pole_track"]
 
 # ----------------------------------------------------------------------------- colours (Okabe & Ito 2008)
 BLUE = "#0072B2"
@@ -585,6 +586,43 @@ def plot_region_sweep(values, regions, points, param: str, title: str = "", ax=N
     ax.grid(True, alpha=0.3)
     fit_title(ax, title or "regions of operation")
     _legend_outside(ax)
+    return ax
+
+
+def plot_pole_track(values, poles_hz, requested, param: str = "p", unit: str = "", edges=(), ax=None):
+    """Poles followed along a sweep (:class:`~stabkit.analysis.continuation.PoleTrack`): ``Re s/2π`` of each one
+    versus the parameter on ``ax``, ``Im s/2π`` on a second axes below it; the requested values as markers (the
+    steps step control inserted as the line between them), ``edges`` (parameter values) as dashed vertical lines,
+    the jω axis (``Re s = 0``) as a horizontal line. Returns the upper axes."""
+    ax = _axes(ax, figsize=(6.4, 5.6))
+    below = _split_below(ax, ratios=(1.0, 1.0))
+    values = np.asarray(values, dtype=float)
+    poles = np.asarray(poles_hz, dtype=complex).reshape(len(values), -1)
+    requested = np.asarray(requested, dtype=bool)
+    order = np.argsort(values)
+    for k in range(poles.shape[1]):
+        colour = SERIES[k % len(SERIES)]
+        style = LINESTYLES[(k // len(SERIES)) % len(LINESTYLES)]
+        for axis, part in ((ax, poles[:, k].real), (below, poles[:, k].imag)):
+            axis.plot(values[order], part[order], color=colour, ls=style, lw=1.2, label=f"pole {k + 1}")
+            axis.plot(values[requested], part[requested], "o", ms=3.5, color=colour, ls="none")
+    ax.axhline(0.0, color="0.3", lw=0.8)
+    for x in edges:
+        for axis in (ax, below):
+            axis.axvline(float(x), color=VERMILLION, ls="--", lw=1.0)
+    for axis in (ax, below):
+        _log_if_wide(axis, values)
+        _eng(axis.xaxis, unit)
+        axis.grid(True, alpha=0.3)
+    _eng(ax.yaxis, "Hz")
+    _eng(below.yaxis, "Hz")
+    ax.set_ylabel("Re s/2π")
+    below.set_ylabel("Im s/2π")
+    below.set_xlabel(param)
+    ax.tick_params(labelbottom=False)
+    fit_title(ax, f"poles followed along {param}")
+    if poles.shape[1] > 1:
+        _legend_outside(ax)
     return ax
 
 
