@@ -305,7 +305,7 @@ class StaticPivotLU:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for piv, l_idx, u_idx, target in self.steps:
                 if l_idx.size:
-                    mult = V[l_idx] / V[piv]
+                    mult = V[l_idx] * (1.0 / V[piv])  # one complex division per frequency, not per entry
                     V[l_idx] = mult
                     if u_idx.size:
                         V[target] -= (mult[:, None, :] * V[u_idx][None, :, :]).reshape(-1, nf)
@@ -478,7 +478,8 @@ class PatternSolver:
         ``[[A(s), U], [Eᵀ, 0]]``, whose Schur complement is ``−Eᵀ·A⁻¹·U``: fills ``out`` at the frequencies whose
         growth ``ρ`` is at most ``defaults["ndf.static_lu_growth"]`` and returns the indices of the others (pivots
         that do not suit them, or ``A`` singular there) for LAPACK. Up to ``defaults["ndf.static_lu_plans"]`` pivot
-        orders are tried, each chosen by partial pivoting at the middle frequency of those still left."""
+        orders are tried, each chosen by partial pivoting at one of the frequencies still left (the slowest, then
+        the fastest, then the middle one)."""
         n, m = self.n, self.rows.size
         Uc, Ec = sp.coo_matrix(U), sp.coo_matrix(Et)
         p, r = Ec.shape[0], Uc.shape[1]
@@ -489,10 +490,13 @@ class PatternSolver:
         fixed = np.concatenate([Uc.data, Ec.data, np.zeros(sch_i.size)]).astype(complex)
         limit = _d("static_lu_growth")
         todo = np.arange(s.size)
-        for _ in range(int(_d("static_lu_plans"))):
+        for attempt in range(int(_d("static_lu_plans"))):
             if todo.size < _d("static_lu_min_batch"):
                 break
-            ref = s[todo[todo.size // 2]]
+            # pivots chosen where G dominates suit the low frequencies, where C dominates the high ones: the
+            # slowest frequency first, then the fastest of those left, then the middle one
+            mags = np.abs(s[todo])
+            ref = s[todo[(np.argmin(mags), np.argmax(mags))[attempt] if attempt < 2 else np.argsort(mags)[mags.size // 2]]]
             values = np.concatenate([self.g + ref * self.c, fixed])
             plan = StaticPivotLU.at(big, rows, cols, values, n)
             if plan is None:
