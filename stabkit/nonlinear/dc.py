@@ -154,15 +154,16 @@ class NonlinearProblem:
     def ndr_devices(self) -> list[int]:
         return [k for k, d in enumerate(self.devices) if d.family == "ndr"]
 
-    def evaluate(self, x: np.ndarray):
+    def evaluate(self, x: np.ndarray, charges: bool = True):
         """All devices at the stacked control values ``x`` (shape ``(T, n_controls)``):
-        ``(f, q, df, dq)`` with block-diagonal derivatives ``(T, n_outputs, n_controls)``."""
+        ``(f, q, df, dq)`` with block-diagonal derivatives ``(T, n_outputs, n_controls)``. ``charges=False``
+        (DC Newton): ``q`` and ``dq`` are not needed, and devices that can skip them do (left zero)."""
         x = np.atleast_2d(x)
         n_out, n_ctrl = self.S.shape[1], self.P.shape[0]
         f, q = np.zeros((x.shape[0], n_out)), np.zeros((x.shape[0], n_out))
         df, dq = np.zeros((x.shape[0], n_out, n_ctrl)), np.zeros((x.shape[0], n_out, n_ctrl))
         for dev, cs, os_ in zip(self.devices, self.ctrl_slices, self.out_slices):
-            ev = dev.evaluate(x[:, cs])
+            ev = dev.evaluate(x[:, cs], charges=False) if not charges and dev.dc_only else dev.evaluate(x[:, cs])
             f[:, os_], q[:, os_], df[:, os_, cs], dq[:, os_, cs] = ev.f, ev.q, ev.df, ev.dq
         return f, q, df, dq
 
@@ -204,7 +205,7 @@ class NonlinearProblem:
                     limited = limited or lim
                 x_lim[cs] = states[k]
             with np.errstate(all="ignore"):
-                f, _, df, _ = self.evaluate(x_lim)
+                f, _, df, _ = self.evaluate(x_lim, charges=False)
             f, df = f[0].copy(), df[0].copy()
             for k, value in (pins or {}).items():
                 o, c = self.out_slices[k].start, self.ctrl_slices[k].start
