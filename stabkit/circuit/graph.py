@@ -9,7 +9,6 @@ sweep only changes the parameter table.
 
 from __future__ import annotations
 
-import copy
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -146,8 +145,6 @@ class Circuit:
             out._elements[dup.key] = dup
             for a, b in self._conducting_pairs(dup):  # the edges in the order add() made them
                 graph.add_edge(a, b, key=dup.key, element=dup.key, kind=dup.kind)
-        if graph.number_of_edges() != self.graph.number_of_edges():  # pragma: no cover - only add() makes edges
-            out.graph = copy.deepcopy(self.graph)
         return out
 
     def without(self, names: Iterable[str] = ()) -> "Circuit":
