@@ -489,6 +489,7 @@ class PatternSolver:
         cols = np.concatenate([self.cols, n + Uc.col, Ec.col, n + sch_j])
         fixed = np.concatenate([Uc.data, Ec.data, np.zeros(sch_i.size)]).astype(complex)
         limit = _d("static_lu_growth")
+        g, c = self.g.astype(complex), self.c.astype(complex)  # complex × complex: numpy's fast loop
         todo = np.arange(s.size)
         for attempt in range(int(_d("static_lu_plans"))):
             if todo.size < _d("static_lu_min_batch"):
@@ -507,7 +508,8 @@ class PatternSolver:
                 where = todo[part]
                 sw = s[where]
                 entries = np.empty((rows.size, sw.size), dtype=complex)
-                entries[:m] = self.g[:, None] + self.c[:, None] * sw[None, :]
+                np.multiply(c[:, None], sw[None, :], out=entries[:m])
+                entries[:m] += g[:, None]
                 entries[m:] = fixed[:, None]
                 V, growth = plan.factor(entries)
                 good = growth <= limit  # nan (a vanishing pivot) fails
