@@ -266,11 +266,10 @@ class JunctionDiode(NonlinearDevice):
 
     def evaluate(self, x, charges: bool = True):
         v = np.asarray(x, dtype=float)[:, 0]
-        i, g = gp.diode_current(v, self.d, self.gmin)
+        i_j, g_j = gp.junction_current(v, self.d.is_, self.d.n * self.d.vt)
         ev = _zeros(v.size, 1, 1)
-        ev.f[:, 0], ev.df[:, 0, 0] = i, g
+        ev.f[:, 0], ev.df[:, 0, 0] = i_j + self.gmin * v, g_j + self.gmin  # gp.diode_current
         if charges:
-            i_j, g_j = gp.junction_current(v, self.d.is_, self.d.n * self.d.vt)
             ev.q[:, 0], ev.dq[:, 0, 0] = gp.diode_charge(v, i_j, g_j, self.d)
         return ev
 
