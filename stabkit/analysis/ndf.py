@@ -103,12 +103,12 @@ defaults: dict[str, float] = {
     "ndf.max_band": 24,
     # dense-size lumped systems of at least this many unknowns, at this many frequencies or more in one batch, are
     # solved by a sparse LU with pivots fixed per batch (StaticPivotLU, vectorised over the frequencies) instead of
-    # one dense LAPACK LU per frequency; every frequency's solution is checked (static_lu_backward_error) and the
-    # frequencies it fails at are solved by LAPACK as before
+    # one dense LAPACK LU per frequency; every frequency's factorization is checked (static_lu_growth) and the
+    # frequencies it fails at get another pivot order or LAPACK's LU, as before
     "ndf.static_lu_min_n": 24,
     "ndf.static_lu_min_batch": 16,
     # largest growth ρ = ‖|L|·|U|‖∞ / ‖K‖∞ a static-pivot factorization may have at a frequency (its normwise
-    # backward error is at most γ₃ₙ·ρ, about 4e-14·ρ at n = 65; partial pivoting's growth factor is typically
+    # backward error is at most γ₃ₙ·ρ, about 2e-14·ρ at n = 65; partial pivoting's growth factor is typically
     # 1–10): beyond it that frequency is solved by LAPACK
     "ndf.static_lu_growth": 64.0,
     # pivot orders tried per batch (each chosen by partial pivoting at a frequency the previous ones failed at)
