@@ -229,6 +229,8 @@ class StaticPivotLU:
         self.n, self.steps_count = size, steps
         self.row_pos, self.col_pos = np.asarray(row_pos, dtype=np.intp), np.asarray(col_pos, dtype=np.intp)
         br, bc = self.row_pos[rows].tolist(), self.col_pos[cols].tolist()
+        if len(set(zip(br, bc))) != len(br):
+            raise ValueError("StaticPivotLU: the pattern has an entry twice")
         by_row = [set() for _ in range(size)]  # filled pattern of B, row by row and column by column
         by_col = [set() for _ in range(size)]
         for i, j in zip(br, bc):
@@ -482,6 +484,8 @@ class PatternSolver:
         the fastest, then the middle one)."""
         n, m = self.n, self.rows.size
         Uc, Ec = sp.coo_matrix(U), sp.coo_matrix(Et)
+        Uc.sum_duplicates()  # one entry per position: the factor array is filled by assignment
+        Ec.sum_duplicates()
         p, r = Ec.shape[0], Uc.shape[1]
         big = n + max(p, r)
         sch_i, sch_j = np.repeat(np.arange(p), r), np.tile(np.arange(r), p)
