@@ -39,6 +39,7 @@ counted (``ε`` is far below every time constant of the circuit by default; see 
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -202,6 +203,22 @@ def _chunks(nf: int, per_point: int) -> list[slice]:
     return [slice(i, min(i + size, nf)) for i in range(0, nf, size)]
 
 
+_WORK = threading.local()
+
+
+def _work(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A work array of ``shape`` kept per thread under ``name`` (grown when too small; contents undefined). It is
+    the same memory at the next call with that name: use it before calling again."""
+    need = int(np.prod(shape))
+    store = getattr(_WORK, "arrays", None)
+    if store is None:
+        store = _WORK.arrays = {}
+    buf = store.get(name)
+    if buf is None or buf.size < need or buf.dtype != np.dtype(dtype):
+        buf = store[name] = np.empty(max(need, 1), dtype=dtype)
+    return buf[:need].reshape(shape)
+
+
 #: symbolic plans of :class:`StaticPivotLU` by (pattern, pivot order): a sweep or a yield run over element values
 #: keeps its pivot order, so the symbolic work is done once
 _STATIC_PLANS: dict = {}
@@ -251,6 +268,7 @@ class StaticPivotLU:
         self.size = len(index)
         self.index = index
         self.entry_pos = np.array([index[ij] for ij in zip(br, bc)], dtype=np.intp)
+        self.fill_pos = np.setdiff1d(np.arange(self.size), self.entry_pos)  # entries that start at 0
         self.steps = []
         for k in range(steps):
             lower = sorted(i for i in by_col[k] if i > k)
@@ -302,7 +320,10 @@ class StaticPivotLU:
         ``(m, nf)``. Returns the factor array ``(size, nf)`` (multipliers in the lower part, the Schur complement
         in the trailing block) and the growth ``ρ`` of each frequency (``nan`` where a pivot vanished)."""
         nf = entries.shape[1]
-        V = np.zeros((self.size, nf), dtype=complex)
+        # the big arrays live in per-thread work space: fresh multi-megabyte arrays at every call cost more in page
+        # faults than the elimination itself (they are handed back to the system and mapped in again)
+        V = _work("static_lu.V", (self.size, nf), complex)
+        V[self.fill_pos] = 0.0
         V[self.entry_pos] = entries
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for piv, l_idx, u_idx, target in self.steps:
@@ -311,9 +332,15 @@ class StaticPivotLU:
                     V[l_idx] = mult
                     if u_idx.size:
                         V[target] -= (mult[:, None, :] * V[u_idx][None, :, :]).reshape(-1, nf)
-            upper = self.row_sum_upper @ np.abs(V[self.upper_entries])
-            lu_rows = upper + self.row_sum_lower @ (np.abs(V[self.lower_entries]) * upper[self.lower_pivot_row])
-            k_norm = np.max(self.row_sum_k @ np.abs(entries), axis=0)
+            nu, nl, m = self.upper_entries.size, self.lower_entries.size, entries.shape[0]
+            gathered = _work("static_lu.gathered", (max(nu, nl), nf), complex)
+            size = _work("static_lu.abs", (max(nu, nl, m), nf), float)
+            upper = self.row_sum_upper @ np.abs(np.take(V, self.upper_entries, axis=0, out=gathered[:nu]),
+                                                out=size[:nu])
+            lower = np.abs(np.take(V, self.lower_entries, axis=0, out=gathered[:nl]), out=size[:nl])
+            lower *= upper[self.lower_pivot_row]
+            lu_rows = upper + self.row_sum_lower @ lower
+            k_norm = np.max(self.row_sum_k @ np.abs(entries, out=size[:m]), axis=0)
             growth = np.max(lu_rows, axis=0) / k_norm
         growth[~np.isfinite(growth)] = np.nan
         return V, growth
@@ -511,7 +538,7 @@ class PatternSolver:
             for part in self.chunks(todo.size, 16 * (2 * plan.size + rows.size)):
                 where = todo[part]
                 sw = s[where]
-                entries = np.empty((rows.size, sw.size), dtype=complex)
+                entries = _work("static_lu.entries", (rows.size, sw.size), complex)
                 np.multiply(c[:, None], sw[None, :], out=entries[:m])
                 entries[:m] += g[:, None]
                 entries[m:] = fixed[:, None]
