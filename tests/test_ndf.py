@@ -271,3 +271,50 @@ def test_python_control_agrees(args, expected):
 
     res = ndf(ntype(*args))
     assert python_control_count(res) == res.encirclements == expected
+
+
+def test_static_pivot_lu_agrees_with_lapack_and_hands_on_what_it_cannot_do(monkeypatch):
+    """The static-pivot sparse LU of the bordered matrix (dense-size lumped systems, many frequencies at once)
+    against LAPACK's pivoted LU at every frequency, over 16 decades: the same ``Eᵀ·M0⁻¹·U`` to rounding. With a
+    single pivot order (chosen at the slowest frequency) the growth check must reject a part of the band and leave
+    it to LAPACK; with a growth limit of 0 every frequency goes to LAPACK."""
+    import stabkit.analysis.ndf as ndf_module
+
+    system = assemble(examples.two_transistor_amplifier(sections=10, feedback=200.0))
+    assert ndf_module.defaults["ndf.static_lu_min_n"] <= system.n <= ndf_module.defaults["ndf.dense_max_n"]
+    s = 2j * np.pi * np.geomspace(1.0, 1e16, 200) + 2 * np.pi * 1e-3
+    ev = ReturnDifferenceEvaluator(system)
+    assert ev.dense and ev.passive.g is not None
+    fast = ev(s)
+    monkeypatch.setitem(ndf_module.defaults, "ndf.static_lu_min_n", 10 ** 9)
+    reference = ev(s)
+    assert np.all(np.isfinite(reference))
+    np.testing.assert_allclose(fast, reference, rtol=1e-9, atol=1e-12 * np.max(np.abs(reference)))
+    # one pivot order: what it cannot do is left over (and what it did is right): Eᵀ·M0⁻¹·U against LAPACK's
+    monkeypatch.setitem(ndf_module.defaults, "ndf.static_lu_min_n", 10 ** 9)
+    solves = ev.passive.selected_solves(s, ev.U, ev.Et)
+    monkeypatch.setitem(ndf_module.defaults, "ndf.static_lu_min_n", 24)
+    monkeypatch.setitem(ndf_module.defaults, "ndf.static_lu_plans", 1)
+    out = np.full(solves.shape, np.nan, dtype=complex)
+    left = ev.passive._static_selected_solves(s, ev.U, ev.Et, out)
+    done = np.setdiff1d(np.arange(s.size), left)
+    assert 0 < left.size < s.size and np.all(np.isnan(out[left]))
+    np.testing.assert_allclose(out[done], solves[done], rtol=1e-9, atol=1e-12 * np.max(np.abs(solves[done])))
+    monkeypatch.setitem(ndf_module.defaults, "ndf.static_lu_growth", 0.0)
+    out[:] = np.nan
+    assert ev.passive._static_selected_solves(s, ev.U, ev.Et, out).size == s.size
+    np.testing.assert_array_equal(ev(s), reference)  # all by LAPACK: bit for bit
+
+
+def test_static_pivot_lu_count_matches_the_lapack_count(monkeypatch):
+    """The NDF of a dense-size circuit (static-pivot LU) counts what it counts on LAPACK's LU, factor by factor."""
+    import stabkit.analysis.ndf as ndf_module
+
+    circuit = examples.two_transistor_amplifier(sections=10, feedback=200.0)
+    fast = ndf(circuit)
+    monkeypatch.setitem(ndf_module.defaults, "ndf.static_lu_min_n", 10 ** 9)
+    slow = ndf(circuit)
+    assert fast.encirclements == slow.encirclements == poles(circuit).rhp_count
+    assert [x.encirclements for x in fast.sources] == [x.encirclements for x in slow.sources]
+    assert fast.s.size == slow.s.size
+    np.testing.assert_allclose(fast.log_values, slow.log_values, rtol=0, atol=1e-8)

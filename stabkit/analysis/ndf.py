@@ -39,6 +39,7 @@ counted (``ε`` is far below every time constant of the circuit by default; see 
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ TWO_PI = 2.0 * np.pi
 
 __all__ = ["NDFResult", "SourceResult", "ndf", "ndf_on_axis", "default_band", "element_frequency_band",
            "passive_natural_frequencies", "numerical_limit", "return_difference_matrix", "unpivoted_lu_pivots",
-           "python_control_count", "defaults", "PatternSolver", "per_source_fits"]
+           "python_control_count", "defaults", "PatternSolver", "StaticPivotLU", "per_source_fits"]
 
 #: tunables, python-control style (``stabkit.analysis.ndf.defaults["ndf.points_per_decade"] = 40``)
 defaults: dict[str, float] = {
@@ -108,6 +109,18 @@ defaults: dict[str, float] = {
     "ndf.dense_max_n": 80,
     # banded LU (after reverse Cuthill–McKee) when the half-bandwidth is at most this; general sparse LU beyond
     "ndf.max_band": 24,
+    # dense-size lumped systems of at least this many unknowns, at this many frequencies or more in one batch, are
+    # solved by a sparse LU with pivots fixed per batch (StaticPivotLU, vectorised over the frequencies) instead of
+    # one dense LAPACK LU per frequency; every frequency's factorization is checked (static_lu_growth) and the
+    # frequencies it fails at get another pivot order or LAPACK's LU, as before
+    "ndf.static_lu_min_n": 24,
+    "ndf.static_lu_min_batch": 16,
+    # largest growth ρ = ‖|L|·|U|‖∞ / ‖K‖∞ a static-pivot factorization may have at a frequency (its normwise
+    # backward error is at most γ₃ₙ·ρ, about 2e-14·ρ at n = 65; partial pivoting's growth factor is typically
+    # 1–10): beyond it that frequency is solved by LAPACK
+    "ndf.static_lu_growth": 64.0,
+    # pivot orders tried per batch (each chosen by partial pivoting at a frequency the previous ones failed at)
+    "ndf.static_lu_plans": 3,
     # |NDF| below this on the contour means a natural frequency on or next to the jω axis
     "ndf.marginal_abs": 1e-9,
     # product of the return differences vs det R: a mismatch (log) above this is a doubt (below it no count
@@ -195,6 +208,149 @@ def _chunks(nf: int, per_point: int) -> list[slice]:
     """Index slices over ``nf`` frequencies of at most :data:`CHUNK_BYTES` for ``per_point`` bytes each."""
     size = max(1, int(CHUNK_BYTES // max(per_point, 1)))
     return [slice(i, min(i + size, nf)) for i in range(0, nf, size)]
+
+
+_WORK = threading.local()
+
+
+def _work(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A work array of ``shape`` kept per thread under ``name`` (grown when too small; contents undefined). It is
+    the same memory at the next call with that name: use it before calling again."""
+    need = int(np.prod(shape))
+    store = getattr(_WORK, "arrays", None)
+    if store is None:
+        store = _WORK.arrays = {}
+    buf = store.get(name)
+    if buf is None or buf.size < need or buf.dtype != np.dtype(dtype):
+        buf = store[name] = np.empty(max(need, 1), dtype=dtype)
+    return buf[:need].reshape(shape)
+
+
+#: symbolic plans of :class:`StaticPivotLU` by (pattern, pivot order): a sweep or a yield run over element values
+#: keeps its pivot order, so the symbolic work is done once
+_STATIC_PLANS: dict = {}
+
+
+class StaticPivotLU:
+    """Partial sparse LU of a matrix at many frequencies at once, with the pivot order fixed.
+
+    ``rows``/``cols`` are the pattern of an ``N × N`` matrix ``K``; ``row_pos``/``col_pos`` put row ``i`` and
+    column ``j`` of ``K`` at ``(row_pos[i], col_pos[j])`` of ``B``, and the first ``steps`` pivots of ``B`` are
+    eliminated *without* pivoting, every elimination step one vectorised operation over all frequencies (the
+    frequencies are the contiguous axis). What is left in the trailing block is the Schur complement: with
+    ``K = [[M0, U], [Eᵀ, 0]]`` and ``steps = n`` it is ``−Eᵀ·M0⁻¹·U``, so no solve is needed at all. The fill
+    pattern is computed once per pivot order.
+
+    Fixed pivots can be poor away from the frequency they were chosen at. :meth:`factor` therefore also returns
+    each frequency's growth ``ρ = ‖|L|·|U|‖∞ / ‖K‖∞`` (the row sums of ``|L|·|U|``, from one product with
+    a vector): the computed factors are exact for ``K + ΔK`` with ``|ΔK| ≤ γ₃ₙ·|L|·|U|`` (Higham, *Accuracy
+    and Stability of Numerical Algorithms*, Thm. 9.3), so ``ρ`` bounds the normwise backward error by
+    ``γ₃ₙ·ρ``, as the growth factor does for partial pivoting.
+    """
+
+    def __init__(self, size: int, rows: np.ndarray, cols: np.ndarray, row_pos: np.ndarray, col_pos: np.ndarray,
+                 steps: int):
+        self.n, self.steps_count = size, steps
+        self.row_pos, self.col_pos = np.asarray(row_pos, dtype=np.intp), np.asarray(col_pos, dtype=np.intp)
+        br, bc = self.row_pos[rows].tolist(), self.col_pos[cols].tolist()
+        if len(set(zip(br, bc))) != len(br):
+            raise ValueError("StaticPivotLU: the pattern has an entry twice")
+        by_row = [set() for _ in range(size)]  # filled pattern of B, row by row and column by column
+        by_col = [set() for _ in range(size)]
+        for i, j in zip(br, bc):
+            by_row[i].add(j)
+            by_col[j].add(i)
+        for k in range(steps):  # symbolic elimination (no pivoting): row i gains row k's upper part
+            by_row[k].add(k)
+            by_col[k].add(k)
+            upper = {j for j in by_row[k] if j > k}
+            for i in [i for i in by_col[k] if i > k]:
+                for j in upper - by_row[i]:
+                    by_row[i].add(j)
+                    by_col[j].add(i)
+        index = {}
+        for i in range(size):
+            for j in sorted(by_row[i]):
+                index[(i, j)] = len(index)
+        self.size = len(index)
+        self.index = index
+        self.entry_pos = np.array([index[ij] for ij in zip(br, bc)], dtype=np.intp)
+        self.fill_pos = np.setdiff1d(np.arange(self.size), self.entry_pos)  # entries that start at 0
+        self.steps = []
+        for k in range(steps):
+            lower = sorted(i for i in by_col[k] if i > k)
+            upper = sorted(j for j in by_row[k] if j > k)
+            self.steps.append((index[(k, k)],
+                               np.array([index[(i, k)] for i in lower], dtype=np.intp),
+                               np.array([index[(k, j)] for j in upper], dtype=np.intp),
+                               np.array([index[(i, j)] for i in lower for j in upper], dtype=np.intp)))
+        # the growth check: row sums of |K|, of the upper part |U| (and the trailing block), and |L|·(|U|·1)
+        ij = np.array(list(index), dtype=np.intp).reshape(-1, 2)
+        is_lower = (ij[:, 1] < steps) & (ij[:, 0] > ij[:, 1])
+        self.lower_entries, self.upper_entries = np.flatnonzero(is_lower), np.flatnonzero(~is_lower)
+        self.lower_pivot_row = ij[self.lower_entries, 1]
+        self.row_sum_upper = sp.csr_matrix((np.ones(self.upper_entries.size), (ij[self.upper_entries, 0],
+                                            np.arange(self.upper_entries.size))), shape=(size, self.upper_entries.size))
+        self.row_sum_lower = sp.csr_matrix((np.ones(self.lower_entries.size), (ij[self.lower_entries, 0],
+                                            np.arange(self.lower_entries.size))), shape=(size, self.lower_entries.size))
+        self.row_sum_k = sp.csr_matrix((np.ones(len(br)), (br, np.arange(len(br)))), shape=(size, len(br)))
+
+    def positions(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Positions in the factor array of the entries ``(i, j)`` of ``K`` (e.g. its trailing block)."""
+        return np.array([self.index[(int(self.row_pos[a]), int(self.col_pos[b]))] for a, b in zip(i, j)],
+                        dtype=np.intp)
+
+    @classmethod
+    def at(cls, size: int, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, steps: int) -> "StaticPivotLU | None":
+        """The plan whose first ``steps`` pivots are those SuperLU's partial pivoting (COLAMD column order) picks
+        for the leading ``steps × steps`` block with the entries ``values`` (the trailing rows and columns stay
+        last); ``None`` when that block is exactly singular."""
+        lead = (rows < steps) & (cols < steps)
+        A = sp.csc_matrix((values[lead], (rows[lead], cols[lead])), shape=(steps, steps))
+        try:
+            lu = spla.splu(A, permc_spec="COLAMD", diag_pivot_thresh=1.0)
+        except RuntimeError:
+            return None
+        tail = np.arange(steps, size)
+        row_pos, col_pos = np.concatenate([lu.perm_r, tail]), np.concatenate([lu.perm_c, tail])
+        key = (size, steps, rows.tobytes(), cols.tobytes(), row_pos.tobytes(), col_pos.tobytes())
+        plan = _STATIC_PLANS.get(key)
+        if plan is None:
+            plan = cls(size, rows, cols, row_pos, col_pos, steps)
+            if len(_STATIC_PLANS) >= 32:
+                _STATIC_PLANS.pop(next(iter(_STATIC_PLANS)))
+            _STATIC_PLANS[key] = plan
+        return plan
+
+    def factor(self, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Eliminate the first ``steps`` pivots at every frequency: ``entries`` are the pattern's values, shape
+        ``(m, nf)``. Returns the factor array ``(size, nf)`` (multipliers in the lower part, the Schur complement
+        in the trailing block) and the growth ``ρ`` of each frequency (``nan`` where a pivot vanished)."""
+        nf = entries.shape[1]
+        # the big arrays live in per-thread work space: fresh multi-megabyte arrays at every call cost more in page
+        # faults than the elimination itself (they are handed back to the system and mapped in again)
+        V = _work("static_lu.V", (self.size, nf), complex)
+        V[self.fill_pos] = 0.0
+        V[self.entry_pos] = entries
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for piv, l_idx, u_idx, target in self.steps:
+                if l_idx.size:
+                    mult = V[l_idx] * (1.0 / V[piv])  # one complex division per frequency, not per entry
+                    V[l_idx] = mult
+                    if u_idx.size:
+                        V[target] -= (mult[:, None, :] * V[u_idx][None, :, :]).reshape(-1, nf)
+            nu, nl, m = self.upper_entries.size, self.lower_entries.size, entries.shape[0]
+            gathered = _work("static_lu.gathered", (max(nu, nl), nf), complex)
+            size = _work("static_lu.abs", (max(nu, nl, m), nf), float)
+            upper = self.row_sum_upper @ np.abs(np.take(V, self.upper_entries, axis=0, out=gathered[:nu]),
+                                                out=size[:nu])
+            lower = np.abs(np.take(V, self.lower_entries, axis=0, out=gathered[:nl]), out=size[:nl])
+            lower *= upper[self.lower_pivot_row]
+            lu_rows = upper + self.row_sum_lower @ lower
+            k_norm = np.max(self.row_sum_k @ np.abs(entries, out=size[:m]), axis=0)
+            growth = np.max(lu_rows, axis=0) / k_norm
+        growth[~np.isfinite(growth)] = np.nan
+        return V, growth
 
 
 class PatternSolver:
@@ -330,8 +486,12 @@ class PatternSolver:
         nf, r = s.size, U.shape[1]
         out = np.full((nf, Et.shape[0], r), np.nan, dtype=complex)
         if self.kind == "dense":
-            for part in self.chunks(nf, 16 * self.n * (self.n + 2 * r)):
-                M = self._dense_stack(s[part])
+            todo = np.arange(nf)
+            if (r and self.g is not None and self.n >= _d("static_lu_min_n") and nf >= _d("static_lu_min_batch")):
+                todo = self._static_selected_solves(s, U, Et, out)
+            for part in self.chunks(todo.size, 16 * self.n * (self.n + 2 * r)):
+                where = todo[part]
+                M = self._dense_stack(s[where])
                 X = np.full((M.shape[0], self.n, r), np.nan, dtype=complex)
                 try:
                     X = np.linalg.solve(M, np.broadcast_to(U, (M.shape[0], self.n, r)))
@@ -341,13 +501,63 @@ class PatternSolver:
                             X[i] = np.linalg.solve(M[i], U)
                         except np.linalg.LinAlgError:
                             pass
-                out[part] = np.einsum("ij,fjk->fik", Et.toarray(), X) if r else out[part]
+                out[where] = np.einsum("ij,fjk->fik", Et.toarray(), X) if r else out[where]
             return out
         for i in range(nf):
             fac = self.factor(s[i])
             if fac is not None:
                 out[i] = Et @ self.solve_with(fac, U)
         return out
+
+    def _static_selected_solves(self, s: np.ndarray, U: np.ndarray, Et: sp.csr_matrix, out: np.ndarray) -> np.ndarray:
+        """:meth:`selected_solves` of a lumped system by :class:`StaticPivotLU` on the bordered matrix
+        ``[[A(s), U], [Eᵀ, 0]]``, whose Schur complement is ``−Eᵀ·A⁻¹·U``: fills ``out`` at the frequencies whose
+        growth ``ρ`` is at most ``defaults["ndf.static_lu_growth"]`` and returns the indices of the others (pivots
+        that do not suit them, or ``A`` singular there) for LAPACK. Up to ``defaults["ndf.static_lu_plans"]`` pivot
+        orders are tried, each chosen by partial pivoting at one of the frequencies still left (the slowest, then
+        the fastest, then the middle one)."""
+        n, m = self.n, self.rows.size
+        Uc, Ec = sp.coo_matrix(U), sp.coo_matrix(Et)
+        Uc.sum_duplicates()  # one entry per position: the factor array is filled by assignment
+        Ec.sum_duplicates()
+        p, r = Ec.shape[0], Uc.shape[1]
+        big = n + max(p, r)
+        sch_i, sch_j = np.repeat(np.arange(p), r), np.tile(np.arange(r), p)
+        rows = np.concatenate([self.rows, Uc.row, n + Ec.row, n + sch_i])
+        cols = np.concatenate([self.cols, n + Uc.col, Ec.col, n + sch_j])
+        fixed = np.concatenate([Uc.data, Ec.data, np.zeros(sch_i.size)]).astype(complex)
+        limit = _d("static_lu_growth")
+        g, c = self.g.astype(complex), self.c.astype(complex)  # complex × complex: numpy's fast loop
+        todo = np.arange(s.size)
+        for attempt in range(int(_d("static_lu_plans"))):
+            if todo.size < _d("static_lu_min_batch"):
+                break
+            # pivots chosen where G dominates suit the low frequencies, where C dominates the high ones: the
+            # slowest frequency first, then the fastest of those left, then the middle one
+            mags = np.abs(s[todo])
+            ref = s[todo[(np.argmin(mags), np.argmax(mags))[attempt] if attempt < 2 else np.argsort(mags)[mags.size // 2]]]
+            values = np.concatenate([self.g + ref * self.c, fixed])
+            plan = StaticPivotLU.at(big, rows, cols, values, n)
+            if plan is None:
+                break
+            schur = plan.positions(n + sch_i, n + sch_j)
+            left = []
+            for part in self.chunks(todo.size, 16 * (2 * plan.size + rows.size)):
+                where = todo[part]
+                sw = s[where]
+                entries = _work("static_lu.entries", (rows.size, sw.size), complex)
+                np.multiply(c[:, None], sw[None, :], out=entries[:m])
+                entries[:m] += g[:, None]
+                entries[m:] = fixed[:, None]
+                V, growth = plan.factor(entries)
+                good = growth <= limit  # nan (a vanishing pivot) fails
+                if good.any():
+                    out[where[good]] = -V[schur][:, good].T.reshape(-1, p, r)
+                left.append(where[~good])
+            todo = np.concatenate(left)
+            if not todo.size:
+                break
+        return todo
 
     def logdet(self, s: np.ndarray) -> np.ndarray:
         """``log det A(s)`` (``log|det| + j·arg det``) for each ``s``; ``nan`` where ``A`` is singular."""
@@ -1263,7 +1473,8 @@ def _hidden_axis_zeros(evaluator: "ReturnDifferenceEvaluator", omega: float, rad
 
 # ---------------------------------------------------------------------------------------------- driver
 def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | None = None, *,
-        fmin: float | None = None, fmax: float | None = None, per_source: bool | None = None) -> NDFResult:
+        fmin: float | None = None, fmax: float | None = None, per_source: bool | None = None,
+        exact_poles=None) -> NDFResult:
     """NDF of a circuit, its encirclement count and the per-source return differences.
 
     ``fmin``/``fmax`` (Hz) bound the dense sweep: the contour starts at ``s = 2π·fmin`` on the real axis
@@ -1277,6 +1488,10 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     to ``defaults["ndf.per_source_max"]`` active elements. Where an exact pole solution is too large
     (``n > defaults["ndf.exact_poles_max_n"]``) the band's low end also comes from the slowest natural
     frequencies found by shift-invert Arnoldi (:func:`stabkit.analysis.rightmost.slowest_modes`).
+
+    ``exact_poles``: the :class:`~stabkit.analysis.poles.PoleResult` of this very system (``poles(system)``), when
+    the caller has it already (:func:`~stabkit.analysis.verdict.decide_linear`): used for the default band
+    instead of being computed a second time (the same function on the same system, so the same numbers).
     """
     system = circuit_or_system if isinstance(circuit_or_system, MNASystem) else assemble(circuit_or_system, params)
     # --- hook (stabkit.analysis.blocks): S-parameter blocks are replaced by their reference terminations in
@@ -1290,7 +1505,11 @@ def ndf(circuit_or_system: Circuit | MNASystem, params: Mapping[str, float] | No
     if block_ev is not None:  # a block's ports are columns of its own: counted per controller
         per_source = True
     passive_res = _passive_pole_result(system)
-    full_res = _pole_result(system) if system.is_lumped and system.n <= _d("exact_poles_max_n") else None
+    exact_size = system.is_lumped and system.n <= _d("exact_poles_max_n")
+    if exact_poles is not None and block_ev is None and exact_size:
+        full_res = exact_poles
+    else:
+        full_res = _pole_result(system) if exact_size else None
     passive, passive_err = ((passive_res.poles, passive_res.errors) if passive_res is not None
                             else (np.zeros(0, complex), np.zeros(0)))
     full, full_err = (full_res.poles, full_res.errors) if full_res is not None else (np.zeros(0, complex), np.zeros(0))

@@ -443,14 +443,24 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
             size_note = [f"{why}: the rightmost natural frequencies by shift-invert Arnoldi instead (sparse), "
                          + ("complete only where they match the NDF count" if method == "auto" else
                             "a part of the spectrum")]
+    # the exact poles first, so that the NDF takes its band from them instead of solving the same pencil again;
+    # a failure is raised where it always was, after the NDF
+    pole_result, pole_failure = None, None
+    if use_poles and not rightmost:
+        try:
+            pole_result = poles(system)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, unchanged
+            pole_failure = exc
     ndf_result, ndf_refusal = None, None
     if method in ("auto", "ndf"):
         try:
-            ndf_result = ndf(system, fmin=fmin, fmax=fmax)
+            ndf_result = ndf(system, fmin=fmin, fmax=fmax, exact_poles=pole_result)
         except CircuitError as exc:  # a degenerate contour on a valid circuit: no count, so no sure answer
             if not str(exc).startswith("the return-difference matrix is singular on the contour"):
                 raise
             ndf_refusal = f"NDF: no count: {exc}"
+    if pole_failure is not None:
+        raise pole_failure
     if use_poles and rightmost:
         from stabkit.analysis.rightmost import rightmost_poles
 
@@ -460,8 +470,6 @@ def decide_linear(circuit: Circuit, params: Mapping[str, float] | None = None, *
             band["fmax"] = ndf_result.fmax
         pole_result = rightmost_poles(system, expected_rhp=None if ndf_result is None else ndf_result.encirclements,
                                       **band)
-    else:
-        pole_result = poles(system) if use_poles else None
     if ndf_refusal is not None and pole_result is None:
         verdict, reasons, warn = UNCERTAIN, [ndf_refusal], []
     else:

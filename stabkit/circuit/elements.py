@@ -41,6 +41,7 @@ Currents flow from ``n+`` through the element to ``n-`` (SPICE convention).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 __all__ = ["KINDS", "DEPENDENT", "LINES", "VOLTAGE_DEFINED", "KIND_NAMES", "Element"]
@@ -101,8 +102,9 @@ class Element:
     #: (node pairs ``nodes[2:4]``, ``nodes[4:6]`` ...) and controlling currents ``_i0 ...`` (``refs``)
     expression: tuple[str, str] | None = None
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
+        """The name in lower case (elements are looked up by it; computed once: names do not change)."""
         return self.name.lower()
 
     @property

@@ -37,6 +37,7 @@ from scipy.optimize import brentq, minimize_scalar
 from stabkit.analysis.mna import MNASystem, assemble
 from stabkit.circuit.graph import GROUND, Circuit
 from stabkit.errors import CircuitError, StabkitWarning
+from stabkit.nonlinear import gummel_poon as gp
 from stabkit.nonlinear.curves import Device
 from stabkit.nonlinear.devices import (BipolarTransistor, JunctionDiode, NonlinearDevice, STypeDevice,
                                        TransistorBias, circuit_devices, nonlinear_elements, simulator_options)
@@ -93,6 +94,15 @@ class NonlinearProblem:
             self.ctrl_slices.append(slice(c0, c0 + dev.n_controls))
             self.out_slices.append(slice(o0, o0 + dev.n_outputs))
             c0, o0 = c0 + dev.n_controls, o0 + dev.n_outputs
+        # junction diodes (ESD clamps, package diodes: often most of the devices) are evaluated together in the
+        # DC Newton, one array operation for all of them (the same arithmetic as JunctionDiode.evaluate)
+        group = [k for k, dev in enumerate(self.devices) if type(dev) is JunctionDiode]
+        self._diodes = None if len(group) < 2 else (
+            np.array(group), np.array([self.ctrl_slices[k].start for k in group]),
+            np.array([self.out_slices[k].start for k in group]),
+            np.array([self.devices[k].d.is_ for k in group]),
+            np.array([self.devices[k].d.n * self.devices[k].d.vt for k in group]),
+            np.array([self.devices[k].gmin for k in group], dtype=float))
         self.P, self.S, self.own = np.zeros((c0, n)), np.zeros((n, o0)), np.zeros((n, n))
         for dev, cs, os_ in zip(self.devices, self.ctrl_slices, self.out_slices):
             for k, ctrl in enumerate(dev.controls):
@@ -154,15 +164,25 @@ class NonlinearProblem:
     def ndr_devices(self) -> list[int]:
         return [k for k, d in enumerate(self.devices) if d.family == "ndr"]
 
-    def evaluate(self, x: np.ndarray):
+    def evaluate(self, x: np.ndarray, charges: bool = True):
         """All devices at the stacked control values ``x`` (shape ``(T, n_controls)``):
-        ``(f, q, df, dq)`` with block-diagonal derivatives ``(T, n_outputs, n_controls)``."""
+        ``(f, q, df, dq)`` with block-diagonal derivatives ``(T, n_outputs, n_controls)``. ``charges=False``
+        (DC Newton): ``q`` and ``dq`` are not needed, and devices that can skip them do (left zero)."""
         x = np.atleast_2d(x)
         n_out, n_ctrl = self.S.shape[1], self.P.shape[0]
         f, q = np.zeros((x.shape[0], n_out)), np.zeros((x.shape[0], n_out))
         df, dq = np.zeros((x.shape[0], n_out, n_ctrl)), np.zeros((x.shape[0], n_out, n_ctrl))
-        for dev, cs, os_ in zip(self.devices, self.ctrl_slices, self.out_slices):
-            ev = dev.evaluate(x[:, cs])
+        skip = ()
+        if not charges and self._diodes is not None:
+            skip, ctrl, out, i_sat, n_vt, gmin = self._diodes
+            v = x[:, ctrl]
+            i, g = gp.junction_current(v, i_sat, n_vt)  # gp.diode_current, for every diode at once
+            f[:, out], df[:, out, ctrl] = i + gmin * v, g + gmin
+            skip = set(skip.tolist())
+        for k, (dev, cs, os_) in enumerate(zip(self.devices, self.ctrl_slices, self.out_slices)):
+            if k in skip:
+                continue
+            ev = dev.evaluate(x[:, cs], charges=False) if not charges and dev.dc_only else dev.evaluate(x[:, cs])
             f[:, os_], q[:, os_], df[:, os_, cs], dq[:, os_, cs] = ev.f, ev.q, ev.df, ev.dq
         return f, q, df, dq
 
@@ -204,7 +224,7 @@ class NonlinearProblem:
                     limited = limited or lim
                 x_lim[cs] = states[k]
             with np.errstate(all="ignore"):
-                f, _, df, _ = self.evaluate(x_lim)
+                f, _, df, _ = self.evaluate(x_lim, charges=False)
             f, df = f[0].copy(), df[0].copy()
             for k, value in (pins or {}).items():
                 o, c = self.out_slices[k].start, self.ctrl_slices[k].start
