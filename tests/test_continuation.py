@@ -182,10 +182,10 @@ def test_tunnel_diode_case_followed_poles_equal_exact_poles_at_every_point():
 
 
 def test_large_circuit_sparse_and_dense_factorizations_find_the_same_edge(monkeypatch):
-    """Active RC ladder of 130 nodes (above the dense limit: SuperLU), its negative resistor swept: the real pole
+    """Active RC ladder of 80 nodes (above the dense limit: SuperLU), its negative resistor swept: the real pole
     crossing through s = 0 is where the eigenvalues (scipy's QZ; every node has its capacitor, so C is
     nonsingular and all are finite) change sides, and the dense path finds the same value."""
-    lad = examples.active_rc_ladder(130)
+    lad = examples.active_rc_ladder(80)
     probe = CircuitProbe(lad, "Rneg", method="poles")
 
     def eigenvalues(x):

@@ -79,8 +79,10 @@ defaults: dict[str, float] = {
     "continuation.blowup": 1e8,
     # at most this many pencils per track or edge search
     "continuation.max_pencils": 400,
-    # dense LU up to this many unknowns, SuperLU above
-    "continuation.dense_max_n": 120,
+    # dense LU up to this many unknowns, SuperLU above (LAPACK's threaded LU of a 130×130 matrix took 85 ms on a
+    # shared 2-core machine, SuperLU 0.6 ms; limiting BLAS threads per call instead made results depend on
+    # another thread's timing)
+    "continuation.dense_max_n": 64,
     # safety factor on the rounding-level error bound of a pole at a located edge (as poles.error_safety)
     "continuation.error_safety": 10.0,
 }
@@ -595,11 +597,7 @@ def track_poles(pencil_at: PencilFn, values: Sequence[float], start_poles=None, 
     """
     if predictor not in ("secant", "tangent"):
         raise ValueError(f"predictor must be 'secant' or 'tangent', got {predictor!r}")
-    from threadpoolctl import threadpool_limits
-
-    # many small LU factorizations: BLAS threads only contend (100x slower on a shared 2-core machine)
-    with threadpool_limits(limits=1):
-        return _track_poles(pencil_at, values, start_poles, count, predictor, param, max_pencils)
+    return _track_poles(pencil_at, values, start_poles, count, predictor, param, max_pencils)
 
 
 def _track_poles(pencil_at, values, start_poles, count, predictor, param, max_pencils) -> PoleTrack:
@@ -768,10 +766,7 @@ def edge_by_continuation(pencil_at: PencilFn, stable_value: float, unstable_valu
         raise ValueError(f"the bracket needs two different finite values, got {stable_value!r}, {unstable_value!r}")
     if not rtol > 0:
         raise ValueError(f"rtol must be positive, got {rtol}")
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):  # many small LU factorizations: BLAS threads only contend
-        return _edge_by_continuation(pencil_at, a, b, poles, rtol, atol, param, max_pencils)
+    return _edge_by_continuation(pencil_at, a, b, poles, rtol, atol, param, max_pencils)
 
 
 def _edge_by_continuation(pencil_at, a, b, poles, rtol, atol, param, max_pencils) -> EdgeLocation:

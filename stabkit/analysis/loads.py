@@ -258,7 +258,7 @@ class Edge:
     #: the oscillation frequency at the edge (Hz): ``|Im s|/2π`` of the crossing pole *at* the edge (continuation),
     #: else of the pole just past it (``freq_hz``); 0 for a real pole, ``None`` when unknown
     f_osc: float | None = None
-    #: pencil evaluations the continuation spent on this edge (each far cheaper than a verdict)
+    #: pencil evaluations continuation spent locating this edge (0 when bisection located it)
     pencils: int = 0
 
     def to_dict(self) -> dict:
@@ -634,14 +634,13 @@ def _continued_edge(counter, pencil_at, s: Probe, u: Probe, rtol: float, abs_flo
 
     Returns ``(stable probe, unstable probe, EdgeLocation, "")`` when the verdicts either side of the continued
     edge differ as they must, else ``(tightest stable probe, tightest unstable probe, None, why)`` for bisection
-    to start from."""
+    to start from (``why`` empty for a real pole through infinity: no ``Re s = 0`` to find, nothing to warn of)."""
     from stabkit.analysis.continuation import edge_by_continuation
 
     located = edge_by_continuation(pencil_at, s.value, u.value, u.poles, rtol=CONTINUATION_RTOL,
                                    atol=abs_floor, param=param)
     if not located.found:
-        return s, u, None, located.status if located.status == "infinity" else \
-            f"continuation did not locate it ({located.reason})"
+        return s, u, None, "" if located.status == "infinity" else f"continuation did not locate it ({located.reason})"
     x = located.value
     half = 0.45 * rtol * max(abs(x), abs_floor)
     toward_u = 1.0 if u.value > s.value else -1.0
@@ -681,23 +680,21 @@ def _admissible_range(param, lo, hi, params, rtol, grid, log, probe, method_used
         if p.stable == q.stable:
             continue  # (an unstable run may change its RHP count: not an edge of the admissible set)
         s, u = (p, q) if p.stable else (q, p)
-        located, pencils, before = None, 0, counter.calls
+        a, b, located, before = s, u, None, counter.calls
         if pencil_at is not None and u.poles is not None:
             a, b, located, why = _continued_edge(counter, pencil_at, s, u, rtol, abs_floor, param)
-            if located is None and why != "infinity":  # (a pole through infinity has no Re s = 0 to find)
+            if why:
                 warnings_out.append(f"edge between {param} = {s.value:g} and {u.value:g}: {why}; located by "
                                     "bisection instead")
-            pencils = located.pencils if located is not None else 0
-        if located is None:
-            start_s, start_u = (a, b) if pencil_at is not None and u.poles is not None else (s, u)
-            a, b, _ = locate_edge(counter, start_s, start_u, rtol=rtol, abs_floor=abs_floor, log=log)
+        if located is None:  # (from the tightest bracket continuation's verdicts left, if any)
+            a, b, _ = locate_edge(counter, a, b, rtol=rtol, abs_floor=abs_floor, log=log)
         n = counter.calls - before
         crossing, freq, pole_hz, via = classify_crossing(a, b, u)
         if located is not None:
-            value, f_osc, how = located.value, located.f_osc, "continuation"
+            value, f_osc, how, pencils = located.value, located.f_osc, "continuation", located.pencils
         else:
             value = _from_u(0.5 * (_to_u(a.value, log) + _to_u(b.value, log)), log)
-            f_osc, how = freq, "bisection"
+            f_osc, how, pencils = freq, "bisection", 0
         edges.append(Edge(value=value, side="upper" if p.stable else "lower",
                           bracket=(min(a.value, b.value), max(a.value, b.value)), evaluations=n,
                           rhp_change=u.rhp_count - s.rhp_count, crossing=crossing, freq_hz=freq,
