@@ -291,6 +291,11 @@ def dask_processes(tmp_path_factory):
             [sys.executable, "-m", "dask", "worker", address, "--nworkers", "2", "--nthreads", "1",
              "--no-dashboard", "--host", "127.0.0.1"],
             env=_env(), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # both workers registered before a test counts them (on a loaded machine the second may take seconds)
+        import distributed
+
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
         yield address
     finally:
         for p in reversed(procs):

@@ -97,6 +97,10 @@ defaults: dict[str, float] = {
     "ndf.slope_step": 1e-7,
     "ndf.alias_tol": np.pi / 2,
     "ndf.alias_min_rel": 1e-5,
+    # ... for circuits above this many unknowns (below, too few far zeros and poles to turn a whole turn in one
+    # step without |F| or a sampled near-axis natural frequency showing it; the check would double the cost of
+    # every small circuit's NDF, e.g. each sample of a yield run)
+    "ndf.slope_min_n": 80,
     # the tail is extended by at most this factor beyond f_max (then: a doubt, not a silent cut)
     "ndf.max_tail_extension": 1e6,
     # a count further than this from an integer is a doubt
@@ -1103,7 +1107,7 @@ class _Contour:
         relative step ``defaults["ndf.slope_step"]``); ``nan`` elsewhere and where the second point fails."""
         D = np.full(L.shape, np.nan, dtype=complex)
         on_axis = (t >= 1.0) & ~detour & (s.real == 0.0)
-        if not on_axis.any() or L.shape[1] == 0:
+        if not on_axis.any() or L.shape[1] == 0 or getattr(self.ev, "n", 0) <= _d("slope_min_n"):
             return D
         h = _d("slope_step")
         try:
