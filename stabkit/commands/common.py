@@ -95,6 +95,28 @@ def _point_index(text: str) -> int:
     return k
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--workers``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def relative_tolerance(text: str) -> float:
+    """argparse type: a relative tolerance ``0 < RTOL < 0.5`` (``--rtol``; suffixes allowed)."""
+    try:
+        value = float(parse_value(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e-4, got {text!r}") from None
+    if not 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected 0 < RTOL < 0.5 (a relative tolerance such as 1e-4), got {text!r}")
+    return value
+
+
 def finish(verdict, args, payload: dict | None = None) -> int:
     """Print ``payload`` as JSON (with ``--json``), say why on stderr when the verdict is uncertain (also under
     ``--json``), and return the verdict's exit code (0 stable, 1 unstable, 3 uncertain)."""
@@ -168,5 +190,5 @@ def fmt_hz(x: float) -> str:
     return format_eng(x, "Hz")
 
 
-__all__ = ["MAX_FREQS", "StabkitError", "add_common", "add_point", "parse_sets", "load_circuit", "parse_freqs", "emit_json", "finish",
+__all__ = ["MAX_FREQS", "StabkitError", "positive_int", "relative_tolerance", "add_common", "add_point", "parse_sets", "load_circuit", "parse_freqs", "emit_json", "finish",
            "print_warnings", "group_warnings", "table", "fmt_hz"]

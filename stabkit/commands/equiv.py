@@ -18,7 +18,8 @@ import sys
 
 from stabkit.analysis.equiv import design, design_columns, design_rows
 from stabkit.commands.common import add_common, add_point, emit_json, load_circuit, parse_sets, print_warnings
-from stabkit.commands.loads import _points, _workers  # one --points/--workers type for loads and equiv
+from stabkit.commands.common import positive_int, relative_tolerance
+from stabkit.commands.loads import _points  # one --points type for loads and equiv
 from stabkit.commands.ndf import _frequency  # one --fmin/--fmax type for ndf and equiv
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
@@ -68,13 +69,13 @@ def register(sub) -> None:
     p.add_argument("--search", metavar="A:B", help="frequencies searched for the ±tol band (default: band/10 to band·10)")
     p.add_argument("--points", type=_points, default=31,
                    help="coarse-scan points of the --loads sweep, 2..10000 (default 31)")
-    p.add_argument("--rtol", type=_rtol, default=1e-3,
+    p.add_argument("--rtol", type=relative_tolerance, default=1e-3,
                    help="relative tolerance of the admissible edges, 0 < RTOL < 0.5 (default 1e-3)")
     p.add_argument("--fmin", metavar="F", help="NDF band of the --loads verdicts: lowest frequency (Hz, suffixes "
                                                "allowed); default from the circuit")
     p.add_argument("--fmax", metavar="F", help="NDF band of the --loads verdicts: top of the dense sweep (Hz); the "
                                                "tail is extended until the NDF settles; default from the circuit")
-    p.add_argument("--workers", type=_workers, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="processes for the designs of --by or a --target/--tol list (default: all cores)")
     add_point(p)
     add_common(p)
@@ -82,17 +83,6 @@ def register(sub) -> None:
     number = r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(meg|mil|[fpnumkgt])?"
     p._negative_number_matcher = re.compile(rf"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(meg|mil|[fpnumkgt])?(,{number})*$", re.I)
     p.set_defaults(func=run)
-
-
-
-def _rtol(text: str) -> float:
-    try:
-        value = float(parse_value(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number such as 1e-3, got {text!r}") from None
-    if not 0 < value < 0.5:
-        raise argparse.ArgumentTypeError(f"expected 0 < RTOL < 0.5 (a relative tolerance such as 1e-3), got {text!r}")
-    return value
 
 
 def _number(text: str, what: str) -> float:

@@ -21,7 +21,8 @@ import numpy as np
 from stabkit.analysis.loads import (DEFAULT_POINTS, DEFAULT_RTOL, LOCATE_METHODS, admissible_range, stability_map,
                                     stability_table)
 from stabkit.analysis.points import bias_movers, bias_summary, linear_point_near, nonlinear_kinds
-from stabkit.commands.common import add_common, add_point, emit_json, load_circuit, parse_sets, print_warnings, table
+from stabkit.commands.common import (add_common, add_point, emit_json, load_circuit, parse_sets, positive_int, print_warnings,
+                                     relative_tolerance, table)
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng, parse_value
 
@@ -61,7 +62,7 @@ def register(sub) -> None:
     p.add_argument("--by", metavar="Q=v1,v2,..", help="second parameter: one column per value")
     p.add_argument("--map", metavar="Q=A:B:N", help="2-D map over Q (N log- or lin-spaced values)")
     p.add_argument("--probes", metavar="x1,x2,..", help="values of P to mark stable/unstable in the --by table")
-    p.add_argument("--rtol", type=_rtol, default=DEFAULT_RTOL,
+    p.add_argument("--rtol", type=relative_tolerance, default=DEFAULT_RTOL,
                    help=f"relative edge tolerance, 0 < RTOL < 0.5 (default {DEFAULT_RTOL:g})")
     p.add_argument("--points", type=_points, default=DEFAULT_POINTS,
                    help=f"coarse-scan points, 2..10000 (default {DEFAULT_POINTS})")
@@ -72,21 +73,11 @@ def register(sub) -> None:
                         "bisection elsewhere or when the verdicts disagree), or bisection on the verdicts only")
     p.add_argument("--method", choices=["auto", "poles", "ndf"], default="auto",
                    help="stability test: exact pencil (lumped) or NDF (distributed); auto picks")
-    p.add_argument("--workers", type=_workers, default=None, help="processes for --by/--map (default: all cores)")
+    p.add_argument("--workers", type=positive_int, default=None, help="processes for --by/--map (default: all cores)")
     p.add_argument("--plot", metavar="FILE", help="save a plot (png/svg/pdf)")
     add_point(p)
     add_common(p)
     p.set_defaults(func=run)
-
-
-def _rtol(text: str) -> float:
-    try:
-        value = float(parse_value(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number such as 1e-4, got {text!r}") from None
-    if not 0 < value < 0.5:
-        raise argparse.ArgumentTypeError(f"expected 0 < RTOL < 0.5 (a relative tolerance such as 1e-4), got {text!r}")
-    return value
 
 
 def _points(text: str) -> int:
@@ -96,16 +87,6 @@ def _points(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer from 2 to 10000, got {text!r}") from None
     if not 2 <= value <= 10000:
         raise argparse.ArgumentTypeError(f"expected an integer from 2 to 10000, got {text!r}")
-    return value
-
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 

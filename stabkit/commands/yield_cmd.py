@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stabkit.analysis.tolerance import CONFIDENCE, bind_variations, parse_vary, write_worst, yield_analysis
 from stabkit.analysis.verdict import format_pole
-from stabkit.commands.common import add_common, emit_json, load_circuit, print_warnings
+from stabkit.commands.common import add_common, positive_int, emit_json, load_circuit, print_warnings
 from stabkit.errors import NetlistError
 from stabkit.units import format_eng
 
@@ -60,7 +60,7 @@ def register(sub) -> None:
                    help="seed of the sample stream (default: a fresh one, printed); same seed, same samples and "
                         "counts, on any number of workers, locally or on Dask")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, default=None, metavar="K",
+    where.add_argument("--workers", type=positive_int, default=None, metavar="K",
                        help="local worker processes (default: every core; 1 runs in this process)")
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="run the samples on a Dask cluster, e.g. tcp://10.0.0.5:8786 (pip install 'stabkit[dask]')")
@@ -76,18 +76,8 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _samples(text: str) -> int:
-    value = _positive(text)
+    value = positive_int(text)
     if value > MAX_SAMPLES:
         raise argparse.ArgumentTypeError(f"expected at most {MAX_SAMPLES} samples, got {text!r}")
     return value
